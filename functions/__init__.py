@@ -1,0 +1,1 @@
+"""The YarraCloud backend: the domain model in ``functions.core`` and the Lambda handlers."""

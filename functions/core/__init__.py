@@ -1,0 +1,1 @@
+"""The domain shared by the Lambda handlers and the portal."""

@@ -1,0 +1,244 @@
+"""The PynamoDB tables: Task, Site, User, ModeCatalog, ModeSettings, UsageRecord.
+
+Table names come from :class:`~functions.core.settings.Settings` through
+:func:`bind_models`; their keys and indexes match ``terraform/resources.json``
+(a test holds the two together).
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from functions.core.settings import Settings
+from functions.core.status import Status
+
+
+class _Index(GlobalSecondaryIndex):
+    class Meta:
+        projection = AllProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+
+class TaskUserIndex(_Index):
+    """A user's tasks, newest first (query with ``scan_index_forward=False``)."""
+
+    class Meta(_Index.Meta):
+        index_name = "user_index"
+
+    user_name = UnicodeAttribute(hash_key=True)
+    created_at = NumberAttribute(range_key=True)
+
+
+class TaskSiteIndex(_Index):
+    """A site's tasks, newest first."""
+
+    class Meta(_Index.Meta):
+        index_name = "site_index"
+
+    site_id = UnicodeAttribute(hash_key=True)
+    created_at = NumberAttribute(range_key=True)
+
+
+class TaskOpenIndex(_Index):
+    """Sparse index of tasks that can still change, by status and last activity."""
+
+    class Meta(_Index.Meta):
+        index_name = "open_index"
+
+    open_status = UnicodeAttribute(hash_key=True)
+    touched_at = NumberAttribute(range_key=True)
+
+
+class RawFile(MapAttribute):
+    name = UnicodeAttribute()
+    size = NumberAttribute()
+
+
+class Task(Model):
+    """One reconstruction task, keyed by the UUID the client chose."""
+
+    class Meta:
+        table_name = "task"
+        billing_mode = "PAY_PER_REQUEST"
+
+    task_id = UnicodeAttribute(hash_key=True)
+    site_id = UnicodeAttribute()
+    user_name = UnicodeAttribute()
+    status = UnicodeAttribute(default=Status.UPLOADING.value)
+    open_status = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+    touched_at = NumberAttribute()
+    status_times = MapAttribute(default=dict)
+    recon_mode = UnicodeAttribute(null=True)
+    param_value = UnicodeAttribute(null=True)
+    task_file_key = UnicodeAttribute(null=True)
+    raw_files = MapAttribute(default=dict)
+    """File name → size in bytes, as validated at submission."""
+    job_id = UnicodeAttribute(null=True)
+    job_queue = UnicodeAttribute(null=True)
+    claim_id = UnicodeAttribute(null=True)
+    vcpus = NumberAttribute(null=True)
+    memory_mib = NumberAttribute(null=True)
+    spot = BooleanAttribute(null=True)
+    timeout_seconds = NumberAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    exit_code = NumberAttribute(null=True)
+    started_at = NumberAttribute(null=True)
+    stopped_at = NumberAttribute(null=True)
+    cost_micros = NumberAttribute(default=0)
+    error = UnicodeAttribute(null=True)
+    """Why the task failed, in words a person can act on."""
+
+    user_index = TaskUserIndex()
+    site_index = TaskSiteIndex()
+    open_index = TaskOpenIndex()
+
+    @property
+    def current_status(self) -> Status:
+        return Status(self.status)
+
+
+class Site(Model):
+    """An imaging centre: its users, settings and billing hang off it."""
+
+    class Meta:
+        table_name = "site"
+        billing_mode = "PAY_PER_REQUEST"
+
+    site_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    suspended = BooleanAttribute(default=False)
+    billing_mode = UnicodeAttribute(default="none")
+    destinations = MapAttribute(default=dict)
+
+
+class UserSiteIndex(_Index):
+    class Meta(_Index.Meta):
+        index_name = "site_index"
+
+    site_id = UnicodeAttribute(hash_key=True)
+    user_name = UnicodeAttribute(range_key=True)
+
+
+class User(Model):
+    """A site user: the IAM user whose keys sign its API calls and uploads."""
+
+    class Meta:
+        table_name = "user"
+        billing_mode = "PAY_PER_REQUEST"
+
+    user_name = UnicodeAttribute(hash_key=True)
+    site_id = UnicodeAttribute()
+    enabled = BooleanAttribute(default=True)
+
+    site_index = UserSiteIndex()
+
+
+class ModeCatalog(Model):
+    """A published mode: its id and the ``[ClientConfig]`` of its ``.mode`` file."""
+
+    class Meta:
+        table_name = "mode_catalog"
+        billing_mode = "PAY_PER_REQUEST"
+
+    mode_id = UnicodeAttribute(hash_key=True)
+    client_config = MapAttribute(default=dict)
+    disabled = BooleanAttribute(default=False)
+
+
+class ModeSettings(Model):
+    """A site's settings for one mode: the instance size per protocol."""
+
+    class Meta:
+        table_name = "mode_settings"
+        billing_mode = "PAY_PER_REQUEST"
+
+    site_id = UnicodeAttribute(hash_key=True)
+    mode_id = UnicodeAttribute(range_key=True)
+    enabled = BooleanAttribute(default=True)
+    vcpus = NumberAttribute(default=2)
+    memory_mib = NumberAttribute(default=4096)
+    spot = BooleanAttribute(default=True)
+    timeout_seconds = NumberAttribute(default=3600)
+
+
+class UsageUserIndex(_Index):
+    class Meta(_Index.Meta):
+        index_name = "user_index"
+
+    user_name = UnicodeAttribute(hash_key=True)
+    finished_at = NumberAttribute(range_key=True)
+
+
+class UsageSiteIndex(_Index):
+    class Meta(_Index.Meta):
+        index_name = "site_index"
+
+    site_id = UnicodeAttribute(hash_key=True)
+    finished_at = NumberAttribute(range_key=True)
+
+
+class UsageRecord(Model):
+    """The compute one finished job used, written exactly once per job."""
+
+    class Meta:
+        table_name = "usage"
+        billing_mode = "PAY_PER_REQUEST"
+
+    job_id = UnicodeAttribute(hash_key=True)
+    task_id = UnicodeAttribute()
+    user_name = UnicodeAttribute()
+    site_id = UnicodeAttribute()
+    finished_at = NumberAttribute()
+    month = UnicodeAttribute()
+    status = UnicodeAttribute()
+    seconds = NumberAttribute()
+    vcpus = NumberAttribute()
+    memory_gib = NumberAttribute()
+    spot = BooleanAttribute()
+    attempts = NumberAttribute()
+    cost_micros = NumberAttribute()
+    currency = UnicodeAttribute()
+
+    user_index = UsageUserIndex()
+    site_index = UsageSiteIndex()
+
+
+MODELS: dict[str, type[Model]] = {
+    "task": Task,
+    "site": Site,
+    "user": User,
+    "mode_catalog": ModeCatalog,
+    "mode_settings": ModeSettings,
+    "usage": UsageRecord,
+}
+"""Each model by its name in ``terraform/resources.json``."""
+
+
+def bind_models(settings: Settings) -> None:
+    """Point every model at its table in ``settings.region``.
+
+    Must run before the first read or write; the handlers and the portal call it
+    once at start-up.
+    """
+    names = {
+        "task": settings.task_table,
+        "site": settings.site_table,
+        "user": settings.user_table,
+        "mode_catalog": settings.mode_catalog_table,
+        "mode_settings": settings.mode_settings_table,
+        "usage": settings.usage_table,
+    }
+    for key, model in MODELS.items():
+        model.Meta.table_name = names[key]
+        model.Meta.region = settings.region
+        model._connection = None
+        for index in model._indexes.values():
+            index._connection = None

@@ -1,0 +1,112 @@
+"""Conditional writes of a task's state: the only way a task's status changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+
+from functions.core.errors import TaskUnavailable
+from functions.core.models import Task
+from functions.core.status import Status, is_open, predecessors
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def condition_failed(exc: PutError | UpdateError | TransactWriteError) -> bool:
+    """Whether a write failed only because its condition did not hold."""
+    if isinstance(exc, TransactWriteError):
+        reasons = exc.cancellation_reasons or []
+        return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
+    return exc.cause_response_code == CONDITION_FAILED
+
+
+def open_task(task_id: str, *, user_name: str, site_id: str, now: float) -> Task:
+    """Create the task in ``UPLOADING`` unless it exists; the order of events does not matter.
+
+    Raises
+    ------
+    TaskUnavailable
+        When another user holds ``task_id`` (the message does not say so).
+    """
+    task = Task(
+        task_id,
+        site_id=site_id,
+        user_name=user_name,
+        status=Status.UPLOADING.value,
+        open_status=Status.UPLOADING.value,
+        created_at=now,
+        touched_at=now,
+        status_times={Status.UPLOADING.value: now},
+    )
+    try:
+        task.save(condition=Task.task_id.does_not_exist())
+        return task
+    except PutError as exc:
+        if not condition_failed(exc):
+            raise
+    existing = Task.get(task_id, consistent_read=True)
+    if existing.user_name != user_name:
+        raise TaskUnavailable(task_id)
+    if existing.current_status is Status.UPLOADING:
+        try:
+            existing.update(
+                actions=[Task.touched_at.set(now)],
+                condition=(Task.status == Status.UPLOADING.value) & (Task.user_name == user_name),
+            )
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
+    return existing
+
+
+def transition_actions(target: Status, now: float) -> list[Any]:
+    """The update actions that put a task into ``target`` at ``now``."""
+    actions = [
+        Task.status.set(target.value),
+        Task.touched_at.set(now),
+        Task.status_times[target.value].set(now),
+    ]
+    actions.append(Task.open_status.set(target.value) if is_open(target) else Task.open_status.remove())
+    return actions
+
+
+def transition_condition(target: Status, extra: Condition | None = None) -> Condition:
+    """The condition under which a task may move to ``target``."""
+    condition = Task.status.is_in(*sorted(s.value for s in predecessors(target)))
+    return condition & extra if extra is not None else condition
+
+
+def advance(
+    task: Task,
+    target: Status,
+    *,
+    now: float,
+    actions: Sequence[Any] = (),
+    condition: Condition | None = None,
+) -> bool:
+    """Move ``task`` to ``target`` in one conditional write.
+
+    Returns
+    -------
+    bool
+        True if the task moved; False if its status (or ``condition``) no longer
+        allowed it, e.g. a duplicate or late event. ``task`` is refreshed when it moved.
+    """
+    try:
+        task.update(
+            actions=[*transition_actions(target, now), *actions],
+            condition=transition_condition(target, condition),
+        )
+        return True
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+
+
+def fail(task: Task, reason: str, *, now: float, condition: Condition | None = None) -> bool:
+    """End ``task`` as ``FAILED`` with a reason a person can act on."""
+    return advance(task, Status.FAILED, now=now, actions=[Task.error.set(reason)], condition=condition)

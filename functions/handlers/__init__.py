@@ -1,0 +1,1 @@
+"""The Lambda handlers: thin adapters from events to the domain."""

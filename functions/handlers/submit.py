@@ -1,0 +1,110 @@
+"""``submit``: S3 "Object Created" events of the in bucket, through EventBridge and SQS.
+
+A raw file opens its task; the task file (uploaded last) submits it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from functions.core.errors import TaskUnavailable
+from functions.core.keys import KeyKind, parse_in_key
+from functions.handlers.runtime import Dependencies, Handler, lambda_entry, reported
+from functions.submission import Hooks, Outcome, Submitter
+
+
+def object_created(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The bucket, key, size and ETag of an S3 "Object Created" EventBridge event.
+
+    The ETag field is ``etag`` on AWS and ``eTag`` in some emulators; both are read.
+    """
+    if event.get("source") != "aws.s3" or event.get("detail-type") != "Object Created":
+        return None
+    detail = event.get("detail") or {}
+    obj = detail.get("object") or {}
+    if not obj.get("key"):
+        return None
+    return {
+        "bucket": (detail.get("bucket") or {}).get("name"),
+        "key": obj["key"],
+        "size": obj.get("size"),
+        "etag": obj.get("etag") or obj.get("eTag") or obj.get("sequencer"),
+    }
+
+
+def build(deps: Dependencies, hooks: Hooks | None = None) -> Handler:
+    logger = Logger(service="submit")
+    metrics = Metrics(namespace=deps.settings.metrics_namespace, service="submit")
+    tracer = Tracer(service="submit")
+    processor = BatchProcessor(event_type=EventType.SQS)
+    persistence = DynamoDBPersistenceLayer(
+        table_name=deps.settings.idempotency_table, boto3_session=deps.clients.session
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="[bucket, key, etag]",
+        expires_after_seconds=deps.settings.idempotency_expiry_seconds,
+    )
+    submitter = Submitter(deps.settings, deps.clients, clock=deps.clock, hooks=hooks or Hooks())
+
+    @idempotent_function(data_keyword_argument="upload", persistence_store=persistence,
+                         config=config)
+    def handle_upload(upload: dict[str, Any]) -> dict[str, Any]:
+        key = parse_in_key(upload["key"])
+        if key is None or key.kind is KeyKind.OTHER:
+            logger.info("object outside the task layout ignored")
+            return {"action": "ignored"}
+        logger.append_keys(task_id=key.task_id)
+        outcome: Outcome
+        if key.kind is KeyKind.RAW:
+            outcome = submitter.open(key)
+        else:
+            try:
+                outcome = submitter.submit(key.user, key.task_id, key.name)
+            except TaskUnavailable:
+                logger.warning("task file refused: task id unavailable to this user")
+                outcome = Outcome(key.task_id, "refused")
+        if outcome.action == "submitted":
+            metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)
+        elif outcome.action == "rejected":
+            metrics.add_metric(name="TasksRejected", unit=MetricUnit.Count, value=1)
+        return outcome.as_dict()
+
+    @reported
+    def record_handler(record: SQSRecord) -> dict[str, Any]:
+        upload = object_created(json.loads(record.body))
+        if upload is None or upload["bucket"] != deps.settings.in_bucket:
+            logger.info("not an upload to the in bucket; ignored")
+            return {"action": "ignored"}
+        try:
+            return handle_upload(upload=upload)
+        finally:
+            logger.remove_keys(["task_id"])
+
+    @logger.inject_lambda_context
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler
+    def handler(event: dict, context: Any) -> dict:
+        config.register_lambda_context(context)
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+
+    return handler
+
+
+lambda_handler = lambda_entry(build, component="submit")

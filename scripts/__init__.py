@@ -1,0 +1,1 @@
+"""Developer and operator scripts: the local cloud, the demo, benchmarks."""

@@ -1,0 +1,1 @@
+"""The embedded default: the whole cloud on one machine, with no AWS account."""

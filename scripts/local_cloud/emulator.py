@@ -1,0 +1,98 @@
+"""The AWS emulator: moto in server mode, in its own process, on a loopback port the OS picks.
+
+Run as a module it serves until killed and prints its port on the first line of stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Emulator:
+    """A moto server process; ``endpoint`` is its URL once started."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self._process: subprocess.Popen[str] | None = None
+        self.endpoint = ""
+
+    def start(self) -> str:
+        env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.local_cloud.emulator", "--host", self.host,
+             "--port", str(self.port)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO_ROOT,
+            env=env,
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline().strip()
+        if not line.isdigit():
+            self.stop()
+            raise RuntimeError(
+                f"the AWS emulator did not start on {self.host}:{self.port}"
+                " (is the port in use? choose another, or 0 for any free port)"
+            )
+        self.port = int(line)
+        self.endpoint = f"http://{self.host}:{self.port}"
+        return self.endpoint
+
+    def reset(self) -> None:
+        """Forget every resource (between tests)."""
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._process and self._process.stdout:
+            self._process.stdout.close()
+        self._process = None
+
+    def __enter__(self) -> Emulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(host: str, port: int) -> None:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(host, port, app, threaded=True)
+    print(server.port, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    try:
+        serve(args.host, args.port)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        pass
