@@ -23,7 +23,12 @@ from functions.core.models import Task, UsageRecord
 from functions.core.pricing import job_cost_micros
 from functions.core.settings import Settings
 from functions.core.status import Status
-from functions.core.task_store import advance, condition_failed, transition_actions, transition_condition
+from functions.core.task_store import (
+    advance,
+    condition_failed,
+    transition_actions,
+    transition_condition,
+)
 from functions.submission import TAG_TASK
 
 logger = logging.getLogger(__name__)
@@ -77,8 +82,10 @@ class JobUpdater:
             return JobUpdate(task_id, "ignored")
         job_id = job["jobId"]
         if task.job_id and task.job_id != job_id:
-            logger.warning("job state for a job the task does not track ignored",
-                           extra={"task_id": task_id, "job_id": job_id})
+            logger.warning(
+                "job state for a job the task does not track ignored",
+                extra={"task_id": task_id, "job_id": job_id},
+            )
             return JobUpdate(task_id, "ignored")
         try:
             status = Status(job["status"])
@@ -105,8 +112,9 @@ class JobUpdater:
         vcpus = float(task.vcpus or 0)
         memory_gib = float(task.memory_mib or 0) / 1024
         spot = bool(task.spot)
-        cost = job_cost_micros(self.settings.rates, seconds=seconds, vcpus=vcpus,
-                               memory_gib=memory_gib, spot=spot)
+        cost = job_cost_micros(
+            self.settings.rates, seconds=seconds, vcpus=vcpus, memory_gib=memory_gib, spot=spot
+        )
         stopped = _seconds(job.get("stoppedAt") or job.get("createdAt"))
         started = job.get("startedAt")
         exit_code = (job.get("container") or {}).get("exitCode")
@@ -142,17 +150,30 @@ class JobUpdater:
         connection = Connection(region=self.settings.region)
         try:
             with TransactWrite(connection=connection) as transaction:
-                transaction.update(task, actions=actions,
-                                   condition=transition_condition(status, ours))
+                transaction.update(
+                    task, actions=actions, condition=transition_condition(status, ours)
+                )
                 transaction.save(usage, condition=UsageRecord.job_id.does_not_exist())
         except TransactWriteError as exc:
             if condition_failed(exc):
                 return JobUpdate(task.task_id, "unchanged", task.status)
             raise
-        logger.info("job finished", extra={"task_id": task.task_id, "site_id": task.site_id,
-                                           "status": status.value, "cost_micros": cost})
-        return JobUpdate(task.task_id, "finished", status.value, cost_micros=cost,
-                         turnaround_seconds=max(0.0, stopped - float(task.created_at)))
+        logger.info(
+            "job finished",
+            extra={
+                "task_id": task.task_id,
+                "site_id": task.site_id,
+                "status": status.value,
+                "cost_micros": cost,
+            },
+        )
+        return JobUpdate(
+            task.task_id,
+            "finished",
+            status.value,
+            cost_micros=cost,
+            turnaround_seconds=max(0.0, stopped - float(task.created_at)),
+        )
 
     def _failure_reason(self, task: Task, job: dict[str, Any]) -> str:
         """The worker's own words when it left them, else what Batch says, with what to do."""
@@ -170,9 +191,9 @@ class JobUpdater:
         exit_code = (job.get("container") or {}).get("exitCode")
         if batch_reason.startswith(TIMEOUT_REASON):
             return (
-                f"the reconstruction ran longer than its limit of {int(task.timeout_seconds or 0)} s"
-                " and was stopped; the site administrator can raise the mode's timeout in the"
-                " portal"
+                "the reconstruction ran longer than its limit of"
+                f" {int(task.timeout_seconds or 0)} s and was stopped; the site administrator"
+                " can raise the mode's timeout in the portal"
             )
         code = f" (exit code {exit_code})" if exit_code is not None else ""
         return (

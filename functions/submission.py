@@ -79,11 +79,13 @@ class Submitter:
         if user is None:
             return Outcome(key.task_id, "ignored", reason="unknown or disabled user")
         try:
-            task = open_task(key.task_id, user_name=user.user_name, site_id=user.site_id,
-                             now=self.clock())
+            task = open_task(
+                key.task_id, user_name=user.user_name, site_id=user.site_id, now=self.clock()
+            )
         except TaskUnavailable:
-            logger.warning("upload refused: task id unavailable to this user",
-                           extra={"task_id": key.task_id})
+            logger.warning(
+                "upload refused: task id unavailable to this user", extra={"task_id": key.task_id}
+            )
             return Outcome(key.task_id, "refused")
         return Outcome(key.task_id, "opened", status=task.status, job_id=task.job_id)
 
@@ -112,16 +114,26 @@ class Submitter:
             sizes = self._raw_file_sizes(user.user_name, task_file)
         except TaskRejected as exc:
             reason = str(exc)
-            if fail(task, reason, now=self.clock(),
-                    condition=Task.status == Status.UPLOADING.value):
-                logger.info("task rejected", extra={"task_id": task_id, "site_id": user.site_id,
-                                                    "reason": reason})
+            if fail(
+                task, reason, now=self.clock(), condition=Task.status == Status.UPLOADING.value
+            ):
+                logger.info(
+                    "task rejected",
+                    extra={"task_id": task_id, "site_id": user.site_id, "reason": reason},
+                )
                 return Outcome(task_id, "rejected", status=Status.FAILED.value, reason=reason)
             return self._current(task_id, "unchanged")
         return self._claim_and_submit(task, user, task_file, key, mode, sizes)
 
-    def _claim_and_submit(self, task: Task, user: User, task_file: TaskFile, key: str,
-                          mode: ModeSettings, sizes: dict[str, int]) -> Outcome:
+    def _claim_and_submit(
+        self,
+        task: Task,
+        user: User,
+        task_file: TaskFile,
+        key: str,
+        mode: ModeSettings,
+        sizes: dict[str, int],
+    ) -> Outcome:
         task_id = task.task_id
         claim = uuid.uuid4().hex
         queue = self.settings.job_queue_spot if mode.spot else self.settings.job_queue_on_demand
@@ -145,8 +157,8 @@ class Submitter:
         )
         if not claimed:
             return self._current(task_id, "unchanged")
-        self.hooks.before_submit_job(task_id)
         try:
+            self.hooks.before_submit_job(task_id)
             job_id = self._submit_job(task, user, task_file, mode, queue)
         except Exception:
             self._release(task_id, claim)
@@ -160,12 +172,20 @@ class Submitter:
         except UpdateError as exc:
             if not condition_failed(exc):
                 raise
-        logger.info("job submitted", extra={"task_id": task_id, "site_id": user.site_id,
-                                            "job_id": job_id, "job_queue": queue})
+        logger.info(
+            "job submitted",
+            extra={
+                "task_id": task_id,
+                "site_id": user.site_id,
+                "job_id": job_id,
+                "job_queue": queue,
+            },
+        )
         return Outcome(task_id, "submitted", status=Status.SUBMITTED.value, job_id=job_id)
 
-    def _submit_job(self, task: Task, user: User, task_file: TaskFile, mode: ModeSettings,
-                    queue: str) -> str:
+    def _submit_job(
+        self, task: Task, user: User, task_file: TaskFile, mode: ModeSettings, queue: str
+    ) -> str:
         prefix = task_prefix(user.user_name, task.task_id)
         environment = {
             "YC_TASK_UUID": task.task_id,
@@ -212,7 +232,8 @@ class Submitter:
                     Task.open_status.set(Status.UPLOADING.value),
                     Task.claim_id.remove(),
                 ],
-                condition=(Task.claim_id == claim) & Task.job_id.does_not_exist()
+                condition=(Task.claim_id == claim)
+                & Task.job_id.does_not_exist()
                 & (Task.status == Status.SUBMITTED.value),
             )
         except UpdateError as exc:
@@ -304,4 +325,3 @@ class Submitter:
                 " again under a new UUID"
             )
         return sizes
-

@@ -58,17 +58,20 @@ class Sweeper:
                 task,
                 Status.EXPIRED,
                 now=now,
-                actions=[Task.error.set(
-                    f"the upload was not completed within {hours:g} h, so its files were deleted;"
-                    " the Yarra client can send the scan again as a new task"
-                )],
+                actions=[
+                    Task.error.set(
+                        f"the upload was not completed within {hours:g} h, so its files were"
+                        " deleted; the Yarra client can send the scan again as a new task"
+                    )
+                ],
                 condition=Task.touched_at < cutoff,
             )
             if expired:
                 self._delete_uploads(task)
                 report.expired.append(task.task_id)
-                logger.info("upload expired", extra={"task_id": task.task_id,
-                                                     "site_id": task.site_id})
+                logger.info(
+                    "upload expired", extra={"task_id": task.task_id, "site_id": task.site_id}
+                )
 
     def _delete_uploads(self, task: Task) -> None:
         s3 = self.clients.s3
@@ -80,8 +83,7 @@ class Sweeper:
                 s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
         uploads = s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])
         for upload in uploads:
-            s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"],
-                                      UploadId=upload["UploadId"])
+            s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
 
     def _reconcile(self, now: float, report: SweepReport) -> None:
         cutoff = now - self.settings.reconcile_after_seconds
@@ -95,16 +97,20 @@ class Sweeper:
                     self._finish_interrupted(task, updater, report)
         ids = list(with_job)
         for start in range(0, len(ids), DESCRIBE_LIMIT):
-            chunk = ids[start:start + DESCRIBE_LIMIT]
+            chunk = ids[start : start + DESCRIBE_LIMIT]
             jobs = self.clients.batch.describe_jobs(jobs=chunk)["jobs"]
             for job in jobs:
                 if updater.apply(job).action in ("moved", "finished"):
                     report.reconciled.append(with_job[job["jobId"]].task_id)
             for job_id in set(chunk) - {job["jobId"] for job in jobs}:
                 task = with_job[job_id]
-                if fail(task, "the compute service lost this task's job; the Yarra client can"
-                              " send the scan again", now=now,
-                        condition=Task.job_id == job_id):
+                if fail(
+                    task,
+                    "the compute service lost this task's job; the Yarra client can"
+                    " send the scan again",
+                    now=now,
+                    condition=Task.job_id == job_id,
+                ):
                     report.lost.append(task.task_id)
 
     def _finish_interrupted(self, task: Task, updater: JobUpdater, report: SweepReport) -> None:

@@ -75,7 +75,8 @@ class Settings:
         missing = [var for var in cls._ENV.values() if not env.get(var)]
         if missing:
             raise ConfigurationError(
-                "missing environment variables: " + ", ".join(sorted(missing))
+                "missing environment variables: "
+                + ", ".join(sorted(missing))
                 + " (Terraform sets them on each function; locally, start the stack with"
                 " `python -m scripts.local_cloud`)"
             )

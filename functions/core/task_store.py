@@ -69,7 +69,9 @@ def transition_actions(target: Status, now: float) -> list[Any]:
         Task.touched_at.set(now),
         Task.status_times[target.value].set(now),
     ]
-    actions.append(Task.open_status.set(target.value) if is_open(target) else Task.open_status.remove())
+    actions.append(
+        Task.open_status.set(target.value) if is_open(target) else Task.open_status.remove()
+    )
     return actions
 
 
@@ -109,4 +111,6 @@ def advance(
 
 def fail(task: Task, reason: str, *, now: float, condition: Condition | None = None) -> bool:
     """End ``task`` as ``FAILED`` with a reason a person can act on."""
-    return advance(task, Status.FAILED, now=now, actions=[Task.error.set(reason)], condition=condition)
+    return advance(
+        task, Status.FAILED, now=now, actions=[Task.error.set(reason)], condition=condition
+    )

@@ -91,12 +91,15 @@ def parse_task_file(data: bytes, *, name: str, expected_task_id: str) -> TaskFil
         )
     recon_mode = required(task, "ReconMode")
     scan_file = _plain_raw_name(required(task, "ScanFile"), name, "ScanFile")
-    count = _non_negative_int(task.get("AdjustmentFilesCount", "0"), name, "[Task] AdjustmentFilesCount")
+    count = _non_negative_int(
+        task.get("AdjustmentFilesCount", "0"), name, "[Task] AdjustmentFilesCount"
+    )
     adjustments = _adjustment_files(parser, count, name)
     if not parser.has_section("Information"):
         raise TaskFileError(f"{name} has no [Information] section with ScanFileSize.")
-    size = _non_negative_int(required(parser["Information"], "ScanFileSize"), name,
-                             "[Information] ScanFileSize")
+    size = _non_negative_int(
+        required(parser["Information"], "ScanFileSize"), name, "[Information] ScanFileSize"
+    )
     return TaskFile(
         task_id=task_id,
         recon_mode=recon_mode,
@@ -128,7 +131,8 @@ def _plain_raw_name(value: str, name: str, field: str) -> str:
     if not value.lower().endswith(RAW_SUFFIXES):
         raise TaskFileError(
             f"{name}: {field}={value!r} is not a raw data file (expected "
-            + ", ".join(RAW_SUFFIXES) + ")."
+            + ", ".join(RAW_SUFFIXES)
+            + ")."
         )
     return value
 

@@ -28,7 +28,7 @@ def build(deps: Dependencies) -> Handler:
     logger = Logger(service="job_state")
     metrics = Metrics(namespace=deps.settings.metrics_namespace, service="job_state")
     tracer = Tracer(service="job_state")
-    processor = BatchProcessor(event_type=EventType.SQS)
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     persistence = DynamoDBPersistenceLayer(
         table_name=deps.settings.idempotency_table, boto3_session=deps.clients.session
     )
@@ -38,15 +38,19 @@ def build(deps: Dependencies) -> Handler:
     )
     updater = JobUpdater(deps.settings, deps.clients, clock=deps.clock)
 
-    @idempotent_function(data_keyword_argument="change", persistence_store=persistence,
-                         config=config)
+    @idempotent_function(
+        data_keyword_argument="change", persistence_store=persistence, config=config
+    )
     def handle_change(change: dict[str, Any]) -> dict[str, Any]:
         update = updater.apply(change["job"])
         if update.action == "finished":
             name = "TasksSucceeded" if update.status == Status.SUCCEEDED else "TasksFailed"
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-            metrics.add_metric(name="TurnaroundSeconds", unit=MetricUnit.Seconds,
-                               value=update.turnaround_seconds or 0)
+            metrics.add_metric(
+                name="TurnaroundSeconds",
+                unit=MetricUnit.Seconds,
+                value=update.turnaround_seconds or 0,
+            )
         return {"task_id": update.task_id, "action": update.action, "status": update.status}
 
     @reported
@@ -60,12 +64,14 @@ def build(deps: Dependencies) -> Handler:
         try:
             # One job passes through each status once (RUNNABLE again on a retry, with one
             # more attempt): that, not the event id, identifies a repeated delivery.
-            return handle_change(change={
-                "job_id": job.get("jobId"),
-                "status": job.get("status"),
-                "attempts": len(job.get("attempts") or []),
-                "job": job,
-            })
+            return handle_change(
+                change={
+                    "job_id": job.get("jobId"),
+                    "status": job.get("status"),
+                    "attempts": len(job.get("attempts") or []),
+                    "job": job,
+                }
+            )
         finally:
             logger.remove_keys(["job_id", "status"])
 

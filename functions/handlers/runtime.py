@@ -43,8 +43,9 @@ def lambda_entry(build: Callable[[Dependencies], Handler], component: str) -> Ha
         nonlocal built
         if built is None:
             deps = Dependencies.from_env(os.environ)
-            init_sentry(deps.settings.sentry_dsn, component=component,
-                        environment=deps.settings.environment)
+            init_sentry(
+                deps.settings.sentry_dsn, component=component, environment=deps.settings.environment
+            )
             built = build(deps)
         return built(event, context)
 

@@ -51,7 +51,7 @@ def build(deps: Dependencies, hooks: Hooks | None = None) -> Handler:
     logger = Logger(service="submit")
     metrics = Metrics(namespace=deps.settings.metrics_namespace, service="submit")
     tracer = Tracer(service="submit")
-    processor = BatchProcessor(event_type=EventType.SQS)
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     persistence = DynamoDBPersistenceLayer(
         table_name=deps.settings.idempotency_table, boto3_session=deps.clients.session
     )
@@ -61,8 +61,9 @@ def build(deps: Dependencies, hooks: Hooks | None = None) -> Handler:
     )
     submitter = Submitter(deps.settings, deps.clients, clock=deps.clock, hooks=hooks or Hooks())
 
-    @idempotent_function(data_keyword_argument="upload", persistence_store=persistence,
-                         config=config)
+    @idempotent_function(
+        data_keyword_argument="upload", persistence_store=persistence, config=config
+    )
     def handle_upload(upload: dict[str, Any]) -> dict[str, Any]:
         key = parse_in_key(upload["key"])
         if key is None or key.kind is KeyKind.OTHER:

@@ -24,12 +24,17 @@ def build(deps: Dependencies) -> Handler:
     @reported
     def handler(event: dict, context: Any) -> dict:
         report = sweeper.sweep()
-        metrics.add_metric(name="OldestWaitingTaskAgeSeconds", unit=MetricUnit.Seconds,
-                           value=report.oldest_waiting_seconds)
+        metrics.add_metric(
+            name="OldestWaitingTaskAgeSeconds",
+            unit=MetricUnit.Seconds,
+            value=report.oldest_waiting_seconds,
+        )
         metrics.add_metric(name="TasksExpired", unit=MetricUnit.Count, value=len(report.expired))
         metrics.add_metric(name="TasksLost", unit=MetricUnit.Count, value=len(report.lost))
-        logger.info("sweep done", extra={k: len(v) if isinstance(v, list) else v
-                                         for k, v in asdict(report).items()})
+        logger.info(
+            "sweep done",
+            extra={k: len(v) if isinstance(v, list) else v for k, v in asdict(report).items()},
+        )
         return asdict(report)
 
     return handler

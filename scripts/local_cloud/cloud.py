@@ -96,8 +96,10 @@ class LocalCloud:
         self.provisioned = provision(self.resources, session, batch=self.clients.batch)
         bind_models(self.settings)
         self.deps = Dependencies(settings=self.settings, clients=self.clients)
-        handlers = {"submit": submit.build(self.deps, hooks=self.hooks),
-                    "job_state": job_state.build(self.deps)}
+        handlers = {
+            "submit": submit.build(self.deps, hooks=self.hooks),
+            "job_state": job_state.build(self.deps),
+        }
         sqs = session.client("sqs")
         for key, spec in self.resources.raw["queues"].items():
             poller = QueuePoller(
@@ -116,8 +118,9 @@ class LocalCloud:
             self.pollers[key] = poller
         self._sweep_handler = sweeper.build(self.deps)
         if self.sweep_seconds:
-            self._sweeper_thread = threading.Thread(target=self._sweep_loop, daemon=True,
-                                                    name="sweeper")
+            self._sweeper_thread = threading.Thread(
+                target=self._sweep_loop, daemon=True, name="sweeper"
+            )
             self._sweeper_thread.start()
         return self
 
@@ -196,10 +199,12 @@ class LocalCloud:
 
     def sweep(self) -> dict:
         """Run the sweeper once, as its schedule would."""
-        context = LambdaContext.for_invocation(f"{self.prefix}-sweeper", self.region,
-                                               LOCAL_ACCOUNT, 300)
-        result = self._sweep_handler({"source": "aws.events", "detail-type": "Scheduled Event"},
-                                     context)
+        context = LambdaContext.for_invocation(
+            f"{self.prefix}-sweeper", self.region, LOCAL_ACCOUNT, 300
+        )
+        result = self._sweep_handler(
+            {"source": "aws.events", "detail-type": "Scheduled Event"}, context
+        )
         self._notify()
         return result
 

@@ -28,8 +28,15 @@ class Emulator:
     def start(self) -> str:
         env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "scripts.local_cloud.emulator", "--host", self.host,
-             "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "scripts.local_cloud.emulator",
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+            ],
             stdout=subprocess.PIPE,
             text=True,
             cwd=REPO_ROOT,

@@ -37,22 +37,41 @@ def main() -> int:
             body = s3.get_object(Bucket=in_bucket, Key=obj["Key"])["Body"]
             for chunk in iter(lambda b=body: b.read(1 << 20), b""):
                 digest.update(chunk)
-            inputs.append({"name": obj["Key"][len(in_prefix):], "size": obj["Size"],
-                           "sha256": digest.hexdigest()})
+            inputs.append(
+                {
+                    "name": obj["Key"][len(in_prefix) :],
+                    "size": obj["Size"],
+                    "sha256": digest.hexdigest(),
+                }
+            )
     names = {i["name"] for i in inputs}
     if f"{task_id}.task" not in names:
         reason = f"the task file {task_id}.task is not among the job's inputs"
-        s3.put_object(Bucket=out_bucket, Key=f"{out_prefix}failure.json",
-                      Body=json.dumps({"reason": reason}).encode())
+        s3.put_object(
+            Bucket=out_bucket,
+            Key=f"{out_prefix}failure.json",
+            Body=json.dumps({"reason": reason}).encode(),
+        )
         print(reason, file=sys.stderr)
         return 2
-    report = json.dumps({"task_id": task_id, "mode": env.get("YC_MODE"), "inputs": inputs},
-                        indent=2).encode()
+    report = json.dumps(
+        {"task_id": task_id, "mode": env.get("YC_MODE"), "inputs": inputs}, indent=2
+    ).encode()
     s3.put_object(Bucket=out_bucket, Key=f"{out_prefix}inputs.json", Body=report)
-    manifest = {"files": [{"name": "inputs.json", "size": len(report),
-                           "sha256": hashlib.sha256(report).hexdigest()}]}
-    s3.put_object(Bucket=out_bucket, Key=f"{out_prefix}manifest.json",
-                  Body=json.dumps(manifest, indent=2).encode())
+    manifest = {
+        "files": [
+            {
+                "name": "inputs.json",
+                "size": len(report),
+                "sha256": hashlib.sha256(report).hexdigest(),
+            }
+        ]
+    }
+    s3.put_object(
+        Bucket=out_bucket,
+        Key=f"{out_prefix}manifest.json",
+        Body=json.dumps(manifest, indent=2).encode(),
+    )
     print(f"inspected {len(inputs)} inputs of task {task_id}")
     return 0
 

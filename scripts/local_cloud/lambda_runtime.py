@@ -35,8 +35,9 @@ class LambdaContext:
     _deadline: float = 0.0
 
     @classmethod
-    def for_invocation(cls, function_name: str, region: str, account: str,
-                       timeout_seconds: float) -> LambdaContext:
+    def for_invocation(
+        cls, function_name: str, region: str, account: str, timeout_seconds: float
+    ) -> LambdaContext:
         return cls(
             function_name=function_name,
             timeout_seconds=timeout_seconds,
@@ -68,15 +69,27 @@ def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str
 class QueuePoller:
     """One event source mapping: a queue, a handler, and threads that poll."""
 
-    def __init__(self, *, function_name: str, sqs: Any, queue_url: str, handler: Handler,
-                 region: str, account: str, batch_size: int = 10, concurrency: int = 1,
-                 timeout_seconds: float = 60.0, retry_delay_seconds: int = 0,
-                 on_invocation: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        *,
+        function_name: str,
+        sqs: Any,
+        queue_url: str,
+        handler: Handler,
+        region: str,
+        account: str,
+        batch_size: int = 10,
+        concurrency: int = 1,
+        timeout_seconds: float = 60.0,
+        retry_delay_seconds: int = 0,
+        on_invocation: Callable[[], None] = lambda: None,
+    ) -> None:
         self.function_name = function_name
         self.sqs = sqs
         self.queue_url = queue_url
-        self.queue_arn = sqs.get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
         self.handler = handler
         self.region = region
         self.account = account
@@ -92,8 +105,9 @@ class QueuePoller:
 
     def start(self) -> None:
         for index in range(self.concurrency):
-            thread = threading.Thread(target=self._run, name=f"{self.function_name}-{index}",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=self._run, name=f"{self.function_name}-{index}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 
@@ -125,8 +139,9 @@ class QueuePoller:
         if not messages:
             return 0
         records = [sqs_record(m, self.queue_arn, self.region) for m in messages]
-        context = LambdaContext.for_invocation(self.function_name, self.region, self.account,
-                                               self.timeout_seconds)
+        context = LambdaContext.for_invocation(
+            self.function_name, self.region, self.account, self.timeout_seconds
+        )
         try:
             response = self.handler({"Records": records}, context) or {}
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
@@ -137,16 +152,19 @@ class QueuePoller:
         if done:
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                         for i, m in enumerate(done)],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+                ],
             )
         for message in messages:
             if message["MessageId"] in failed:
                 # Lambda leaves a failed message until its visibility timeout ends; locally
                 # it comes back after a short delay so that retries and the DLQ are quick.
                 self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=self.retry_delay_seconds)
+                    QueueUrl=self.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=self.retry_delay_seconds,
+                )
         with self._lock:
             self.invocations += 1
         self.on_invocation()

@@ -23,8 +23,12 @@ def provision(resources: Resources, session: Any, *, batch: Any) -> Provisioned:
     region = resources.deployment.region
     _buckets(resources, session.client("s3", region_name=region))
     queue_urls, dlq_urls = _queues(resources, session.client("sqs", region_name=region))
-    _rules(resources, session.client("events", region_name=region),
-           session.client("sqs", region_name=region), queue_urls)
+    _rules(
+        resources,
+        session.client("events", region_name=region),
+        session.client("sqs", region_name=region),
+        queue_urls,
+    )
     _tables(resources, session.client("dynamodb", region_name=region))
     _batch(resources, batch)
     return Provisioned(queue_urls=queue_urls, dlq_urls=dlq_urls)
@@ -76,10 +80,14 @@ def _queue_arn(sqs: Any, url: str) -> str:
 def _queues(resources: Resources, sqs: Any) -> tuple[dict[str, str], dict[str, str]]:
     urls, dlqs = {}, {}
     for key, spec in resources.raw["queues"].items():
-        dlq_url = sqs.create_queue(QueueName=resources.resolve(spec["dlq"]),
-                                   Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
-        redrive = {"deadLetterTargetArn": _queue_arn(sqs, dlq_url),
-                   "maxReceiveCount": spec["max_receive_count"]}
+        dlq_url = sqs.create_queue(
+            QueueName=resources.resolve(spec["dlq"]),
+            Attributes={"MessageRetentionPeriod": "1209600"},
+        )["QueueUrl"]
+        redrive = {
+            "deadLetterTargetArn": _queue_arn(sqs, dlq_url),
+            "maxReceiveCount": spec["max_receive_count"],
+        }
         urls[key] = sqs.create_queue(
             QueueName=resources.queue(key),
             Attributes={
@@ -94,8 +102,9 @@ def _queues(resources: Resources, sqs: Any) -> tuple[dict[str, str], dict[str, s
 def _rules(resources: Resources, events: Any, sqs: Any, queue_urls: dict[str, str]) -> None:
     for spec in resources.raw["rules"].values():
         name = resources.resolve(spec["name"])
-        events.put_rule(Name=name, EventPattern=json.dumps(resources.resolve(spec["pattern"])),
-                        State="ENABLED")
+        events.put_rule(
+            Name=name, EventPattern=json.dumps(resources.resolve(spec["pattern"])), State="ENABLED"
+        )
         arn = _queue_arn(sqs, queue_urls[spec["queue"]])
         events.put_targets(Rule=name, Targets=[{"Id": spec["queue"], "Arn": arn}])
 
@@ -166,8 +175,11 @@ def _batch(resources: Resources, batch: Any) -> None:
     evaluate = []
     for rule in retry["evaluate_on_exit"]:
         entry = {"action": rule["action"]}
-        for field, api in (("on_status_reason", "onStatusReason"), ("on_reason", "onReason"),
-                           ("on_exit_code", "onExitCode")):
+        for field, api in (
+            ("on_status_reason", "onStatusReason"),
+            ("on_reason", "onReason"),
+            ("on_exit_code", "onExitCode"),
+        ):
             if field in rule:
                 entry[api] = rule[field]
         evaluate.append(entry)

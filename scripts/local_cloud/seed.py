@@ -27,8 +27,9 @@ def publish_mode(mode_id: str, client_config: Mapping[str, Any], disabled: bool 
     ModeCatalog(mode_id, client_config=dict(client_config), disabled=disabled).save()
 
 
-def seed_site(site_id: str, name: str, users: Iterable[str],
-              modes: Mapping[str, Mapping[str, Any]]) -> None:
+def seed_site(
+    site_id: str, name: str, users: Iterable[str], modes: Mapping[str, Mapping[str, Any]]
+) -> None:
     """A site with ``users`` and, per mode id, its ModeSettings values (enabled, vcpus …)."""
     Site(site_id, name=name).save()
     for user_name in users:

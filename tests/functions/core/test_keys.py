@@ -13,8 +13,16 @@ def test_keys_of_the_layout_parse():
 
 
 def test_keys_outside_the_layout_are_none():
-    for key in ["", "alice", f"alice/{TASK}", f"alice/{TASK}/", f"alice/not-a-uuid/x.dat",
-                f"alice/{TASK.upper()}/x.dat", f"a/b/{TASK}/x.dat", f"bad user/{TASK}/x.dat"]:
+    for key in [
+        "",
+        "alice",
+        f"alice/{TASK}",
+        f"alice/{TASK}/",
+        "alice/not-a-uuid/x.dat",
+        f"alice/{TASK.upper()}/x.dat",
+        f"a/b/{TASK}/x.dat",
+        f"bad user/{TASK}/x.dat",
+    ]:
         assert parse_in_key(key) is None, key
 
 

@@ -23,8 +23,9 @@ def test_model_matches_resources(name):
     assert {a["AttributeName"]: a["AttributeType"] for a in schema["attribute_definitions"]} == (
         spec["attributes"]
     )
-    indexes = {i["index_name"]: keys(i["key_schema"])
-               for i in schema.get("global_secondary_indexes", [])}
+    indexes = {
+        i["index_name"]: keys(i["key_schema"]) for i in schema.get("global_secondary_indexes", [])
+    }
     assert indexes == {
         n: {"HASH": i["hash_key"], "RANGE": i["range_key"]} for n, i in spec["indexes"].items()
     }

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from functions.core.status import ENDS, ORDER, Status, can_move, is_open, predecessors
@@ -5,12 +7,18 @@ from functions.core.status import ENDS, ORDER, Status, can_move, is_open, predec
 
 def test_order_follows_batch_with_upload_first_and_delivery_last():
     assert [s.value for s in ORDER] == [
-        "UPLOADING", "SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED",
+        "UPLOADING",
+        "SUBMITTED",
+        "PENDING",
+        "RUNNABLE",
+        "STARTING",
+        "RUNNING",
+        "SUCCEEDED",
         "DELIVERED",
     ]
 
 
-@pytest.mark.parametrize("earlier,later", list(zip(ORDER, ORDER[1:], strict=False)))
+@pytest.mark.parametrize("earlier,later", list(itertools.pairwise(ORDER)))
 def test_forward_moves_are_allowed_and_backward_refused(earlier, later):
     assert can_move(earlier, later)
     assert not can_move(later, earlier)

@@ -21,8 +21,14 @@ def task_text(**overrides: str) -> str:
     }
     fields.update(overrides)
     lines = ["[Task]"]
-    for key in ("ReconMode", "ScanFile", "AdjustmentFilesCount", "ScanProtocol", "ParamValue",
-                "UUID"):
+    for key in (
+        "ReconMode",
+        "ScanFile",
+        "AdjustmentFilesCount",
+        "ScanProtocol",
+        "ParamValue",
+        "UUID",
+    ):
         if fields[key] is not None:
             lines.append(f"{key}={fields[key]}")
     lines += ["", "[AdjustmentFiles]"]

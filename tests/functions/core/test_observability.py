@@ -1,0 +1,644 @@
+"""PHI scrubbing, Sentry set-up and JSON logging (functions.core.observability)."""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import io
+import json
+import logging
+import sys
+import threading
+import zlib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import sentry_sdk
+from sentry_sdk.envelope import Envelope
+from sentry_sdk.transport import Transport
+
+from functions.core.observability import (
+    FILTERED,
+    JsonFormatter,
+    configure_logging,
+    init_sentry,
+    redact,
+    redact_text,
+    scrub_breadcrumb,
+    scrub_event,
+)
+
+# Patient values used by the Sentry tests. They live here, far from the code
+# that raises and captures, so that they can reach an event only through the
+# data paths under test and never through the source lines Sentry attaches to
+# each stack frame.
+PATIENT_FAMILY, PATIENT_GIVEN = "Doe", "Jane"
+PATIENT_ID = "12345678"
+ACCESSION = "A998877"
+FORBIDDEN = (PATIENT_FAMILY, PATIENT_GIVEN, PATIENT_ID, ACCESSION)
+TASK_TEXT = (
+    "[Task]\n"
+    "ReconMode=GraspFast\n"
+    f"PatientName={PATIENT_FAMILY}^{PATIENT_GIVEN}\n"
+    f"ACC={ACCESSION}\n"
+    "ScanFile=meas.dat\n"
+)
+BREADCRUMB_TEXT = f"read task file: ACC={ACCESSION}"
+LOG_TEMPLATE = "task file names PatientName=%s"
+LOG_ARG = f"{PATIENT_FAMILY}^{PATIENT_GIVEN}"
+EXTRAS = {"PatientID": PATIENT_ID, "task_id": "6f1c0c0e-task"}
+
+
+def assert_no_phi(text: str) -> None:
+    for value in FORBIDDEN:
+        assert value not in text, f"{value!r} leaked into {text!r}"
+
+
+# --------------------------------------------------------------------------
+# redact_text: assignments in every syntax the sources use
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("PatientName=Doe^John", "PatientName=[Filtered]"),
+        (
+            '<ParamString."PatientName">  { "Doe^John"  }',
+            '<ParamString."PatientName">  { "[Filtered]"  }',
+        ),
+        ('tPatientName = "Doe"', 'tPatientName = "[Filtered]"'),
+        ('"PatientName": "Doe"', '"PatientName": "[Filtered]"'),
+        (
+            "{'PatientID': '12345678', 'task_id': 'abc'}",
+            "{'PatientID': '[Filtered]', 'task_id': 'abc'}",
+        ),
+        ('{"PatientAge": 42, "ok": 1}', '{"PatientAge": [Filtered], "ok": 1}'),
+        (r'{"msg": "{\"PatientID\": \"123\"}"}', r'{"msg": "{\"PatientID\": \"[Filtered]\"}"}'),
+        ('tPatientName = ""Doe^John""', 'tPatientName = ""[Filtered]""'),
+        ('<ParamLong."lPatientSex">  { 2  }', '<ParamLong."lPatientSex">  { [Filtered]  }'),
+        (
+            '<ParamDouble."flUsedPatientWeight">  { <Precision> 16  75.000000  }',
+            '<ParamDouble."flUsedPatientWeight">  { [Filtered]  }',
+        ),
+        (
+            '<ParamString."tPerfPhysiciansName">  { "Dr ""Who"" Smith"  }',
+            '<ParamString."tPerfPhysiciansName">  { "[Filtered]"  }',
+        ),
+        (
+            '<ParamString."PatientsName">\n{\n  "Doe^John"\n}',
+            '<ParamString."PatientsName">\n{\n  "[Filtered]"\n}',
+        ),
+        (
+            "(0010,0010) Patient's Name                      PN: 'Doe^John'",
+            "(0010,0010) Patient's Name                      PN: '[Filtered]'",
+        ),
+        ("Patient ID: 12345678", "Patient ID: [Filtered]"),
+        ("patient_birth_date = 19700101", "patient_birth_date = [Filtered]"),
+        ("PatientBirthDay=19700101 size=3", "PatientBirthDay=[Filtered]"),
+        ("ACC=A998877", "ACC=[Filtered]"),
+        (
+            'sPatient.tPatientName = "Doe"  # comment',
+            'sPatient.tPatientName = "[Filtered]"  # comment',
+        ),
+        ("PatientName=", "PatientName="),
+    ],
+)
+def test_redact_text_filters_assignments(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "PatientName",
+        "tPatientName",
+        "PatientsName",
+        "PatientID",
+        "PatientBirthDay",
+        "PatientBirthDate",
+        "DOB",
+        "MRN",
+        "ACC",
+        "AccessionNumber",
+        "PatientSex",
+        "lPatientSex",
+        "PatientAge",
+        "flPatientAge",
+        "PatientWeight",
+        "flUsedPatientWeight",
+        "PatientHeight",
+        "flPatientHeight",
+        "InstitutionName",
+        "InstitutionAddress",
+        "ReferringPhysician",
+        "tReferringPhysician",
+        "PerformingPhysician",
+        "tPerfPhysiciansName",
+        "DeviceSerialNumber",
+        "phi",
+        "patient_name",
+        "PATIENT-ID",
+        "Patient's Birth Date",
+        "accession number",
+    ],
+)
+def test_every_identity_field_is_filtered_as_key_and_in_text(key: str) -> None:
+    assert redact({key: "secret value"}) == {key: FILTERED}
+    assert redact({key.lower(): "secret value"}) == {key.lower(): FILTERED}
+    assert redact_text(f"{key}=secret value") == f"{key}={FILTERED}"
+    assert redact_text(f'"{key}": "secret value"') == f'"{key}": "{FILTERED}"'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "PatientPosition=HFS",
+        'tPatientPosition = "HFS"',
+        '<ParamString."PatientPosition">  { "HFS"  }',
+        "task_id=6f1c0c0e site_id=s1",
+        "ReconMode=GraspFast",
+        "name=GraspFast",
+        "the PatientName field must be empty in cloud mode",
+        "accessible=yes",
+    ],
+)
+def test_redact_text_keeps_what_is_not_identity(text: str) -> None:
+    assert redact_text(text) == text
+
+
+def test_redact_text_keeps_the_rest_of_a_task_file() -> None:
+    assert redact_text(TASK_TEXT) == (
+        "[Task]\nReconMode=GraspFast\nPatientName=[Filtered]\nACC=[Filtered]\nScanFile=meas.dat\n"
+    )
+
+
+def test_name_is_filtered_in_a_phi_file_but_not_elsewhere() -> None:
+    phi_file = "[PHI]\nNAME=Doe^Jane\nUUID=6f1c\n"
+    assert redact_text(phi_file) == "[PHI]\nNAME=[Filtered]\nUUID=6f1c\n"
+    assert redact_text("NAME=Doe^Jane\nMRN=1234") == "NAME=[Filtered]\nMRN=[Filtered]"
+    assert redact_text("[ClientConfig]\nName=GraspFast") == "[ClientConfig]\nName=GraspFast"
+
+
+def test_redact_text_is_idempotent() -> None:
+    once = redact_text(TASK_TEXT + '<ParamString."PatientName">  { "Doe"  }\n"ACC": "A1"')
+    assert redact_text(once) == once
+
+
+# --------------------------------------------------------------------------
+# redact: mappings, sequences, contextual "name"
+# --------------------------------------------------------------------------
+
+
+def test_redact_walks_containers_and_leaves_input_alone() -> None:
+    value: dict[str, Any] = {
+        "task": {"task_id": "t1", "notes": ["PatientName=Doe", ("ACC=A1", 3, None)]},
+        "Patient ID": {"nested": "anything"},
+        "count": 2,
+        "ok": True,
+    }
+    original = json.dumps(value)
+    assert redact(value) == {
+        "task": {"task_id": "t1", "notes": ["PatientName=[Filtered]", ("ACC=[Filtered]", 3, None)]},
+        "Patient ID": FILTERED,
+        "count": 2,
+        "ok": True,
+    }
+    assert json.dumps(value) == original
+
+
+def test_name_key_is_filtered_only_next_to_an_identity_key() -> None:
+    assert redact({"NAME": "Doe^Jane", "MRN": "1234", "UUID": "6f1c"}) == {
+        "NAME": FILTERED,
+        "MRN": FILTERED,
+        "UUID": "6f1c",
+    }
+    assert redact({"name": "GraspFast", "vcpus": 8}) == {"name": "GraspFast", "vcpus": 8}
+    assert redact({"runtime": {"name": "CPython"}, "PatientID": "1"}) == {
+        "runtime": {"name": "CPython"},
+        "PatientID": FILTERED,
+    }
+
+
+# --------------------------------------------------------------------------
+# scrub_event / scrub_breadcrumb on hand-built events
+# --------------------------------------------------------------------------
+
+
+def _raw_event() -> dict[str, Any]:
+    return {
+        "event_id": "0" * 32,
+        "level": "error",
+        "message": f"failed: PatientName={LOG_ARG}",
+        "logentry": {
+            "message": LOG_TEMPLATE,
+            "formatted": LOG_TEMPLATE % LOG_ARG,
+            "params": [LOG_ARG],
+        },
+        "exception": {
+            "values": [
+                {
+                    "type": "TaskFileError",
+                    "value": f"cannot parse:\n{TASK_TEXT}",
+                    "stacktrace": {
+                        "frames": [
+                            {"function": "parse", "vars": {"text": TASK_TEXT, "who": LOG_ARG}},
+                        ]
+                    },
+                }
+            ]
+        },
+        "threads": {"values": [{"stacktrace": {"frames": [{"vars": {"x": PATIENT_ID}}]}}]},
+        "extra": {"PatientID": PATIENT_ID, "task_id": "t1"},
+        "contexts": {"phi": {"MRN": PATIENT_ID}, "task": {"ACC": ACCESSION, "name": LOG_ARG}},
+        "tags": {"AccessionNumber": ACCESSION, "component": "worker"},
+        "user": {"id": PATIENT_ID, "username": PATIENT_FAMILY},
+        "request": {
+            "method": "POST",
+            "url": f"https://api.example/v1/jobs?ACC={ACCESSION}",
+            "query_string": f"ACC={ACCESSION}",
+            "data": {"PatientName": LOG_ARG},
+            "cookies": {"session": PATIENT_ID},
+            "headers": {
+                "Authorization": f"AWS4 {PATIENT_ID}",
+                "X-Task": f"PatientName={LOG_ARG}",
+                "Content-Type": "application/json",
+            },
+            "env": {"REMOTE_ADDR": "10.0.0.1"},
+        },
+        "breadcrumbs": {
+            "values": [
+                {"message": BREADCRUMB_TEXT, "data": {"ACC": ACCESSION}},
+                {
+                    "category": "httplib",
+                    "data": {
+                        "url": f"https://x.example/a?ACC={ACCESSION}",
+                        "http.query": f"id={PATIENT_ID}",
+                    },
+                },
+            ]
+        },
+    }
+
+
+def test_scrub_event_removes_phi_from_every_section() -> None:
+    raw = _raw_event()
+    before = json.dumps(raw)
+    event = scrub_event(raw, {})
+
+    assert_no_phi(json.dumps(event))
+    assert json.dumps(raw) == before, "the SDK's event must not be modified in place"
+    assert "user" not in event
+    assert set(event["request"]) == {"method", "url", "headers"}
+    assert event["request"]["url"] == "https://api.example/v1/jobs"
+    assert event["request"]["headers"] == {
+        "X-Task": "PatientName=[Filtered]",
+        "Content-Type": "application/json",
+    }
+    value = event["exception"]["values"][0]
+    assert value["type"] == "TaskFileError"
+    assert "ReconMode=GraspFast" in value["value"]
+    assert "vars" not in value["stacktrace"]["frames"][0]
+    assert value["stacktrace"]["frames"][0]["function"] == "parse"
+    assert "vars" not in event["threads"]["values"][0]["stacktrace"]["frames"][0]
+    assert event["logentry"] == {
+        "message": "task file names PatientName=[Filtered]",
+        "formatted": "task file names PatientName=[Filtered]",
+        "params": [FILTERED],
+    }
+    assert event["extra"] == {"PatientID": FILTERED, "task_id": "t1"}
+    assert event["contexts"] == {"phi": FILTERED, "task": {"ACC": FILTERED, "name": FILTERED}}
+    assert event["tags"] == {"AccessionNumber": FILTERED, "component": "worker"}
+    crumbs = event["breadcrumbs"]["values"]
+    assert crumbs[0]["data"] == {"ACC": FILTERED}
+    assert crumbs[1]["data"] == {"url": "https://x.example/a"}
+
+
+def test_log_params_survive_when_the_template_names_no_identity_field() -> None:
+    event = scrub_event(
+        {"logentry": {"message": "task %s failed: %s", "params": ["t1", "PatientID=12345678"]}},
+        {},
+    )
+    assert event["logentry"]["params"] == ["t1", "PatientID=[Filtered]"]
+
+
+def test_scrub_breadcrumb() -> None:
+    crumb = {
+        "type": "log",
+        "message": BREADCRUMB_TEXT,
+        "data": {
+            "PatientID": PATIENT_ID,
+            "url": f"http://h/p?x={PATIENT_ID}",
+            "http.fragment": "f",
+        },
+    }
+    assert scrub_breadcrumb(crumb, {}) == {
+        "type": "log",
+        "message": "read task file: ACC=[Filtered]",
+        "data": {"PatientID": FILTERED, "url": "http://h/p"},
+    }
+    assert crumb["data"]["PatientID"] == PATIENT_ID
+
+
+# --------------------------------------------------------------------------
+# Sentry: in-process transport, then a real HTTP ingest endpoint
+# --------------------------------------------------------------------------
+
+
+class RecordingTransport(Transport):
+    """Keeps every envelope the client hands over."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.envelopes: list[Envelope] = []
+
+    def capture_envelope(self, envelope: Envelope) -> None:
+        self.envelopes.append(envelope)
+
+    def events(self) -> list[dict[str, Any]]:
+        found = (envelope.get_event() for envelope in self.envelopes)
+        return [event for event in found if event is not None]
+
+
+def _sentry_off() -> None:
+    sentry_sdk.get_client().close()
+    sentry_sdk.get_global_scope().set_client(None)
+    sentry_sdk.get_global_scope().remove_tag("component")
+
+
+@pytest.fixture
+def sentry_reset() -> Iterator[None]:
+    """Start and end each Sentry test with no client, so other tests are unaffected."""
+    _sentry_off()
+    yield
+    _sentry_off()
+
+
+class CorruptTaskFileError(ValueError):
+    pass
+
+
+def _parse_task_file(text: str) -> None:
+    raise CorruptTaskFileError(f"cannot parse the task file:\n{text}")
+
+
+def test_no_dsn_means_sentry_off(sentry_reset: None) -> None:
+    assert init_sentry(None, component="worker", environment="test") is False
+    assert init_sentry("", component="worker", environment="test") is False
+    assert init_sentry("  ", component="worker", environment="test") is False
+    assert not sentry_sdk.get_client().is_active()
+
+
+def test_init_sentry_sets_safe_options_and_tags_component(sentry_reset: None) -> None:
+    transport = RecordingTransport()
+    assert init_sentry(
+        "http://public@127.0.0.1:9/1",
+        component="agent",
+        environment="test",
+        release="yarracloud@test",
+        transport=transport,
+    )
+    options = sentry_sdk.get_client().options
+    assert options["send_default_pii"] is False
+    assert options["include_local_variables"] is False
+    assert options["max_request_body_size"] == "never"
+    assert options["before_send"] is scrub_event
+    assert options["before_breadcrumb"] is scrub_breadcrumb
+
+    with sentry_sdk.isolation_scope():
+        sentry_sdk.set_user({"id": PATIENT_ID})
+        logging.getLogger("yarracloud.test").error(LOG_TEMPLATE, LOG_ARG, extra=EXTRAS)
+
+    (event,) = transport.events()
+    assert event["tags"]["component"] == "agent"
+    assert event["environment"] == "test"
+    assert event["logentry"]["params"] == [FILTERED]
+    assert event["extra"]["PatientID"] == FILTERED
+    assert "user" not in event
+    assert_no_phi(json.dumps(event, default=str))
+
+
+def test_init_sentry_twice_replaces_the_client(sentry_reset: None) -> None:
+    first, second = RecordingTransport(), RecordingTransport()
+    dsn = "http://public@127.0.0.1:9/1"
+    assert init_sentry(dsn, component="worker", environment="test", transport=first)
+    assert init_sentry(dsn, component="worker", environment="test", transport=second)
+    sentry_sdk.capture_message("second client")
+    assert first.events() == []
+    assert [event["message"] for event in second.events()] == ["second client"]
+
+
+class IngestServer(ThreadingHTTPServer):
+    """Records envelope bodies as a Sentry ingest endpoint receives them."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), IngestHandler)
+        self.bodies: list[tuple[str, bytes]] = []
+        self.received = threading.Event()
+
+
+class IngestHandler(BaseHTTPRequestHandler):
+    server: IngestServer
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        encoding = self.headers.get("Content-Encoding", "").strip().lower()
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        elif encoding == "deflate":
+            body = zlib.decompress(body)
+        elif encoding == "br":
+            body = importlib.import_module("brotli").decompress(body)
+        self.server.bodies.append((self.path, body))
+        self.server.received.set()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def ingest(monkeypatch: pytest.MonkeyPatch) -> Iterator[IngestServer]:
+    # A proxy from the environment would take the SDK's request off 127.0.0.1.
+    for scheme in ("http", "https", "all"):
+        monkeypatch.delenv(f"{scheme}_proxy", raising=False)
+        monkeypatch.delenv(f"{scheme.upper()}_PROXY", raising=False)
+    server = IngestServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+def _envelope_items(body: bytes) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(item header, JSON payload) pairs of an envelope (header line, then header/payload lines)."""
+    envelope = Envelope.deserialize(body)
+    items = []
+    for item in envelope.items:
+        payload = item.payload.json
+        if payload is None and item.payload.bytes:
+            payload = json.loads(item.payload.bytes)
+        items.append((item.headers, payload))
+    return items
+
+
+def test_event_reaches_ingest_endpoint_without_phi(
+    sentry_reset: None, ingest: IngestServer
+) -> None:
+    port = ingest.server_address[1]
+    dsn = f"http://public@127.0.0.1:{port}/1"
+    assert init_sentry(dsn, component="worker", environment="test", release="yarracloud@test")
+
+    with sentry_sdk.isolation_scope():
+        sentry_sdk.add_breadcrumb(category="task", message=BREADCRUMB_TEXT, data={"ACC": ACCESSION})
+        try:
+            _parse_task_file(TASK_TEXT)
+        except CorruptTaskFileError as exc:
+            sentry_sdk.capture_exception(exc, extras=EXTRAS)
+    sentry_sdk.flush(timeout=10)
+
+    assert ingest.received.wait(timeout=10), "no envelope reached the ingest endpoint"
+    assert ingest.bodies
+    for path, body in ingest.bodies:
+        assert path == "/api/1/envelope/"
+        assert_no_phi(body.decode("utf-8"))
+    events = [
+        payload
+        for _, body in ingest.bodies
+        for headers, payload in _envelope_items(body)
+        if headers.get("type") == "event"
+    ]
+    assert len(events) == 1
+    (event,) = events
+    (exception,) = event["exception"]["values"]
+    assert exception["type"] == "CorruptTaskFileError"
+    assert "PatientName=[Filtered]" in exception["value"]
+    assert "ReconMode=GraspFast" in exception["value"]
+    assert event["extra"]["PatientID"] == FILTERED
+    assert event["extra"]["task_id"] == EXTRAS["task_id"]
+    assert event["tags"]["component"] == "worker"
+    crumb = next(c for c in event["breadcrumbs"]["values"] if c.get("category") == "task")
+    assert crumb["message"] == "read task file: ACC=[Filtered]"
+    assert crumb["data"] == {"ACC": FILTERED}
+    assert all("vars" not in frame for frame in exception["stacktrace"]["frames"])
+
+
+def test_no_dsn_sends_nothing(sentry_reset: None, ingest: IngestServer) -> None:
+    assert init_sentry(None, component="worker", environment="test") is False
+    try:
+        _parse_task_file(TASK_TEXT)
+    except CorruptTaskFileError as exc:
+        sentry_sdk.capture_exception(exc)
+    sentry_sdk.capture_message("nothing should be sent")
+    sentry_sdk.flush(timeout=10)
+    assert ingest.bodies == []
+    assert not ingest.received.is_set()
+
+
+# --------------------------------------------------------------------------
+# Logging
+# --------------------------------------------------------------------------
+
+
+def _record(message: str, *args: Any, **extra: Any) -> logging.LogRecord:
+    record = logging.getLogger("yarracloud.worker").makeRecord(
+        "yarracloud.worker", logging.WARNING, __file__, 1, message, args, None, extra=extra
+    )
+    record.created = 1_700_000_000.25
+    return record
+
+
+def test_json_formatter_writes_one_redacted_object() -> None:
+    line = JsonFormatter().format(
+        _record("task %s: %s", "t1", TASK_TEXT, task_id="t1", site_id="s1", PatientID=PATIENT_ID)
+    )
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry == {
+        "time": "2023-11-14T22:13:20.250Z",
+        "level": "WARNING",
+        "logger": "yarracloud.worker",
+        "message": "task t1: " + redact_text(TASK_TEXT),
+        "task_id": "t1",
+        "site_id": "s1",
+        "PatientID": FILTERED,
+    }
+    assert_no_phi(line)
+
+
+def test_json_formatter_redacts_tracebacks_and_odd_extras() -> None:
+    try:
+        _parse_task_file(TASK_TEXT)
+    except CorruptTaskFileError:
+        exc_info = sys.exc_info()
+    record = logging.getLogger("x").makeRecord(
+        "x",
+        logging.ERROR,
+        __file__,
+        1,
+        "failed",
+        (),
+        exc_info,
+        extra={"level": "not the level", "blob": object(), "detail": {"MRN": PATIENT_ID}},
+    )
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["level"] == "ERROR"
+    assert "CorruptTaskFileError" in entry["exception"]
+    assert "PatientName=[Filtered]" in entry["exception"]
+    assert entry["detail"] == {"MRN": FILTERED}
+    assert entry["blob"].startswith("<object object")
+    assert_no_phi(json.dumps(entry))
+
+
+@pytest.fixture
+def root_logger() -> Iterator[logging.Logger]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield root
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def test_configure_logging_replaces_only_its_own_handler(root_logger: logging.Logger) -> None:
+    other = logging.StreamHandler(io.StringIO())
+    root_logger.addHandler(other)
+    first, second = io.StringIO(), io.StringIO()
+
+    configure_logging("debug", stream=first)
+    configure_logging("INFO", stream=second)
+    logging.getLogger("yarracloud.agent").info(
+        "delivered PatientName=%s", LOG_ARG, extra={"task_id": "t1", "site_id": "s1"}
+    )
+    logging.getLogger("yarracloud.agent").debug("below the level")
+
+    assert root_logger.level == logging.INFO
+    assert other in root_logger.handlers
+    assert first.getvalue() == ""
+    (line,) = second.getvalue().splitlines()
+    entry = json.loads(line)
+    assert entry["message"] == "delivered PatientName=[Filtered]"
+    assert (entry["logger"], entry["level"], entry["task_id"], entry["site_id"]) == (
+        "yarracloud.agent",
+        "INFO",
+        "t1",
+        "s1",
+    )
+
+
+def test_configure_logging_rejects_an_unknown_level(root_logger: logging.Logger) -> None:
+    handlers = list(root_logger.handlers)
+    with pytest.raises(ValueError, match="unknown log level 'LOUD'"):
+        configure_logging("LOUD")
+    assert root_logger.handlers == handlers
