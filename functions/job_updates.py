@@ -71,6 +71,10 @@ class JobUpdater:
     clients: AwsClients
     clock: Clock = system_clock
 
+    def __post_init__(self) -> None:
+        # One connection for the transactions: making one loads botocore's service model.
+        self._connection = Connection(region=self.settings.region)
+
     def apply(self, job: dict[str, Any]) -> JobUpdate:
         task_id = task_id_of(job)
         if task_id is None:
@@ -147,9 +151,8 @@ class JobUpdater:
             cost_micros=cost,
             currency=self.settings.rates.currency,
         )
-        connection = Connection(region=self.settings.region)
         try:
-            with TransactWrite(connection=connection) as transaction:
+            with TransactWrite(connection=self._connection) as transaction:
                 transaction.update(
                     task, actions=actions, condition=transition_condition(status, ours)
                 )

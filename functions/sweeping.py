@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import sentry_sdk
+
 from functions.core.aws import AwsClients
 from functions.core.clock import Clock, system_clock
 from functions.core.keys import task_prefix
@@ -94,7 +96,14 @@ class Sweeper:
                 if task.job_id:
                     with_job[task.job_id] = task
                 elif status is Status.SUBMITTED:
-                    self._finish_interrupted(task, updater, report)
+                    try:
+                        self._finish_interrupted(task, updater, report)
+                    except Exception as exc:  # one bad task must not stop the sweep
+                        sentry_sdk.capture_exception(exc)
+                        logger.exception(
+                            "recovering an interrupted submission failed",
+                            extra={"task_id": task.task_id},
+                        )
         ids = list(with_job)
         for start in range(0, len(ids), DESCRIBE_LIMIT):
             chunk = ids[start : start + DESCRIBE_LIMIT]

@@ -11,8 +11,13 @@ ensure_venv() {
   fi
   if [[ ! -f "$stamp" ]]; then
     echo "Installing the project and its pinned dependencies into $VENV ..."
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+    local log="$VENV/install.log"
+    if ! { "$VENV/bin/python" -m pip install --upgrade pip \
+           && "$VENV/bin/python" -m pip install -e ".[dev]"; } >"$log" 2>&1; then
+      tail -n 30 "$log" >&2
+      echo "Installing the dependencies failed; the whole log is in $log" >&2
+      return 1
+    fi
     rm -f "$VENV"/.installed-*
     touch "$stamp"
   fi

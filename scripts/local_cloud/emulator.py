@@ -82,11 +82,16 @@ class Emulator:
 
 def serve(host: str, port: int) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class KeepAliveHandler(WSGIRequestHandler):
+        """HTTP/1.1, so that clients reuse connections as they do with AWS."""
+
+        protocol_version = "HTTP/1.1"
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = DomainDispatcherApplication(create_backend_app)
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
     print(server.port, flush=True)
     server.serve_forever()
 
