@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist, PutError
 
 from functions.core.aws import AwsClients
 from functions.core.clock import Clock, month_of, system_clock
@@ -26,8 +24,6 @@ from functions.core.status import Status
 from functions.core.task_store import (
     advance,
     condition_failed,
-    transition_actions,
-    transition_condition,
 )
 from functions.submission import TAG_TASK
 
@@ -70,10 +66,6 @@ class JobUpdater:
     settings: Settings
     clients: AwsClients
     clock: Clock = system_clock
-
-    def __post_init__(self) -> None:
-        # One connection for the transactions: making one loads botocore's service model.
-        self._connection = Connection(region=self.settings.region)
 
     def apply(self, job: dict[str, Any]) -> JobUpdate:
         task_id = task_id_of(job)
@@ -123,7 +115,6 @@ class JobUpdater:
         started = job.get("startedAt")
         exit_code = (job.get("container") or {}).get("exitCode")
         actions = [
-            *transition_actions(status, stopped),
             Task.job_id.set(job["jobId"]),
             Task.attempts.set(len(job.get("attempts") or [])),
             Task.stopped_at.set(stopped),
@@ -151,16 +142,16 @@ class JobUpdater:
             cost_micros=cost,
             currency=self.settings.rates.currency,
         )
+        # The usage record first, keyed by the job: it is written once, however often the
+        # event comes. The task's final status follows; a retry after a crash between
+        # the two finds the record and still moves the task.
         try:
-            with TransactWrite(connection=self._connection) as transaction:
-                transaction.update(
-                    task, actions=actions, condition=transition_condition(status, ours)
-                )
-                transaction.save(usage, condition=UsageRecord.job_id.does_not_exist())
-        except TransactWriteError as exc:
-            if condition_failed(exc):
-                return JobUpdate(task.task_id, "unchanged", task.status)
-            raise
+            usage.save(condition=UsageRecord.job_id.does_not_exist())
+        except PutError as exc:
+            if not condition_failed(exc):
+                raise
+        if not advance(task, status, now=stopped, actions=actions, condition=ours):
+            return JobUpdate(task.task_id, "unchanged", task.status)
         logger.info(
             "job finished",
             extra={

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
 from functions.core.errors import TaskUnavailable
@@ -15,11 +15,8 @@ from functions.core.status import Status, is_open, predecessors
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
-def condition_failed(exc: PutError | UpdateError | TransactWriteError) -> bool:
+def condition_failed(exc: PutError | UpdateError) -> bool:
     """Whether a write failed only because its condition did not hold."""
-    if isinstance(exc, TransactWriteError):
-        reasons = exc.cancellation_reasons or []
-        return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
     return exc.cause_response_code == CONDITION_FAILED
 
 
@@ -62,7 +59,7 @@ def open_task(task_id: str, *, user_name: str, site_id: str, now: float) -> Task
     return existing
 
 
-def transition_actions(target: Status, now: float) -> list[Any]:
+def _transition_actions(target: Status, now: float) -> list[Any]:
     """The update actions that put a task into ``target`` at ``now``."""
     actions = [
         Task.status.set(target.value),
@@ -75,7 +72,7 @@ def transition_actions(target: Status, now: float) -> list[Any]:
     return actions
 
 
-def transition_condition(target: Status, extra: Condition | None = None) -> Condition:
+def _transition_condition(target: Status, extra: Condition | None = None) -> Condition:
     """The condition under which a task may move to ``target``."""
     condition = Task.status.is_in(*sorted(s.value for s in predecessors(target)))
     return condition & extra if extra is not None else condition
@@ -99,8 +96,8 @@ def advance(
     """
     try:
         task.update(
-            actions=[*transition_actions(target, now), *actions],
-            condition=transition_condition(target, condition),
+            actions=[*_transition_actions(target, now), *actions],
+            condition=_transition_condition(target, condition),
         )
         return True
     except UpdateError as exc:

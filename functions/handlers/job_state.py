@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -26,6 +27,7 @@ from functions.job_updates import JobUpdater
 
 def build(deps: Dependencies) -> Handler:
     logger = Logger(service="job_state")
+    copy_config_to_registered_loggers(source_logger=logger, include={"functions"})
     metrics = Metrics(namespace=deps.settings.metrics_namespace, service="job_state")
     tracer = Tracer(service="job_state")
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -49,6 +50,7 @@ def object_created(event: dict[str, Any]) -> dict[str, Any] | None:
 
 def build(deps: Dependencies, hooks: Hooks | None = None) -> Handler:
     logger = Logger(service="submit")
+    copy_config_to_registered_loggers(source_logger=logger, include={"functions"})
     metrics = Metrics(namespace=deps.settings.metrics_namespace, service="submit")
     tracer = Tracer(service="submit")
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

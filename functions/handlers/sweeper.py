@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.handlers.runtime import Dependencies, Handler, lambda_entry, reported
@@ -14,6 +15,7 @@ from functions.sweeping import Sweeper
 
 def build(deps: Dependencies) -> Handler:
     logger = Logger(service="sweeper")
+    copy_config_to_registered_loggers(source_logger=logger, include={"functions"})
     metrics = Metrics(namespace=deps.settings.metrics_namespace, service="sweeper")
     tracer = Tracer(service="sweeper")
     sweeper = Sweeper(deps.settings, deps.clients, clock=deps.clock)

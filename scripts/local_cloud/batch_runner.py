@@ -171,13 +171,17 @@ class LocalBatch:
         self._clock = clock
         self._api = BatchApi(self, arn_prefix=self._arn_prefix, command_override=command_override)
         # _cond guards the jobs for short reads and writes; _mutate is held for a
-        # whole status change, publishing included, so that events leave in order
-        # while DescribeJobs is still answered.
+        # whole status change. One publisher thread sends the events in the order
+        # the changes happened, without holding up the API or the jobs.
         self._cond = threading.Condition()
         self._mutate = threading.RLock()
         self._jobs: dict[str, _Job] = {}
         self._runnable: queue.Queue[str | None] = queue.Queue()
+        self._outbox: queue.Queue[tuple[_Job, str, dict[str, Any]] | None] = queue.Queue()
         self._workers: list[threading.Thread] = []
+        self._publisher = threading.Thread(
+            target=self._publish_in_order, name="local-batch-events", daemon=True
+        )
         self._http: BatchHttpServer | None = None
         self._stopping = False
 
@@ -198,6 +202,7 @@ class LocalBatch:
             if self._http is None:
                 self._http = BatchHttpServer(self._api.handle)
                 self._http.start()
+                self._publisher.start()
                 for number in range(self._concurrency):
                     worker = threading.Thread(
                         target=self._work, name=f"local-batch-worker-{number}", daemon=True
@@ -232,6 +237,9 @@ class LocalBatch:
             self._runnable.put(None)
         for worker in self._workers:
             worker.join()
+        if self._publisher.is_alive():
+            self._outbox.put(None)
+            self._publisher.join()
 
     def __enter__(self) -> LocalBatch:
         self.start()
@@ -436,7 +444,7 @@ class LocalBatch:
             self._enter(job, "FAILED", reason=status_reason, stopped_at=stopped)
 
     def _enter(self, job: _Job, status: str, *, reason: str | None = None, **fields: Any) -> None:
-        """Move the job to ``status`` and publish it; the caller holds ``_mutate``."""
+        """Move the job to ``status`` and queue its event; the caller holds ``_mutate``."""
         with self._cond:
             for name, value in fields.items():
                 setattr(job, name, value)
@@ -446,13 +454,18 @@ class LocalBatch:
         logger.info(
             "Batch job %s is %s", job.job_id, status, extra={"job_id": job.job_id, "status": status}
         )
-        try:
-            self._publish(detail)
-        except Exception:
-            logger.exception("publishing Batch job %s %s failed", job.job_id, status)
-        with self._cond:
-            job.announced = status
-            self._cond.notify_all()
+        self._outbox.put((job, status, detail))
+
+    def _publish_in_order(self) -> None:
+        while (item := self._outbox.get()) is not None:
+            job, status, detail = item
+            try:
+                self._publish(detail)
+            except Exception:
+                logger.exception("publishing Batch job %s %s failed", job.job_id, status)
+            with self._cond:
+                job.announced = status
+                self._cond.notify_all()
 
     def _kill(self, proc: subprocess.Popen[bytes]) -> None:
         """SIGTERM the job's process group, then SIGKILL after the grace period, as ECS does."""
