@@ -81,8 +81,14 @@ class Emulator:
 
 
 def serve(host: str, port: int) -> None:
+    from moto import backends
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import WSGIRequestHandler, make_server
+
+    # The dispatcher lists moto's package folders on every request, under its one
+    # lock; the list never changes while the server runs, so it is read once.
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
 
     class KeepAliveHandler(WSGIRequestHandler):
         """HTTP/1.1, so that clients reuse connections as they do with AWS."""
