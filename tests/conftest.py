@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from scripts.local_cloud.cloud import INSPECT_JOB, LocalCloud
 from scripts.local_cloud.emulator import Emulator
 from scripts.local_cloud.seed import DEMO_MODE, publish_mode, seed_site
+from tests.helpers.cloud import Uploader
+from tests.helpers.sentry import IngestServer, sentry_off
 
 
 @pytest.fixture(scope="session")
@@ -35,60 +38,6 @@ def make_cloud(emulator: Emulator, tmp_path: Path) -> Iterator:
         cloud.stop()
 
 
-TASK_FILE = """[Task]
-ReconMode={mode}
-EMailNotification=
-ScanFile={task_id}.dat
-AdjustmentFilesCount=0
-ScanProtocol=t1_demo
-ReconName=Demo
-ParamValue=0
-UUID={task_id}
-CreationTimeRAID=24/11/26  09:15:00
-CreationTimeTask=24/11/26  09:16:00
-
-[AdjustmentFiles]
-
-[Information]
-ScanFileSize={size}
-SystemName=Demo
-SystemVendor=Siemens
-"""
-
-
-def task_file_text(task_id: str, size: int, mode: str = "demo_fft") -> str:
-    """A cloud-mode task file as the Yarra client writes it."""
-    return TASK_FILE.format(task_id=task_id, size=size, mode=mode)
-
-
-class Uploader:
-    """Uploads a task's files the way a client does: raw files first, the task file last."""
-
-    def __init__(self, cloud: LocalCloud) -> None:
-        self.cloud = cloud
-        self.s3 = cloud.clients.s3
-        self.bucket = cloud.settings.in_bucket
-
-    def raw(self, user: str, task_id: str, size: int = 4096, name: str | None = None) -> None:
-        self.s3.put_object(
-            Bucket=self.bucket,
-            Key=f"{user}/{task_id}/{name or task_id + '.dat'}",
-            Body=bytes(i % 251 for i in range(size)),
-        )
-
-    def task_file(self, user: str, task_id: str, body: bytes | str) -> None:
-        data = body.encode() if isinstance(body, str) else body
-        self.s3.put_object(Bucket=self.bucket, Key=f"{user}/{task_id}/{task_id}.task", Body=data)
-
-    @staticmethod
-    def text(task_id: str, size: int, mode: str = "demo_fft") -> str:
-        return task_file_text(task_id, size, mode)
-
-    def task(self, user: str, task_id: str, size: int = 4096, mode: str = "demo_fft") -> None:
-        self.raw(user, task_id, size)
-        self.task_file(user, task_id, task_file_text(task_id, size, mode))
-
-
 @pytest.fixture
 def seeded_cloud(make_cloud):
     """A cloud with site-a (users alice, bob; demo_fft enabled) and site-b (user carol)."""
@@ -107,3 +56,27 @@ def seeded_cloud(make_cloud):
         return cloud, Uploader(cloud)
 
     return make
+
+
+@pytest.fixture
+def sentry_reset() -> Iterator[None]:
+    """Start and end a test with no Sentry client, so other tests are unaffected."""
+    sentry_off()
+    yield
+    sentry_off()
+
+
+@pytest.fixture
+def sentry_ingest(sentry_reset: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[IngestServer]:
+    """A Sentry ingest endpoint on loopback (``.dsn`` points the SDK at it)."""
+    # A proxy from the environment would take the SDK's request off 127.0.0.1.
+    for scheme in ("http", "https", "all"):
+        monkeypatch.delenv(f"{scheme}_proxy", raising=False)
+        monkeypatch.delenv(f"{scheme.upper()}_PROXY", raising=False)
+    server = IngestServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)

@@ -5,39 +5,26 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
 from functions.core.status import Status
-from functions.handlers.runtime import Dependencies, Handler, lambda_entry, reported
+from functions.handlers.runtime import (
+    Dependencies,
+    Handler,
+    Powertools,
+    idempotency,
+    lambda_entry,
+    sqs_batch_handler,
+)
 from functions.job_updates import JobUpdater
 
 
 def build(deps: Dependencies) -> Handler:
-    logger = Logger(service="job_state")
-    copy_config_to_registered_loggers(source_logger=logger, include={"functions"})
-    metrics = Metrics(namespace=deps.settings.metrics_namespace, service="job_state")
-    tracer = Tracer(service="job_state")
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    persistence = DynamoDBPersistenceLayer(
-        table_name=deps.settings.idempotency_table, boto3_session=deps.clients.session
-    )
-    config = IdempotencyConfig(
-        event_key_jmespath="[job_id, status, attempts]",
-        expires_after_seconds=deps.settings.idempotency_expiry_seconds,
-    )
+    tools = Powertools.for_function("job_state", deps.settings)
+    logger, metrics = tools.logger, tools.metrics
+    persistence, config = idempotency(deps, key="[job_id, status, attempts]")
     updater = JobUpdater(deps.settings, deps.clients, clock=deps.clock)
 
     @idempotent_function(
@@ -55,7 +42,6 @@ def build(deps: Dependencies) -> Handler:
             )
         return {"task_id": update.task_id, "action": update.action, "status": update.status}
 
-    @reported
     def record_handler(record: SQSRecord) -> dict[str, Any]:
         event = json.loads(record.body)
         if event.get("detail-type") != "Batch Job State Change":
@@ -77,16 +63,7 @@ def build(deps: Dependencies) -> Handler:
         finally:
             logger.remove_keys(["job_id", "status"])
 
-    @logger.inject_lambda_context
-    @metrics.log_metrics
-    @tracer.capture_lambda_handler
-    def handler(event: dict, context: Any) -> dict:
-        config.register_lambda_context(context)
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
-
-    return handler
+    return sqs_batch_handler(tools, config, record_handler)
 
 
 lambda_handler = lambda_entry(build, component="job_state")

@@ -8,24 +8,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
 from functions.core.errors import TaskUnavailable
 from functions.core.keys import KeyKind, parse_in_key
-from functions.handlers.runtime import Dependencies, Handler, lambda_entry, reported
+from functions.handlers.runtime import (
+    Dependencies,
+    Handler,
+    Powertools,
+    idempotency,
+    lambda_entry,
+    sqs_batch_handler,
+)
 from functions.submission import Hooks, Outcome, Submitter
 
 
@@ -49,18 +45,9 @@ def object_created(event: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def build(deps: Dependencies, hooks: Hooks | None = None) -> Handler:
-    logger = Logger(service="submit")
-    copy_config_to_registered_loggers(source_logger=logger, include={"functions"})
-    metrics = Metrics(namespace=deps.settings.metrics_namespace, service="submit")
-    tracer = Tracer(service="submit")
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    persistence = DynamoDBPersistenceLayer(
-        table_name=deps.settings.idempotency_table, boto3_session=deps.clients.session
-    )
-    config = IdempotencyConfig(
-        event_key_jmespath="[bucket, key, etag]",
-        expires_after_seconds=deps.settings.idempotency_expiry_seconds,
-    )
+    tools = Powertools.for_function("submit", deps.settings)
+    logger, metrics = tools.logger, tools.metrics
+    persistence, config = idempotency(deps, key="[bucket, key, etag]")
     submitter = Submitter(deps.settings, deps.clients, clock=deps.clock, hooks=hooks or Hooks())
 
     @idempotent_function(
@@ -87,7 +74,6 @@ def build(deps: Dependencies, hooks: Hooks | None = None) -> Handler:
             metrics.add_metric(name="TasksRejected", unit=MetricUnit.Count, value=1)
         return outcome.as_dict()
 
-    @reported
     def record_handler(record: SQSRecord) -> dict[str, Any]:
         upload = object_created(json.loads(record.body))
         if upload is None or upload["bucket"] != deps.settings.in_bucket:
@@ -98,16 +84,7 @@ def build(deps: Dependencies, hooks: Hooks | None = None) -> Handler:
         finally:
             logger.remove_keys(["task_id"])
 
-    @logger.inject_lambda_context
-    @metrics.log_metrics
-    @tracer.capture_lambda_handler
-    def handler(event: dict, context: Any) -> dict:
-        config.register_lambda_context(context)
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
-
-    return handler
+    return sqs_batch_handler(tools, config, record_handler)
 
 
 lambda_handler = lambda_entry(build, component="submit")

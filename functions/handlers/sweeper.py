@@ -5,24 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
-from functions.handlers.runtime import Dependencies, Handler, lambda_entry, reported
+from functions.handlers.runtime import Dependencies, Handler, Powertools, lambda_entry, reported
 from functions.sweeping import Sweeper
 
 
 def build(deps: Dependencies) -> Handler:
-    logger = Logger(service="sweeper")
-    copy_config_to_registered_loggers(source_logger=logger, include={"functions"})
-    metrics = Metrics(namespace=deps.settings.metrics_namespace, service="sweeper")
-    tracer = Tracer(service="sweeper")
+    tools = Powertools.for_function("sweeper", deps.settings)
+    logger, metrics = tools.logger, tools.metrics
     sweeper = Sweeper(deps.settings, deps.clients, clock=deps.clock)
 
-    @logger.inject_lambda_context
-    @metrics.log_metrics
-    @tracer.capture_lambda_handler
     @reported
     def handler(event: dict, context: Any) -> dict:
         report = sweeper.sweep()
@@ -39,7 +32,7 @@ def build(deps: Dependencies) -> Handler:
         )
         return asdict(report)
 
-    return handler
+    return tools.entry_point(handler)
 
 
 lambda_handler = lambda_entry(build, component="sweeper")

@@ -12,25 +12,11 @@ import threading
 import pytest
 
 from functions.core.models import Task
-from functions.submission import Hooks, job_name
+from functions.submission import Hooks
 from scripts.local_cloud.lambda_runtime import LambdaContext, sqs_record
+from tests.helpers.cloud import drain, jobs_of
 
 ALICE_TASK = "6a1f0a43-7d0c-4b5e-9a43-0b8e0d1c2f11"
-
-
-def drain(cloud) -> None:
-    """Deliver every pending submit message to the handler."""
-    while cloud.pollers["submit"].poll_once():
-        pass
-
-
-def jobs_of(cloud, task_id: str) -> list[dict]:
-    found = []
-    for queue in (cloud.settings.job_queue_spot, cloud.settings.job_queue_on_demand):
-        found += cloud.clients.batch.list_jobs(
-            jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [job_name(task_id)]}]
-        )["jobSummaryList"]
-    return found
 
 
 def take_messages(cloud) -> list[dict]:

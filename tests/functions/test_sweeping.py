@@ -13,9 +13,9 @@ import uuid
 
 import pytest
 
-from functions.core.models import Task, UsageRecord
-from functions.submission import job_name
+from functions.core.models import Task
 from functions.sweeping import Sweeper, SweepReport
+from tests.helpers.cloud import drain, jobs_of, usage_of
 
 OLD_UPLOAD = "0b6e1c2d-3f4a-4b5c-8d6e-7f8091a2b3c4"
 NEW_UPLOAD = "1c7f2d3e-4a5b-4c6d-9e7f-8091a2b3c4d5"
@@ -25,12 +25,6 @@ RUNNING_TASK = "4fac5a6b-7d8e-4f90-8b12-b3c4d5e6f708"
 UPLOADING_TASK = "5abd6b7c-8e9f-4a01-9c23-c4d5e6f70819"
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
-
-
-def drain(cloud, queue: str = "submit") -> None:
-    """Deliver every pending message of ``queue`` to its handler."""
-    while cloud.pollers[queue].poll_once():
-        pass
 
 
 def discard(cloud, queue: str = "submit") -> None:
@@ -75,19 +69,6 @@ def start_multipart_upload(cloud, key: str) -> None:
     s3.upload_part(
         Bucket=bucket, Key=key, UploadId=started["UploadId"], PartNumber=1, Body=b"\0" * 1024
     )
-
-
-def jobs_of(cloud, task_id: str) -> list[dict]:
-    found = []
-    for queue in (cloud.settings.job_queue_spot, cloud.settings.job_queue_on_demand):
-        found += cloud.clients.batch.list_jobs(
-            jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [job_name(task_id)]}]
-        )["jobSummaryList"]
-    return found
-
-
-def usage_of(task_id: str) -> list[UsageRecord]:
-    return [u for u in UsageRecord.scan() if u.task_id == task_id]
 
 
 def nothing_done(report: SweepReport) -> bool:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import gzip
-import importlib
 import io
 import json
 import logging
 import sys
-import threading
-import zlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -29,6 +24,7 @@ from functions.core.observability import (
     scrub_breadcrumb,
     scrub_event,
 )
+from tests.helpers.sentry import IngestServer
 
 # Patient values used by the Sentry tests. They live here, far from the code
 # that raises and captures, so that they can reach an event only through the
@@ -362,20 +358,6 @@ class RecordingTransport(Transport):
         return [event for event in found if event is not None]
 
 
-def _sentry_off() -> None:
-    sentry_sdk.get_client().close()
-    sentry_sdk.get_global_scope().set_client(None)
-    sentry_sdk.get_global_scope().remove_tag("component")
-
-
-@pytest.fixture
-def sentry_reset() -> Iterator[None]:
-    """Start and end each Sentry test with no client, so other tests are unaffected."""
-    _sentry_off()
-    yield
-    _sentry_off()
-
-
 class CorruptTaskFileError(ValueError):
     pass
 
@@ -430,73 +412,8 @@ def test_init_sentry_twice_replaces_the_client(sentry_reset: None) -> None:
     assert [event["message"] for event in second.events()] == ["second client"]
 
 
-class IngestServer(ThreadingHTTPServer):
-    """Records envelope bodies as a Sentry ingest endpoint receives them."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), IngestHandler)
-        self.bodies: list[tuple[str, bytes]] = []
-        self.received = threading.Event()
-
-
-class IngestHandler(BaseHTTPRequestHandler):
-    server: IngestServer
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        encoding = self.headers.get("Content-Encoding", "").strip().lower()
-        if encoding == "gzip":
-            body = gzip.decompress(body)
-        elif encoding == "deflate":
-            body = zlib.decompress(body)
-        elif encoding == "br":
-            body = importlib.import_module("brotli").decompress(body)
-        self.server.bodies.append((self.path, body))
-        self.server.received.set()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def ingest(monkeypatch: pytest.MonkeyPatch) -> Iterator[IngestServer]:
-    # A proxy from the environment would take the SDK's request off 127.0.0.1.
-    for scheme in ("http", "https", "all"):
-        monkeypatch.delenv(f"{scheme}_proxy", raising=False)
-        monkeypatch.delenv(f"{scheme.upper()}_PROXY", raising=False)
-    server = IngestServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-
-
-def _envelope_items(body: bytes) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(item header, JSON payload) pairs of an envelope (header line, then header/payload lines)."""
-    envelope = Envelope.deserialize(body)
-    items = []
-    for item in envelope.items:
-        payload = item.payload.json
-        if payload is None and item.payload.bytes:
-            payload = json.loads(item.payload.bytes)
-        items.append((item.headers, payload))
-    return items
-
-
-def test_event_reaches_ingest_endpoint_without_phi(
-    sentry_reset: None, ingest: IngestServer
-) -> None:
-    port = ingest.server_address[1]
-    dsn = f"http://public@127.0.0.1:{port}/1"
+def test_event_reaches_ingest_endpoint_without_phi(sentry_ingest: IngestServer) -> None:
+    dsn = sentry_ingest.dsn
     assert init_sentry(dsn, component="worker", environment="test", release="yarracloud@test")
 
     with sentry_sdk.isolation_scope():
@@ -507,17 +424,12 @@ def test_event_reaches_ingest_endpoint_without_phi(
             sentry_sdk.capture_exception(exc, extras=EXTRAS)
     sentry_sdk.flush(timeout=10)
 
-    assert ingest.received.wait(timeout=10), "no envelope reached the ingest endpoint"
-    assert ingest.bodies
-    for path, body in ingest.bodies:
+    assert sentry_ingest.received.wait(timeout=10), "no envelope reached the ingest endpoint"
+    assert sentry_ingest.bodies
+    for path, body in sentry_ingest.bodies:
         assert path == "/api/1/envelope/"
         assert_no_phi(body.decode("utf-8"))
-    events = [
-        payload
-        for _, body in ingest.bodies
-        for headers, payload in _envelope_items(body)
-        if headers.get("type") == "event"
-    ]
+    events = sentry_ingest.events()
     assert len(events) == 1
     (event,) = events
     (exception,) = event["exception"]["values"]
@@ -533,7 +445,7 @@ def test_event_reaches_ingest_endpoint_without_phi(
     assert all("vars" not in frame for frame in exception["stacktrace"]["frames"])
 
 
-def test_no_dsn_sends_nothing(sentry_reset: None, ingest: IngestServer) -> None:
+def test_no_dsn_sends_nothing(sentry_ingest: IngestServer) -> None:
     assert init_sentry(None, component="worker", environment="test") is False
     try:
         _parse_task_file(TASK_TEXT)
@@ -541,8 +453,8 @@ def test_no_dsn_sends_nothing(sentry_reset: None, ingest: IngestServer) -> None:
         sentry_sdk.capture_exception(exc)
     sentry_sdk.capture_message("nothing should be sent")
     sentry_sdk.flush(timeout=10)
-    assert ingest.bodies == []
-    assert not ingest.received.is_set()
+    assert sentry_ingest.bodies == []
+    assert not sentry_ingest.received.is_set()
 
 
 # --------------------------------------------------------------------------

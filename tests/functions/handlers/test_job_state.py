@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 import sys
 
-from functions.core.models import Task, UsageRecord
+from functions.core.models import Task
 from functions.submission import job_name
+from tests.helpers.cloud import usage_of
 
 TASK = "9e107d9d-372b-4f06-a1c3-3b4d5e6f7a8b"
-
-
-def usage_of(task_id: str) -> list[UsageRecord]:
-    return [u for u in UsageRecord.scan() if u.task_id == task_id]
 
 
 def redeliver_final_event(cloud, task: Task) -> None:

@@ -6,13 +6,9 @@ import pytest
 
 from functions.core.models import Task
 from functions.submission import Hooks
+from tests.helpers.cloud import drain
 
 TASK = "3c9d2b7e-5f4a-4e1b-8d6c-7a9b0c1d2e3f"
-
-
-def drain(cloud) -> None:
-    while cloud.pollers["submit"].poll_once():
-        pass
 
 
 def without(text: str, key: str) -> str:
