@@ -71,9 +71,5 @@ def in_key(user: str, task_id: str, name: str) -> str:
     return f"{task_prefix(user, task_id)}{name}"
 
 
-def task_file_name(task_id: str) -> str:
-    return f"{task_id}{TASK_SUFFIX}"
-
-
 def s3_url(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from functions.core.errors import ConfigurationError
 from functions.core.pricing import Rates, rates_for_region
@@ -39,7 +39,6 @@ class Settings:
     max_task_file_bytes: int = 64 * 1024
     idempotency_expiry_seconds: int = 24 * 3600
     metrics_namespace: str = "YarraCloud"
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     _ENV = {
         "region": "AWS_REGION",

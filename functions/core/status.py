@@ -47,19 +47,6 @@ FINAL: frozenset[Status] = ENDS | {Status.DELIVERED}
 # status overrides it, since the images exist.
 _SETTLED: frozenset[Status] = frozenset({Status.SUCCEEDED, Status.DELIVERED})
 
-BATCH_STATUSES: frozenset[Status] = frozenset(
-    {
-        Status.SUBMITTED,
-        Status.PENDING,
-        Status.RUNNABLE,
-        Status.STARTING,
-        Status.RUNNING,
-        Status.SUCCEEDED,
-        Status.FAILED,
-    }
-)
-"""The statuses AWS Batch reports for a job."""
-
 
 def is_open(status: Status) -> bool:
     """Whether a task in ``status`` can still change."""

@@ -1,0 +1,1 @@
+"""The site agent: ORT queue, de-identification, upload, download, re-identification, PACS."""

@@ -1,0 +1,1 @@
+"""The administration portal: sites, users and keys, mode settings, tasks, usage, billing."""
