@@ -104,12 +104,13 @@ class Submitter:
         user = self._user(user_name)
         if user is None:
             raise TaskUnavailable(task_id)
+        key = in_key(user.user_name, task_id, task_file_name)
+        size = self._task_file_size(key, task_file_name)
         task = open_task(task_id, user_name=user.user_name, site_id=user.site_id, now=self.clock())
         if task.current_status is not Status.UPLOADING:
             return Outcome(task_id, "unchanged", status=task.status, job_id=task.job_id)
-        key = in_key(user.user_name, task_id, task_file_name)
         try:
-            task_file = self._read_task_file(key, task_file_name, task_id)
+            task_file = self._read_task_file(key, task_file_name, task_id, size)
             mode = self._mode_settings(user.site_id, task_file.recon_mode)
             sizes = self._raw_file_sizes(user.user_name, task_file)
         except TaskRejected as exc:
@@ -254,22 +255,28 @@ class Submitter:
             return None
         return user if user.enabled else None
 
-    def _read_task_file(self, key: str, name: str, task_id: str) -> TaskFile:
-        s3 = self.clients.s3
-        limit = self.settings.max_task_file_bytes
+    def _task_file_size(self, key: str, name: str) -> int:
         try:
-            head = s3.head_object(Bucket=self.settings.in_bucket, Key=key)
+            head = self.clients.s3.head_object(Bucket=self.settings.in_bucket, Key=key)
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-                raise TaskFileMissing(f"{name} has not been uploaded; upload it last") from None
+                raise TaskFileMissing(
+                    f"{name} has not been uploaded; upload the raw files, then the task file,"
+                    " then submit"
+                ) from None
             raise
-        size = head["ContentLength"]
+        return head["ContentLength"]
+
+    def _read_task_file(self, key: str, name: str, task_id: str, size: int) -> TaskFile:
+        limit = self.settings.max_task_file_bytes
         if size > limit:
             raise TaskFileError(
                 f"{name} is {size / 1e6:.1f} MB; a Yarra task file is a few kilobytes (at most"
                 f" {limit // 1024} KiB). Upload the .task file that the Yarra client wrote."
             )
-        body = s3.get_object(Bucket=self.settings.in_bucket, Key=key, Range=f"bytes=0-{limit}")
+        body = self.clients.s3.get_object(
+            Bucket=self.settings.in_bucket, Key=key, Range=f"bytes=0-{limit}"
+        )
         return parse_task_file(body["Body"].read(), name=name, expected_task_id=task_id)
 
     def _mode_settings(self, site_id: str, mode_id: str) -> ModeSettings:

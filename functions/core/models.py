@@ -116,6 +116,9 @@ class Site(Model):
     name = UnicodeAttribute()
     suspended = BooleanAttribute(default=False)
     billing_mode = UnicodeAttribute(default="none")
+    """``none`` (self-hosted, nothing charged) or ``stripe``."""
+    payment_method_valid = BooleanAttribute(default=False)
+    """A ``stripe`` site can submit only with a valid card on file."""
     destinations = MapAttribute(default=dict)
 
 

@@ -1,0 +1,1 @@
+"""The v1 API the Yarra clients speak, and our own extensions to it."""

@@ -1,0 +1,109 @@
+"""``api``: the v1 endpoints behind API Gateway (``AWS_IAM`` authorization, proxy integration).
+
+The caller is the IAM user whose key signed the request, as API Gateway puts it in
+the request context; every endpoint answers only about that user's own tasks.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from functions.api.caller import Caller, CallerUnknown, resolve_caller
+from functions.api.service import ApiService, Conflict, NotFound, RequestError
+from functions.handlers.runtime import Dependencies, Handler, Powertools, lambda_entry, reported
+from functions.submission import Hooks
+
+TITLE = "YarraCloud API"
+VERSION = "1"
+
+
+def build_resolver(service: ApiService | None) -> APIGatewayRestResolver:
+    """The routes, bound to ``service`` (None only to generate the OpenAPI document)."""
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    def caller() -> Caller:
+        identity = app.current_event.request_context.identity
+        return resolve_caller(identity.user_arn)
+
+    @app.post("/v1/user_status", summary="Whether the caller may submit, and where to upload")
+    def user_status() -> dict[str, Any]:
+        return service.user_status(caller())
+
+    @app.post("/v1/modes", summary="The modes enabled at the caller's site")
+    def modes() -> list[dict[str, Any]]:
+        return service.modes(caller())
+
+    @app.post("/v1/job_submit", summary="Submit an uploaded task (once, however often called)")
+    def job_submit(
+        name: Annotated[str, Body(embed=True)],
+        task_file_name: Annotated[str, Body(embed=True)],
+        recon_mode: Annotated[str, Body(embed=True)],
+    ) -> dict[str, Any]:
+        return service.job_submit(caller(), name, task_file_name, recon_mode)
+
+    @app.post("/v1/jobs", summary="Status, cost and job id of the caller's tasks")
+    def jobs(names: Annotated[list[str], Body()]) -> dict[str, Any]:
+        return service.jobs(caller(), names)
+
+    @app.post("/v1/mode_destinations", summary="Where the site stores a mode's images")
+    def mode_destinations(recon_mode: Annotated[str, Body(embed=True)]) -> list[dict[str, str]]:
+        return service.mode_destinations(caller(), recon_mode)
+
+    @app.post("/v1/job_status", summary="One task: status history, cost and failure reason")
+    def job_status(name: Annotated[str, Body(embed=True)]) -> dict[str, Any]:
+        return service.job_status(caller(), name)
+
+    @app.post("/v1/job_delivered", summary="The agent stored the images: the task is DELIVERED")
+    def job_delivered(name: Annotated[str, Body(embed=True)]) -> dict[str, Any]:
+        return service.job_delivered(caller(), name)
+
+    @app.post("/v1/job_cancel", summary="Stop a task and its job: the task is CANCELED")
+    def job_cancel(name: Annotated[str, Body(embed=True)]) -> dict[str, Any]:
+        return service.job_cancel(caller(), name)
+
+    @app.get("/v1/openapi.json", summary="This document", include_in_schema=False)
+    def openapi():  # no annotation: a Response is not part of the document
+        return Response(200, "application/json", openapi_document(app))
+
+    def error(status: int, message: str) -> Response:
+        return Response(status, "application/json", json.dumps({"message": message}))
+
+    @app.exception_handler(CallerUnknown)
+    def unknown_caller(exc: CallerUnknown) -> Response:
+        return error(403, str(exc))
+
+    @app.exception_handler(RequestError)
+    def bad_request(exc: RequestError) -> Response:
+        return error(400, str(exc))
+
+    @app.exception_handler(NotFound)
+    def not_found(exc: NotFound) -> Response:
+        return error(404, str(exc))
+
+    @app.exception_handler(Conflict)
+    def conflict(exc: Conflict) -> Response:
+        return error(409, str(exc))
+
+    return app
+
+
+def openapi_document(app: APIGatewayRestResolver) -> str:
+    return app.get_openapi_json_schema(title=TITLE, version=VERSION)
+
+
+def build(deps: Dependencies, hooks: Hooks | None = None) -> Handler:
+    tools = Powertools.for_function("api", deps.settings)
+    app = build_resolver(ApiService(deps.settings, deps.clients, clock=deps.clock, hooks=hooks))
+
+    @reported
+    def handler(event: dict, context: Any) -> dict:
+        return app.resolve(event, context)
+
+    return tools.entry_point(handler)
+
+
+lambda_handler = lambda_entry(build, component="api")
