@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts.admin import Admin
+from scripts.local_cloud.api_client import ApiClient
 from scripts.local_cloud.cloud import INSPECT_JOB, LocalCloud
 from scripts.local_cloud.emulator import Emulator
 from scripts.local_cloud.seed import DEMO_MODE, publish_mode, seed_site
@@ -80,3 +82,38 @@ def sentry_ingest(sentry_reset: None, monkeypatch: pytest.MonkeyPatch) -> Iterat
     server.shutdown()
     server.server_close()
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def api_cloud(make_cloud):
+    """A cloud whose users hold real keys: alice and bob at site-a, carol at site-b.
+
+    Returns the cloud, an API client per user (signing as the Yarra client does),
+    an uploader and the admin that made them.
+    """
+
+    def make(**options):
+        cloud = make_cloud(**options)
+        admin = Admin(
+            settings=cloud.settings,
+            iam=cloud.clients.session.client("iam"),
+            credentials=cloud.credentials,
+            site_user_group=cloud.resources.site_user_group(),
+            api_url=cloud.api.endpoint,
+            say=lambda _: None,
+        )
+        admin.publish_mode(DEMO_MODE["mode_id"], DEMO_MODE["client_config"])
+        admin.add_site("site-a", "Site A")
+        admin.add_site("site-b", "Site B")
+        admin.enable_mode(
+            "site-a", "demo_fft", vcpus=2, memory_mib=2048, spot=True, timeout_seconds=600
+        )
+        clients = {}
+        for user, site in (("alice", "site-a"), ("bob", "site-a"), ("carol", "site-b")):
+            key = admin.add_user(user, site)
+            clients[user] = ApiClient(
+                cloud.api.endpoint, key.access_key_id, key.secret_access_key, cloud.region
+            )
+        return cloud, clients, Uploader(cloud), admin
+
+    return make

@@ -3,7 +3,8 @@
     python -m scripts.local_cloud [--aws-port PORT] [--work-dir DIR] [--ready-file FILE]
 
 It prints the environment a client needs (and writes it as JSON to
-``--ready-file`` once everything is up), then serves until interrupted.
+``--ready-file``, by default ``WORK_DIR/ready.json``, once everything is up; the
+admin command reads it), then serves until interrupted.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aws-port", type=int, default=0, help="emulator port (0: any free)")
     parser.add_argument("--region", default="eu-central-1")
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / "var" / "local-cloud")
-    parser.add_argument("--ready-file", type=Path, help="write the client environment here")
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        help="write the client environment here (default: WORK_DIR/ready.json)",
+    )
     parser.add_argument(
         "--worker-command",
         default=shlex.join(INSPECT_JOB),
@@ -61,13 +66,18 @@ def main(argv: list[str] | None = None) -> int:
             sweep_seconds=args.sweep_seconds,
         )
         with cloud:
-            env = {**cloud.client_env(), **cloud.settings.to_env()}
-            if args.ready_file:
-                args.ready_file.write_text(json.dumps(env, indent=2))
+            env = {
+                **cloud.client_env(),
+                **cloud.settings.to_env(),
+                "YC_LOCAL_CREDENTIALS": str(cloud.credentials.path),
+            }
+            ready_file = args.ready_file or args.work_dir / "ready.json"
+            ready_file.write_text(json.dumps(env, indent=2))
             print("The local cloud is running. A client needs:", flush=True)
             for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BATCH", "AWS_REGION"):
                 print(f"  export {key}={env[key]}", flush=True)
             print(f"  in bucket {cloud.settings.in_bucket}, out bucket {cloud.settings.out_bucket}")
+            print(f"  (all of it in {ready_file}, which scripts/admin reads)", flush=True)
             print("Ctrl-C stops everything.", flush=True)
             stop.wait()
     finally:

@@ -17,10 +17,12 @@ import boto3
 from functions.core.aws import AwsClients
 from functions.core.models import Task, bind_models
 from functions.core.settings import Settings
-from functions.handlers import job_state, submit, sweeper
+from functions.handlers import api, job_state, submit, sweeper
 from functions.handlers.runtime import Dependencies
 from functions.submission import Hooks
+from scripts.local_cloud.api_gateway import LocalApiGateway
 from scripts.local_cloud.batch_runner import LocalBatch, eventbridge_publisher
+from scripts.local_cloud.credentials import CredentialStore
 from scripts.local_cloud.lambda_runtime import LambdaContext, QueuePoller
 from scripts.local_cloud.provision import Provisioned, provision
 from scripts.local_cloud.resources import Deployment, Resources
@@ -44,7 +46,7 @@ class LocalCloud:
     endpoint
         URL of the AWS emulator (see :class:`~scripts.local_cloud.emulator.Emulator`).
     work_dir
-        Where job logs go.
+        Where job logs and the credential store (``credentials.json``) go.
     worker_command
         The command Batch jobs run; the job definition's own when None.
     sweep_seconds
@@ -69,7 +71,10 @@ class LocalCloud:
     def __post_init__(self) -> None:
         self.resources = Resources(Deployment(self.prefix, self.region, LOCAL_ACCOUNT))
         self.settings: Settings = self.resources.settings(**self.settings_overrides)
+        self.credentials = CredentialStore(Path(self.work_dir) / "credentials.json")
+        """The secrets of the access keys the admin command creates; the API gateway reads it."""
         self.batch: LocalBatch | None = None
+        self.api: LocalApiGateway | None = None
         self.pollers: dict[str, QueuePoller] = {}
         self.provisioned: Provisioned | None = None
         self._changed = threading.Condition()
@@ -79,6 +84,8 @@ class LocalCloud:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> LocalCloud:
+        # A fresh emulator holds no keys: secrets kept from an earlier run are stale.
+        self.credentials.path.unlink(missing_ok=True)
         os.environ.update(self.client_env())
         session = boto3.session.Session(region_name=self.region)
         self.batch = LocalBatch(
@@ -116,6 +123,14 @@ class LocalCloud:
             if self.poll:
                 poller.start()
             self.pollers[key] = poller
+        self.api = LocalApiGateway(
+            handler=api.build(self.deps, hooks=self.hooks),
+            credentials=self.credentials,
+            iam=session.client("iam"),
+            region=self.region,
+            account=LOCAL_ACCOUNT,
+        )
+        self.api.start()
         self._sweep_handler = sweeper.build(self.deps)
         if self.sweep_seconds:
             self._sweeper_thread = threading.Thread(
@@ -129,6 +144,8 @@ class LocalCloud:
         for poller in self.pollers.values():
             poller.stop()
         self.pollers.clear()
+        if self.api:
+            self.api.stop()
         if self.batch:
             self.batch.stop()
         if self._sweeper_thread:
@@ -152,6 +169,8 @@ class LocalCloud:
         }
         if self.batch:
             env["AWS_ENDPOINT_URL_BATCH"] = self.batch.endpoint
+        if self.api:
+            env["YC_API_URL"] = self.api.endpoint
         return env
 
     def job_env(self) -> dict[str, str]:

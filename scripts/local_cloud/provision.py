@@ -19,7 +19,10 @@ class Provisioned:
 
 
 def provision(resources: Resources, session: Any, *, batch: Any) -> Provisioned:
-    """Create buckets, queues, rules, tables and Batch resources; return the queue URLs."""
+    """Create buckets, queues, rules, tables, the site users' group and Batch resources.
+
+    Returns the queue URLs.
+    """
     region = resources.deployment.region
     _buckets(resources, session.client("s3", region_name=region))
     queue_urls, dlq_urls = _queues(resources, session.client("sqs", region_name=region))
@@ -30,6 +33,7 @@ def provision(resources: Resources, session: Any, *, batch: Any) -> Provisioned:
         queue_urls,
     )
     _tables(resources, session.client("dynamodb", region_name=region))
+    _site_users(resources, session.client("iam", region_name=region))
     _batch(resources, batch)
     return Provisioned(queue_urls=queue_urls, dlq_urls=dlq_urls)
 
@@ -142,6 +146,17 @@ def _tables(resources: Resources, dynamodb: Any) -> None:
                 TableName=name,
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": spec["ttl"]},
             )
+
+
+def _site_users(resources: Resources, iam: Any) -> None:
+    """The group whose policy keeps each site user inside its own prefixes."""
+    group = resources.site_user_group()
+    iam.create_group(GroupName=group)
+    iam.put_group_policy(
+        GroupName=group,
+        PolicyName=resources.site_user_policy_name(),
+        PolicyDocument=json.dumps(resources.site_user_policy()),
+    )
 
 
 def _batch(resources: Resources, batch: Any) -> None:

@@ -69,6 +69,18 @@ class Resources:
     def job_definition(self) -> dict[str, Any]:
         return self.resolve(self.raw["batch"]["job_definition"])
 
+    def site_user_group(self) -> str:
+        """The IAM group every site user belongs to."""
+        return self.resolve(self.raw["site_users"]["group"])
+
+    def site_user_policy_name(self) -> str:
+        """The name of the group's inline policy."""
+        return self.resolve(self.raw["site_users"]["policy_name"])
+
+    def site_user_policy(self) -> dict[str, Any]:
+        """The group's policy document; ``${aws:username}`` is left for IAM to fill in."""
+        return self.resolve(self.raw["site_users"]["policy"])
+
     def settings(self, **overrides: Any) -> Settings:
         """The backend's settings for this deployment, as Terraform would set them."""
         values: dict[str, Any] = {

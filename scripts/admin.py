@@ -1,0 +1,943 @@
+"""The operator's command for a local cloud: sites, modes, destinations, users and their keys.
+
+    scripts/admin [--cloud READY_FILE] COMMAND ...
+
+    site add SITE_ID --name NAME
+    mode publish MODE_ID --name NAME [--tag TAG] [--param-label LABEL ...]
+    mode publish [MODE_ID] --mode-file FILE.mode
+    mode enable SITE_ID MODE_ID [--vcpus N] [--memory-mib N] [--spot | --on-demand]
+                                [--timeout-seconds N]
+    mode disable SITE_ID MODE_ID
+    destination add SITE_ID NAME (--pacs HOST:PORT --aet AET --aec AEC | --folder PATH)
+                                 [--mode MODE ...]
+    destination remove SITE_ID NAME
+    user add USER --site SITE_ID [--agent-config FILE.toml] [--agent-base DIR]
+    key rotate USER
+    key revoke ACCESS_KEY_ID
+    key deactivate ACCESS_KEY_ID
+
+It works against a running local cloud (``python -m scripts.local_cloud``): the
+ready file that command writes names the emulator, the tables and the credential
+store. Until the portal exists, this is how a site, its users and their keys come
+to be. Mistakes a person can make (an unknown site, a missing AE title, a file
+that is already there) end with exit status 2 and a message saying what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import contextlib
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError, EndpointConnectionError
+from pynamodb.exceptions import PynamoDBException
+
+from functions.core.destinations import Destination
+from functions.core.errors import ConfigurationError
+from functions.core.models import ModeCatalog, ModeSettings, Site, User, bind_models
+from functions.core.settings import Settings
+from scripts.local_cloud.cloud import LOCAL_ACCOUNT, REPO_ROOT
+from scripts.local_cloud.credentials import Credential, CredentialStore
+from scripts.local_cloud.resources import Deployment, Resources
+
+DEFAULT_READY_FILE = REPO_ROOT / "var" / "local-cloud" / "ready.json"
+CREDENTIALS_VARIABLE = "YC_LOCAL_CREDENTIALS"
+API_URL_VARIABLE = "YC_API_URL"
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_USER_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")  # IAM's rule for user names
+_IAM_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5)
+_MIN_BATCH_TIMEOUT_SECONDS = 60  # Batch refuses a shorter attempt duration
+CLIENT_CONFIG_DEFAULTS: dict[str, Any] = {
+    "Tag": "",
+    "MinimumSizeMB": 0,
+    "ParamLabel": "",
+    "ParamDescription": "",
+    "ParamDefault": 0,
+    "ParamMin": 0,
+    "ParamMax": 0,
+    "ParamIsFloat": False,
+}
+"""Every ``[ClientConfig]`` key the Yarra clients read except ``Name``, with its default."""
+AGENT_DEFAULTS = {"concurrency": 1, "poll_seconds": 10, "bandwidth_mbps": 0}
+
+
+class AdminError(Exception):
+    """Something the person at the keyboard can fix; the message says how."""
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """An access key just created; the only moment its secret is known."""
+
+    user_name: str
+    access_key_id: str
+    secret_access_key: str
+
+
+# -- connecting ------------------------------------------------------------------------
+
+
+def read_ready_file(path: Path) -> dict[str, str]:
+    """The environment the local cloud published in its ready file."""
+    try:
+        env = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise AdminError(
+            f"no local cloud is described at {path}: start one with `python -m scripts.local_cloud`"
+            " (it writes that file once it is up), or name its ready file with --cloud FILE"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise AdminError(f"cannot read the ready file {path}: {exc}") from None
+    if not isinstance(env, dict):
+        raise AdminError(f"{path} is not a local cloud's ready file (expected a JSON object)")
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def resources_for(settings: Settings) -> Resources:
+    """The resource names of the deployment whose tables ``settings`` names.
+
+    The prefix is read back from the task table's name through the template in
+    ``terraform/resources.json``, so the ready file need not carry it.
+    """
+    template = Resources(Deployment("", settings.region, LOCAL_ACCOUNT)).raw["tables"]["task"]
+    head, _, tail = template["name"].partition("{prefix}")
+    table = settings.task_table
+    if not (table.startswith(head) and table.endswith(tail) and len(table) > len(head + tail)):
+        raise AdminError(
+            f"the task table {table!r} does not follow terraform/resources.json"
+            f" ({template['name']!r}); restart the local cloud from this checkout"
+        )
+    prefix = table[len(head) : len(table) - len(tail)]
+    return Resources(Deployment(prefix, settings.region, LOCAL_ACCOUNT))
+
+
+@dataclass
+class Admin:
+    """Changes one local cloud: its tables, its IAM users and its credential store."""
+
+    settings: Settings
+    iam: Any
+    credentials: CredentialStore
+    site_user_group: str
+    api_url: str | None = None
+    say: Callable[[str], None] = field(default=print)
+
+    @classmethod
+    def connect(cls, ready_file: Path, say: Callable[[str], None] = print) -> Admin:
+        """Point the models and an IAM client at the cloud described by ``ready_file``.
+
+        The AWS variables of the ready file go into this process's environment, as
+        the local cloud does for itself, because the table models read the
+        endpoint from there.
+        """
+        env = read_ready_file(ready_file)
+        try:
+            settings = Settings.from_env(env)
+        except ConfigurationError as exc:
+            raise AdminError(f"{ready_file} is not a complete ready file: {exc}") from None
+        if not env.get(CREDENTIALS_VARIABLE):
+            raise AdminError(
+                f"{ready_file} names no credential store ({CREDENTIALS_VARIABLE}); restart the"
+                " local cloud from this checkout so that it writes a current ready file"
+            )
+        if not env.get("AWS_ENDPOINT_URL"):
+            raise AdminError(f"{ready_file} names no emulator endpoint (AWS_ENDPOINT_URL)")
+        os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
+        bind_models(settings)
+        session = boto3.session.Session(region_name=settings.region)
+        return cls(
+            settings=settings,
+            iam=session.client("iam", config=_IAM_CONFIG),
+            credentials=CredentialStore(Path(env[CREDENTIALS_VARIABLE])),
+            site_user_group=resources_for(settings).site_user_group(),
+            api_url=env.get(API_URL_VARIABLE) or None,
+            say=say,
+        )
+
+    # -- sites ---------------------------------------------------------------------------
+
+    def add_site(self, site_id: str, name: str) -> Site:
+        _check_id("site id", site_id)
+        if not name.strip():
+            raise AdminError("a site needs a name people recognise: pass --name")
+        site = Site(site_id, name=name, billing_mode="none")
+        try:
+            site.save(condition=Site.site_id.does_not_exist())
+        except PynamoDBException as exc:
+            if _condition_failed(exc):
+                raise AdminError(f"site {site_id} exists already; choose another id") from None
+            raise
+        self.say(f"Created site {site_id} ({name}); billing: none.")
+        return site
+
+    def _site(self, site_id: str) -> Site:
+        try:
+            return Site.get(site_id, consistent_read=True)
+        except Site.DoesNotExist:
+            raise AdminError(
+                f"there is no site {site_id}; create it first with"
+                f" `scripts/admin site add {site_id} --name NAME`"
+            ) from None
+
+    # -- modes ---------------------------------------------------------------------------
+
+    def publish_mode(self, mode_id: str, client_config: Mapping[str, Any]) -> ModeCatalog:
+        """Put a mode's ``[ClientConfig]`` into the catalog (replacing an earlier one)."""
+        _check_id("mode id", mode_id)
+        config = validate_client_config(client_config)
+        try:
+            ModeCatalog.get(mode_id, consistent_read=True)
+            verb = "Republished"
+        except ModeCatalog.DoesNotExist:
+            verb = "Published"
+        entry = ModeCatalog(mode_id, client_config=config, disabled=False)
+        entry.save()
+        self.say(f"{verb} mode {mode_id} ({config['Name']}) in the mode catalog.")
+        return entry
+
+    def enable_mode(
+        self,
+        site_id: str,
+        mode_id: str,
+        *,
+        vcpus: int | None = None,
+        memory_mib: int | None = None,
+        spot: bool | None = None,
+        timeout_seconds: int | None = None,
+    ) -> ModeSettings:
+        """Let a site use a mode; options left None keep the current (or default) values."""
+        self._site(site_id)
+        try:
+            catalog = ModeCatalog.get(mode_id, consistent_read=True)
+        except ModeCatalog.DoesNotExist:
+            raise AdminError(
+                f"mode {mode_id} is not in the mode catalog; publish it first with"
+                f" `scripts/admin mode publish {mode_id} --mode-file FILE.mode`"
+            ) from None
+        if catalog.disabled:
+            raise AdminError(
+                f"mode {mode_id} is retired in the mode catalog; publish it again to enable it"
+            )
+        for label, value, least in (
+            ("--vcpus", vcpus, 1),
+            ("--memory-mib", memory_mib, 1),
+            ("--timeout-seconds", timeout_seconds, _MIN_BATCH_TIMEOUT_SECONDS),
+        ):
+            if value is not None and value < least:
+                raise AdminError(f"{label} must be at least {least}, not {value}")
+        try:
+            settings = ModeSettings.get(site_id, mode_id, consistent_read=True)
+        except ModeSettings.DoesNotExist:
+            settings = ModeSettings(site_id, mode_id)
+        settings.enabled = True
+        if vcpus is not None:
+            settings.vcpus = vcpus
+        if memory_mib is not None:
+            settings.memory_mib = memory_mib
+        if spot is not None:
+            settings.spot = spot
+        if timeout_seconds is not None:
+            settings.timeout_seconds = timeout_seconds
+        settings.save()
+        self.say(
+            f"Enabled mode {mode_id} at site {site_id}: {int(settings.vcpus)} vCPUs,"
+            f" {int(settings.memory_mib)} MiB, {'spot' if settings.spot else 'on-demand'}"
+            f" instances, time limit {int(settings.timeout_seconds)} s."
+        )
+        return settings
+
+    def disable_mode(self, site_id: str, mode_id: str) -> ModeSettings:
+        self._site(site_id)
+        try:
+            settings = ModeSettings.get(site_id, mode_id, consistent_read=True)
+        except ModeSettings.DoesNotExist:
+            raise AdminError(f"mode {mode_id} is not enabled at site {site_id}") from None
+        settings.enabled = False
+        settings.save()
+        self.say(
+            f"Disabled mode {mode_id} at site {site_id} (its settings are kept for when it"
+            " is enabled again)."
+        )
+        return settings
+
+    # -- destinations --------------------------------------------------------------------
+
+    def add_destination(self, site_id: str, destination: Destination) -> None:
+        """Store ``destination`` on the site's record, replacing one of the same name."""
+        site = self._site(site_id)
+        for mode_id in destination.modes:
+            try:
+                ModeCatalog.get(mode_id, consistent_read=True)
+            except ModeCatalog.DoesNotExist:
+                raise AdminError(
+                    f"mode {mode_id} is not in the mode catalog; publish it first, or leave"
+                    " out --mode to send every mode's images there"
+                ) from None
+        records = _plain(site.destinations)
+        replaced = destination.name in records
+        records[destination.name] = destination.to_record()
+        self._save_destinations(site, records)
+        if destination.method == "PACS":
+            where = (
+                f"PACS {destination.aet}@{destination.ip}:{destination.port}"
+                f" (our AE title {destination.aec})"
+            )
+        else:
+            where = f"folder {destination.location}"
+        modes = ", ".join(destination.modes) if destination.modes else "every mode"
+        self.say(
+            f"{'Replaced' if replaced else 'Added'} destination {destination.name} at site"
+            f" {site_id}: {where}, for {modes}."
+        )
+
+    def remove_destination(self, site_id: str, name: str) -> None:
+        site = self._site(site_id)
+        records = _plain(site.destinations)
+        if name not in records:
+            known = ", ".join(sorted(records)) or "none"
+            raise AdminError(f"site {site_id} has no destination {name} (it has: {known})")
+        del records[name]
+        self._save_destinations(site, records)
+        self.say(f"Removed destination {name} from site {site_id}.")
+
+    @staticmethod
+    def _save_destinations(site: Site, records: dict[str, Any]) -> None:
+        site.update(actions=[Site.destinations.set(records)], condition=Site.site_id.exists())
+
+    # -- users and keys ------------------------------------------------------------------
+
+    def add_user(
+        self,
+        user_name: str,
+        site_id: str,
+        *,
+        agent_config: Path | None = None,
+        agent_base: Path | None = None,
+    ) -> NewKey:
+        """Create the IAM user, its group membership and key, and the user's record.
+
+        With ``agent_config``, also write the agent's TOML config there and the
+        secret into a file beside it that only its owner can read.
+        """
+        if not _USER_NAME.match(user_name):
+            raise AdminError(
+                f"{user_name!r} cannot be a user name: use up to 64 letters, digits and"
+                " + = , . @ _ - (it becomes the user's folder in the buckets)"
+            )
+        self._site(site_id)
+        try:
+            existing = User.get(user_name, consistent_read=True)
+        except User.DoesNotExist:
+            pass
+        else:
+            raise AdminError(
+                f"user {user_name} exists already (at site {existing.site_id}); choose another"
+                f" name, or give it a new key with `scripts/admin key rotate {user_name}`"
+            )
+        secret_file = None
+        if agent_config is not None:
+            agent_config = agent_config.expanduser().absolute()
+            secret_file = secret_file_for(agent_config)
+            for path in (agent_config, secret_file):
+                if path.exists():
+                    raise AdminError(
+                        f"{path} exists already; choose another --agent-config or move it away"
+                    )
+            try:
+                agent_config.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise AdminError(
+                    f"cannot create the folder {agent_config.parent} for the agent's config:"
+                    f" {exc.strerror}; choose another --agent-config"
+                ) from None
+            agent_base = (agent_base or agent_config.parent).expanduser().absolute()
+
+        undo: list[Callable[[], Any]] = []
+        try:
+            self._iam(self.iam.create_user, UserName=user_name)
+            undo.append(lambda: self.iam.delete_user(UserName=user_name))
+            self._iam(
+                self.iam.add_user_to_group, GroupName=self.site_user_group, UserName=user_name
+            )
+            undo.append(
+                lambda: self.iam.remove_user_from_group(
+                    GroupName=self.site_user_group, UserName=user_name
+                )
+            )
+            key = self._create_key(user_name)
+            undo.append(lambda: self._delete_key(user_name, key.access_key_id))
+            User(user_name, site_id=site_id).save(condition=User.user_name.does_not_exist())
+            undo.append(lambda: User(user_name, site_id=site_id).delete())
+            if agent_config is not None and secret_file is not None and agent_base is not None:
+                try:
+                    write_agent_config(
+                        agent_config,
+                        secret_file,
+                        api_url=self.api_url,
+                        region=self.settings.region,
+                        access_key_id=key.access_key_id,
+                        secret_access_key=key.secret_access_key,
+                        base=agent_base,
+                    )
+                except OSError as exc:
+                    raise AdminError(
+                        f"cannot write the agent's config {agent_config}: {exc}; nothing was"
+                        " created, so fix that and run the same command again"
+                    ) from None
+        except BaseException:
+            for step in reversed(undo):
+                with contextlib.suppress(Exception):  # the first error is the one to report
+                    step()
+            raise
+
+        self.say(
+            f"Created user {user_name} at site {site_id} (IAM user in group"
+            f" {self.site_user_group})."
+        )
+        self._show_key(key)
+        if agent_config is not None:
+            self.say(f"Wrote the agent's config to {agent_config}")
+            self.say(f"  and its secret to {secret_file} (readable only by you).")
+            self.say(f"  Its folders are under {agent_base}.")
+            if not self.api_url:
+                self.say(
+                    "  The local cloud publishes no API URL yet, so [cloud] has no api_url:"
+                    ' add `api_url = "..."` there once the API gateway runs.'
+                )
+        return key
+
+    def rotate_key(self, user_name: str) -> NewKey:
+        """A new key for ``user_name``; every older key is deleted."""
+        old = self._keys_of(user_name)
+        if len(old) >= 2:
+            raise AdminError(
+                f"user {user_name} has two access keys ({', '.join(old)}), the most IAM allows;"
+                " revoke the one not in use with `scripts/admin key revoke ACCESS_KEY_ID`,"
+                " then rotate"
+            )
+        key = self._create_key(user_name)
+        for access_key_id in old:
+            self._delete_key(user_name, access_key_id)
+        self.say(f"New access key for {user_name}.")
+        self._show_key(key)
+        if old:
+            self.say(f"Deleted the old key {', '.join(old)}; requests signed with it now fail.")
+        self.say(
+            "Put the new access_key_id in the agent's config and the new secret in its secret file."
+        )
+        return key
+
+    def revoke_key(self, access_key_id: str) -> None:
+        """Delete a key in IAM and in the credential store."""
+        owner = self._key_owner(access_key_id)
+        if owner is None:
+            stored = self.credentials.get(access_key_id)
+            if stored is None:
+                raise AdminError(
+                    f"there is no access key {access_key_id}; list a user's keys with"
+                    " `aws iam list-access-keys --user-name USER`"
+                )
+            self.credentials.remove(access_key_id)
+            self.say(
+                f"Access key {access_key_id} was no longer in IAM; removed it from the local"
+                " credential store."
+            )
+            return
+        self._delete_key(owner, access_key_id)
+        self.say(f"Revoked access key {access_key_id} of {owner}; requests signed with it fail.")
+
+    def deactivate_key(self, access_key_id: str) -> None:
+        """Mark a key inactive in IAM: refused from now on, but not deleted."""
+        owner = self._key_owner(access_key_id)
+        if owner is None:
+            raise AdminError(f"there is no access key {access_key_id} in IAM")
+        self._iam(
+            self.iam.update_access_key,
+            UserName=owner,
+            AccessKeyId=access_key_id,
+            Status="Inactive",
+        )
+        self.say(
+            f"Deactivated access key {access_key_id} of {owner}; requests signed with it fail"
+            " until it is activated again (or revoke it for good with `scripts/admin key"
+            " revoke`)."
+        )
+
+    def _create_key(self, user_name: str) -> NewKey:
+        created = self._iam(self.iam.create_access_key, UserName=user_name)["AccessKey"]
+        key = NewKey(user_name, created["AccessKeyId"], created["SecretAccessKey"])
+        self.credentials.put(Credential(key.access_key_id, key.secret_access_key, user_name))
+        return key
+
+    def _delete_key(self, user_name: str, access_key_id: str) -> None:
+        self._iam(self.iam.delete_access_key, UserName=user_name, AccessKeyId=access_key_id)
+        self.credentials.remove(access_key_id)
+
+    def _keys_of(self, user_name: str) -> list[str]:
+        listed = self._iam(self.iam.list_access_keys, UserName=user_name)
+        return [k["AccessKeyId"] for k in listed["AccessKeyMetadata"]]
+
+    def _key_owner(self, access_key_id: str) -> str | None:
+        try:
+            return self.iam.get_access_key_last_used(AccessKeyId=access_key_id)["UserName"]
+        except ClientError as exc:
+            if _code(exc) in ("NoSuchEntity", "AccessDenied", "InvalidClientTokenId"):
+                return None
+            raise
+
+    def _show_key(self, key: NewKey) -> None:
+        self.say(f"  access key id:     {key.access_key_id}")
+        self.say(f"  secret access key: {key.secret_access_key}")
+        self.say("  (the secret is shown this once; keep it where only its user can read it)")
+
+    def _iam(self, call: Callable[..., Any], **kwargs: Any) -> Any:
+        """An IAM call whose refusals a person can act on become an AdminError."""
+        try:
+            return call(**kwargs)
+        except ClientError as exc:
+            code, message = _code(exc), exc.response.get("Error", {}).get("Message", "")
+            if code == "NoSuchEntity":
+                raise AdminError(f"IAM has no such entity: {message}") from None
+            if code == "EntityAlreadyExists":
+                raise AdminError(f"IAM already has this: {message}; choose another name") from None
+            if code == "LimitExceeded":
+                raise AdminError(f"IAM refuses: {message}") from None
+            raise
+
+
+# -- modes from files ------------------------------------------------------------------
+
+
+def validate_client_config(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A complete ``ClientConfig`` with Yarra's keys, typed as the catalog stores them."""
+    name = str(values.get("Name") or "").strip()
+    if not name:
+        raise AdminError("a mode needs the name the scanner's menu shows: pass --name")
+    config: dict[str, Any] = {"Name": name}
+    for key, default in CLIENT_CONFIG_DEFAULTS.items():
+        config[key] = values.get(key, default)
+    config["Tag"] = str(config["Tag"])
+    config["ParamLabel"] = str(config["ParamLabel"])
+    config["ParamDescription"] = str(config["ParamDescription"])
+    config["ParamIsFloat"] = _boolean("ParamIsFloat", config["ParamIsFloat"])
+    config["MinimumSizeMB"] = _number("MinimumSizeMB", config["MinimumSizeMB"], as_float=False)
+    for key in ("ParamDefault", "ParamMin", "ParamMax"):
+        config[key] = _number(key, config[key], as_float=config["ParamIsFloat"])
+    if config["MinimumSizeMB"] < 0:
+        raise AdminError("MinimumSizeMB cannot be negative")
+    if not config["ParamMin"] <= config["ParamDefault"] <= config["ParamMax"]:
+        raise AdminError(
+            f"ParamDefault ({config['ParamDefault']}) must lie between ParamMin"
+            f" ({config['ParamMin']}) and ParamMax ({config['ParamMax']})"
+        )
+    return config
+
+
+def client_config_from_mode_file(path: Path) -> dict[str, Any]:
+    """The ``[ClientConfig]`` values of a Yarra ``.mode`` file, as text, under Yarra's key names."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise AdminError(f"cannot read the mode file {path}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text, source=str(path))
+    except configparser.Error as exc:
+        raise AdminError(f"{path} is not a readable mode file: {exc}") from None
+    if not parser.has_section("ClientConfig"):
+        raise AdminError(f"{path} has no [ClientConfig] section; is it a Yarra .mode file?")
+    section = parser["ClientConfig"]  # keys are matched case-insensitively
+    canonical = ["Name", *CLIENT_CONFIG_DEFAULTS]
+    return {key: section[key].strip() for key in canonical if key in section}
+
+
+def _number(key: str, value: Any, *, as_float: bool) -> int | float:
+    if isinstance(value, bool):
+        raise AdminError(f"{key} must be a number, not {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise AdminError(f"{key} must be a number, not {value!r}") from None
+    if as_float:
+        return number
+    if not number.is_integer():
+        raise AdminError(f"{key} must be a whole number (ParamIsFloat is off), not {value!r}")
+    return int(number)
+
+
+def _boolean(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise AdminError(f"{key} must be true or false, not {value!r}")
+
+
+# -- the agent's config ----------------------------------------------------------------
+
+
+def secret_file_for(agent_config: Path) -> Path:
+    """Where the secret goes: beside the config, same name, suffix ``.secret``."""
+    secret = agent_config.with_suffix(".secret")
+    return secret if secret != agent_config else agent_config.with_name(agent_config.name + ".key")
+
+
+def toml_string(value: str) -> str:
+    """``value`` as a TOML basic string."""
+    out = []
+    for char in value:
+        if char == "\\":
+            out.append("\\\\")
+        elif char == '"':
+            out.append('\\"')
+        elif char == "\t":
+            out.append("\\t")
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\r":
+            out.append("\\r")
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def agent_config_text(
+    *,
+    api_url: str | None,
+    region: str,
+    access_key_id: str,
+    secret_file: Path,
+    base: Path,
+) -> str:
+    """The agent's TOML config (the format in DESIGN.md)."""
+    lines = [
+        "# The YarraCloud agent's configuration, written by scripts/admin.",
+        "",
+        "[cloud]",
+    ]
+    if api_url:
+        lines.append(f"api_url = {toml_string(api_url)}")
+    else:
+        lines.append('# api_url = "https://..."  (not known when this file was written)')
+    lines += [
+        f"region = {toml_string(region)}",
+        f"access_key_id = {toml_string(access_key_id)}",
+        f"secret_file = {toml_string(str(secret_file))}",
+        "",
+        "[folders]",
+        "# holds cloud/out, cloud/in, cloud/phi and cloud/phi_archive",
+        f"base = {toml_string(str(base))}",
+        "",
+        "[agent]",
+        *(f"{key} = {value}" for key, value in AGENT_DEFAULTS.items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_secret_file(path: Path, secret: str) -> None:
+    """Create ``path`` readable and writable only by its owner; never overwrite one."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        raise AdminError(f"{path} exists already; move it away or choose another path") from None
+    with os.fdopen(fd, "w") as out:
+        out.write(secret)
+
+
+def write_agent_config(
+    path: Path,
+    secret_file: Path,
+    *,
+    api_url: str | None,
+    region: str,
+    access_key_id: str,
+    secret_access_key: str,
+    base: Path,
+) -> None:
+    """Write the config and its secret file; neither may exist yet."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_secret_file(secret_file, secret_access_key)
+    text = agent_config_text(
+        api_url=api_url,
+        region=region,
+        access_key_id=access_key_id,
+        secret_file=secret_file,
+        base=base,
+    )
+    try:
+        with path.open("x") as out:
+            out.write(text)
+    except BaseException:
+        secret_file.unlink(missing_ok=True)
+        raise
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _check_id(what: str, value: str) -> None:
+    if not _ID.match(value):
+        raise AdminError(
+            f"{value!r} cannot be a {what}: use up to 64 letters, digits, '.', '_' and '-',"
+            " starting with a letter or digit"
+        )
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    as_dict = getattr(value, "as_dict", None)
+    return dict(as_dict() if as_dict else value)
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _condition_failed(exc: PynamoDBException) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a failed connection to the emulator."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, EndpointConnectionError):
+            return True
+        seen.add(id(current))
+        current = getattr(current, "cause", None) or current.__cause__ or current.__context__
+    return False
+
+
+def parse_pacs(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) → host and port; the port defaults to 104."""
+    host, port = value, "104"
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        if rest.startswith(":"):
+            port = rest[1:]
+        elif rest:
+            raise AdminError(f"--pacs {value!r}: write it as HOST:PORT, e.g. [::1]:104")
+    elif value.count(":") == 1:
+        host, _, port = value.partition(":")
+    if not host:
+        raise AdminError(f"--pacs {value!r} names no host; write it as HOST:PORT")
+    try:
+        number = int(port)
+    except ValueError:
+        raise AdminError(f"--pacs {value!r}: the port must be a number") from None
+    if not 0 < number < 65536:
+        raise AdminError(f"--pacs {value!r}: the port must lie between 1 and 65535")
+    return host, number
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scripts/admin",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--cloud",
+        type=Path,
+        default=DEFAULT_READY_FILE,
+        metavar="FILE",
+        help="the ready file of the running local cloud (default: %(default)s)",
+    )
+    groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+
+    site = groups.add_parser("site", help="imaging centres").add_subparsers(
+        dest="action", required=True
+    )
+    p = site.add_parser("add", help="create a site (billing: none)")
+    p.add_argument("site_id")
+    p.add_argument("--name", required=True)
+
+    mode = groups.add_parser("mode", help="the mode catalog and each site's modes").add_subparsers(
+        dest="action", required=True
+    )
+    p = mode.add_parser("publish", help="put a mode's [ClientConfig] into the catalog")
+    p.add_argument("mode_id", nargs="?", help="default: the mode file's name without .mode")
+    p.add_argument("--mode-file", type=Path, help="read [ClientConfig] from a Yarra .mode file")
+    p.add_argument("--name", help="the name the scanner's menu shows")
+    p.add_argument("--tag")
+    p.add_argument("--minimum-size-mb")
+    p.add_argument("--param-label")
+    p.add_argument("--param-description")
+    p.add_argument("--param-default")
+    p.add_argument("--param-min")
+    p.add_argument("--param-max")
+    p.add_argument("--param-float", action="store_true", default=None)
+    p = mode.add_parser("enable", help="let a site use a mode, with its instance settings")
+    p.add_argument("site_id")
+    p.add_argument("mode_id")
+    p.add_argument("--vcpus", type=int)
+    p.add_argument("--memory-mib", type=int)
+    purchase = p.add_mutually_exclusive_group()
+    purchase.add_argument("--spot", dest="spot", action="store_true", default=None)
+    purchase.add_argument("--on-demand", dest="spot", action="store_false")
+    p.add_argument("--timeout-seconds", type=int)
+    p = mode.add_parser("disable", help="stop a site from using a mode")
+    p.add_argument("site_id")
+    p.add_argument("mode_id")
+
+    destination = groups.add_parser("destination", help="where a site's images go").add_subparsers(
+        dest="action", required=True
+    )
+    p = destination.add_parser("add", help="a PACS or a folder (replaces one of the same name)")
+    p.add_argument("site_id")
+    p.add_argument("name")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--pacs", metavar="HOST:PORT", help="a DICOM node (C-STORE)")
+    target.add_argument("--folder", metavar="PATH", help="a folder or mounted share")
+    p.add_argument("--aet", help="the PACS's AE title (called)")
+    p.add_argument("--aec", help="the AE title the agent calls from (calling)")
+    p.add_argument(
+        "--mode",
+        dest="modes",
+        action="append",
+        default=[],
+        metavar="MODE",
+        help="only this mode's images (repeatable; default: every mode)",
+    )
+    p = destination.add_parser("remove", help="remove a destination")
+    p.add_argument("site_id")
+    p.add_argument("name")
+
+    user = groups.add_parser("user", help="site users and their keys").add_subparsers(
+        dest="action", required=True
+    )
+    p = user.add_parser("add", help="create a user with an access key")
+    p.add_argument("user_name", metavar="USER")
+    p.add_argument("--site", required=True, dest="site_id", metavar="SITE_ID")
+    p.add_argument("--agent-config", type=Path, metavar="PATH", help="write the agent's config")
+    p.add_argument("--agent-base", type=Path, metavar="DIR", help="the agent's folders' base")
+
+    key = groups.add_parser("key", help="access keys").add_subparsers(dest="action", required=True)
+    p = key.add_parser("rotate", help="a new key for a user; the old one is deleted")
+    p.add_argument("user_name", metavar="USER")
+    p = key.add_parser("revoke", help="delete a key")
+    p.add_argument("access_key_id", metavar="ACCESS_KEY_ID")
+    p = key.add_parser("deactivate", help="refuse a key without deleting it")
+    p.add_argument("access_key_id", metavar="ACCESS_KEY_ID")
+    return parser
+
+
+def _publish(admin: Admin, args: argparse.Namespace) -> None:
+    values: dict[str, Any] = {}
+    mode_id = args.mode_id
+    if args.mode_file is not None:
+        values.update(client_config_from_mode_file(args.mode_file))
+        mode_id = mode_id or args.mode_file.stem
+    if not mode_id:
+        raise AdminError("name the mode: `mode publish MODE_ID --name NAME` or --mode-file FILE")
+    given = {
+        "Name": args.name,
+        "Tag": args.tag,
+        "MinimumSizeMB": args.minimum_size_mb,
+        "ParamLabel": args.param_label,
+        "ParamDescription": args.param_description,
+        "ParamDefault": args.param_default,
+        "ParamMin": args.param_min,
+        "ParamMax": args.param_max,
+        "ParamIsFloat": args.param_float,
+    }
+    values.update({k: v for k, v in given.items() if v is not None})
+    admin.publish_mode(mode_id, values)
+
+
+def _destination(args: argparse.Namespace) -> Destination:
+    if args.pacs is not None:
+        missing = [flag for flag in ("aet", "aec") if not getattr(args, flag)]
+        if missing:
+            raise AdminError(
+                "a PACS destination needs both AE titles: --aet (the PACS's) and --aec"
+                f" (the agent's); missing: {', '.join('--' + m for m in missing)}"
+            )
+        host, port = parse_pacs(args.pacs)
+        fields: dict[str, Any] = {"method": "PACS", "ip": host, "port": port}
+        fields.update(aet=args.aet, aec=args.aec)
+    else:
+        if args.aet or args.aec:
+            raise AdminError("--aet and --aec belong to --pacs; a folder has no AE titles")
+        fields = {"method": "smb", "location": args.folder}
+    try:
+        return Destination(name=args.name, modes=tuple(args.modes), **fields)
+    except ValueError as exc:
+        raise AdminError(str(exc)) from None
+
+
+COMMANDS: dict[tuple[str, str], Callable[[Admin, argparse.Namespace], Any]] = {
+    ("site", "add"): lambda admin, a: admin.add_site(a.site_id, a.name),
+    ("mode", "publish"): _publish,
+    ("mode", "enable"): lambda admin, a: admin.enable_mode(
+        a.site_id,
+        a.mode_id,
+        vcpus=a.vcpus,
+        memory_mib=a.memory_mib,
+        spot=a.spot,
+        timeout_seconds=a.timeout_seconds,
+    ),
+    ("mode", "disable"): lambda admin, a: admin.disable_mode(a.site_id, a.mode_id),
+    ("destination", "add"): lambda admin, a: admin.add_destination(a.site_id, _destination(a)),
+    ("destination", "remove"): lambda admin, a: admin.remove_destination(a.site_id, a.name),
+    ("user", "add"): lambda admin, a: admin.add_user(
+        a.user_name, a.site_id, agent_config=a.agent_config, agent_base=a.agent_base
+    ),
+    ("key", "rotate"): lambda admin, a: admin.rotate_key(a.user_name),
+    ("key", "revoke"): lambda admin, a: admin.revoke_key(a.access_key_id),
+    ("key", "deactivate"): lambda admin, a: admin.deactivate_key(a.access_key_id),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse already explained
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    try:
+        admin = Admin.connect(args.cloud)
+        COMMANDS[(args.group, args.action)](admin, args)
+    except AdminError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if _unreachable(exc):
+            print(
+                f"error: cannot reach the local cloud described by {args.cloud}; is"
+                " `python -m scripts.local_cloud` still running? Start it again if not.",
+                file=sys.stderr,
+            )
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

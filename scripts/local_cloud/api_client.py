@@ -1,0 +1,67 @@
+"""A v1 API client that signs as the Yarra client does: SigV4 over the exact JSON body."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    raw: bytes
+
+
+@dataclass
+class ApiClient:
+    base_url: str
+    access_key_id: str
+    secret_access_key: str
+    region: str
+
+    def signed(self, endpoint: str, data: bytes, method: str = "POST") -> AWSRequest:
+        request = AWSRequest(
+            method=method,
+            url=f"{self.base_url}/v1/{endpoint}",
+            data=data,
+            headers={"Content-Type": "application/json"},
+        )
+        credentials = Credentials(self.access_key_id, self.secret_access_key)
+        SigV4Auth(credentials, "execute-api", self.region).add_auth(request)
+        return request
+
+    def post(self, endpoint: str, body: Any = None) -> Answer:
+        data = b"" if body is None else json.dumps(body).encode()
+        return send(self.signed(endpoint, data))
+
+    def get(self, endpoint: str) -> Answer:
+        return send(self.signed(endpoint, b"", method="GET"))
+
+
+def send(request: AWSRequest, data: bytes | None = None) -> Answer:
+    """Send a signed request as it is (``data`` replaces the body, to tamper with it)."""
+    prepared = request.prepare()
+    body = prepared.body if data is None else data
+    http = urllib.request.Request(
+        prepared.url, data=body or None, method=prepared.method, headers=dict(prepared.headers)
+    )
+    try:
+        with urllib.request.urlopen(http, timeout=60) as response:
+            raw = response.read()
+            status = response.status
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        status = error.code
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw.decode(errors="replace")
+    return Answer(status, parsed, raw)
