@@ -48,7 +48,7 @@ def build(deps: Dependencies) -> Handler:
             logger.info("not a Batch job state change; ignored")
             return {"action": "ignored"}
         job = event["detail"]
-        logger.append_keys(job_id=job.get("jobId"), status=job.get("status"))
+        logger.thread_safe_append_keys(job_id=job.get("jobId"), status=job.get("status"))
         try:
             # One job passes through each status once (RUNNABLE again on a retry, with one
             # more attempt): that, not the event id, identifies a repeated delivery.
@@ -61,7 +61,7 @@ def build(deps: Dependencies) -> Handler:
                 }
             )
         finally:
-            logger.remove_keys(["job_id", "status"])
+            logger.thread_safe_remove_keys(["job_id", "status"])
 
     return sqs_batch_handler(tools, config, record_handler)
 

@@ -58,7 +58,7 @@ def build(deps: Dependencies, hooks: Hooks | None = None) -> Handler:
         if key is None or key.kind is KeyKind.OTHER:
             logger.info("object outside the task layout ignored")
             return {"action": "ignored"}
-        logger.append_keys(task_id=key.task_id)
+        logger.thread_safe_append_keys(task_id=key.task_id)
         outcome: Outcome
         if key.kind is KeyKind.RAW:
             outcome = submitter.open(key)
@@ -82,7 +82,7 @@ def build(deps: Dependencies, hooks: Hooks | None = None) -> Handler:
         try:
             return handle_upload(upload=upload)
         finally:
-            logger.remove_keys(["task_id"])
+            logger.thread_safe_remove_keys(["task_id"])
 
     return sqs_batch_handler(tools, config, record_handler)
 
