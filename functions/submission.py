@@ -255,17 +255,24 @@ class Submitter:
             return None
         return user if user.enabled else None
 
-    def _task_file_size(self, key: str, name: str) -> int:
+    def _size_of(self, key: str) -> int | None:
+        """Size of an object of the in bucket, None if it is not there."""
         try:
             head = self.clients.s3.head_object(Bucket=self.settings.in_bucket, Key=key)
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-                raise TaskFileMissing(
-                    f"{name} has not been uploaded; upload the raw files, then the task file,"
-                    " then submit"
-                ) from None
+                return None
             raise
         return head["ContentLength"]
+
+    def _task_file_size(self, key: str, name: str) -> int:
+        size = self._size_of(key)
+        if size is None:
+            raise TaskFileMissing(
+                f"{name} has not been uploaded; upload the raw files, then the task file,"
+                " then submit"
+            )
+        return size
 
     def _read_task_file(self, key: str, name: str, task_id: str, size: int) -> TaskFile:
         limit = self.settings.max_task_file_bytes
@@ -312,17 +319,13 @@ class Submitter:
     def _raw_file_sizes(self, user_name: str, task_file: TaskFile) -> dict[str, int]:
         sizes = {}
         for name in task_file.raw_files:
-            key = in_key(user_name, task_file.task_id, name)
-            try:
-                head = self.clients.s3.head_object(Bucket=self.settings.in_bucket, Key=key)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-                    raise TaskRejected(
-                        f"raw file {name} named in the task file was not uploaded; upload the"
-                        " raw files before the task file, then submit again with a new UUID"
-                    ) from None
-                raise
-            sizes[name] = head["ContentLength"]
+            size = self._size_of(in_key(user_name, task_file.task_id, name))
+            if size is None:
+                raise TaskRejected(
+                    f"raw file {name} named in the task file was not uploaded; upload the"
+                    " raw files before the task file, then submit again with a new UUID"
+                )
+            sizes[name] = size
         expected = task_file.scan_file_size
         actual = sizes[task_file.scan_file]
         if actual != expected:

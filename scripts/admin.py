@@ -45,6 +45,7 @@ from pynamodb.exceptions import PynamoDBException
 from functions.core.destinations import Destination
 from functions.core.errors import ConfigurationError
 from functions.core.models import ModeCatalog, ModeSettings, Site, User, bind_models
+from functions.core.modes import CLIENT_CONFIG_DEFAULTS, CLIENT_CONFIG_KEYS
 from functions.core.settings import Settings
 from scripts.local_cloud.cloud import LOCAL_ACCOUNT, REPO_ROOT
 from scripts.local_cloud.credentials import Credential, CredentialStore
@@ -58,17 +59,6 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _USER_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")  # IAM's rule for user names
 _IAM_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5)
 _MIN_BATCH_TIMEOUT_SECONDS = 60  # Batch refuses a shorter attempt duration
-CLIENT_CONFIG_DEFAULTS: dict[str, Any] = {
-    "Tag": "",
-    "MinimumSizeMB": 0,
-    "ParamLabel": "",
-    "ParamDescription": "",
-    "ParamDefault": 0,
-    "ParamMin": 0,
-    "ParamMax": 0,
-    "ParamIsFloat": False,
-}
-"""Every ``[ClientConfig]`` key the Yarra clients read except ``Name``, with its default."""
 AGENT_DEFAULTS = {"concurrency": 1, "poll_seconds": 10, "bandwidth_mbps": 0}
 
 
@@ -562,7 +552,7 @@ def client_config_from_mode_file(path: Path) -> dict[str, Any]:
     if not parser.has_section("ClientConfig"):
         raise AdminError(f"{path} has no [ClientConfig] section; is it a Yarra .mode file?")
     section = parser["ClientConfig"]  # keys are matched case-insensitively
-    canonical = ["Name", *CLIENT_CONFIG_DEFAULTS]
+    canonical = list(CLIENT_CONFIG_KEYS)
     return {key: section[key].strip() for key in canonical if key in section}
 
 

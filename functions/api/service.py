@@ -14,23 +14,13 @@ from functions.core.destinations import for_mode, site_destinations
 from functions.core.errors import TaskUnavailable, YarraCloudError
 from functions.core.keys import normalise_task_id
 from functions.core.models import ModeCatalog, ModeSettings, Task
+from functions.core.modes import CLIENT_CONFIG_KEYS
 from functions.core.pricing import micros_to_amount
 from functions.core.settings import Settings
 from functions.core.status import FINAL, Status
 from functions.core.task_store import advance
 from functions.submission import Hooks, Submitter, TaskFileMissing
 
-CLIENT_CONFIG_KEYS = (
-    "Name",
-    "Tag",
-    "MinimumSizeMB",
-    "ParamLabel",
-    "ParamDescription",
-    "ParamDefault",
-    "ParamMin",
-    "ParamMax",
-    "ParamIsFloat",
-)
 MAX_JOBS_PER_REQUEST = 1000
 
 

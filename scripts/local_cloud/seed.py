@@ -6,20 +6,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from functions.core.models import ModeCatalog, ModeSettings, Site, User
+from functions.core.modes import CLIENT_CONFIG_DEFAULTS
 
 DEMO_MODE = {
     "mode_id": "demo_fft",
-    "client_config": {
-        "Name": "Demo FFT",
-        "Tag": "demo",
-        "MinimumSizeMB": 0,
-        "ParamLabel": "",
-        "ParamDescription": "",
-        "ParamDefault": 0,
-        "ParamMin": 0,
-        "ParamMax": 0,
-        "ParamIsFloat": False,
-    },
+    "client_config": {**CLIENT_CONFIG_DEFAULTS, "Name": "Demo FFT", "Tag": "demo"},
 }
 
 
