@@ -1,9 +1,10 @@
 """The demo: one raw data file through the local cloud, every stage shown as it happens.
 
-Today it runs the path that exists: the local cloud starts; a site, its user and a
-mode are set up; a raw file and, last, its Yarra task file are uploaded; the S3
-event submits the task; the local Batch runs the job; its state changes come back
-as events until the task ends. The job is the input inspection job, which reads
+Today it runs the path that exists: the local cloud starts; a site, a mode and a
+user with an access key are set up; with that key a raw file and, last, its Yarra
+task file are uploaded and the task submitted through the SigV4-signed API; the
+local Batch runs the job; its state changes come back as events until the task
+ends, watched through the API as a client would. The job is the input inspection job, which reads
 and checksums the inputs; the reconstruction worker, the site agent and the PACS
 join this path as they land.
 """
@@ -25,17 +26,20 @@ import time
 import uuid
 from pathlib import Path
 
-from functions.core.models import Task, UsageRecord, bind_models
-from functions.core.pricing import micros_to_amount
+import boto3
+
+from functions.core.models import UsageRecord
 from functions.core.settings import Settings
 from functions.core.status import ENDS, Status
+from scripts.admin import Admin, NewKey
+from scripts.local_cloud.api_client import ApiClient
 from scripts.local_cloud.cloud import REPO_ROOT
-from scripts.local_cloud.seed import DEMO_MODE, publish_mode, seed_site
+from scripts.local_cloud.seed import DEMO_MODE
 
 SITE, USER = "demo-site", "demo-user"
 STAGES = {
     Status.UPLOADING: "upload seen (the raw file's S3 event opened the task)",
-    Status.SUBMITTED: "submitted (the task file's S3 event → EventBridge → SQS → submit)",
+    Status.SUBMITTED: "submitted (by the task file's S3 event or v1/job_submit, whichever first)",
     Status.PENDING: "pending in the job queue",
     Status.RUNNABLE: "runnable, waiting for capacity",
     Status.STARTING: "starting",
@@ -129,26 +133,39 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def watch(task_id: str, started: float, timeout: float) -> Task:
+def watch(api: ApiClient, task_id: str, started: float, timeout: float) -> dict:
+    """Poll ``v1/job_status`` as a client would, printing each status once, with its time."""
     shown: set[str] = set()
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            task = Task.get(task_id, consistent_read=True)
-        except Task.DoesNotExist:
-            time.sleep(0.2)
-            continue
-        times = task.status_times.as_dict()
-        for status, at in sorted(times.items(), key=lambda item: float(item[1])):
-            if status not in shown:
-                shown.add(status)
-                label = STAGES.get(Status(status), status)
-                say(f"  +{float(at) - started:6.2f} s  {status:<10} {label}")
-        if task.current_status in ENDS or task.current_status is Status.SUCCEEDED:
-            return task
+        answer = api.post("job_status", {"name": task_id})
+        if answer.status != 200:
+            raise SystemExit(f"v1/job_status answered {answer.status}: {answer.body}")
+        status = answer.body
+        times = status["status_times"]
+        for name, at in sorted(times.items(), key=lambda item: item[1]):
+            if name not in shown:
+                shown.add(name)
+                label = STAGES.get(Status(name), name)
+                say(f"  +{at - started:6.2f} s  {name:<10} {label}")
+        if Status(status["status"]) in ENDS or status["status"] == Status.SUCCEEDED:
+            return status
         if time.monotonic() > deadline:
-            raise SystemExit(f"the task did not finish within {timeout:g} s (now {task.status})")
+            raise SystemExit(
+                f"the task did not finish within {timeout:g} s (now {status['status']})"
+            )
         time.sleep(0.2)
+
+
+def set_up_site(ready_file: Path) -> NewKey:
+    """A site with billing off, the demo mode enabled, and a user with an access key."""
+    admin = Admin.connect(ready_file, say=lambda _: None)
+    admin.publish_mode(DEMO_MODE["mode_id"], DEMO_MODE["client_config"])
+    admin.add_site(SITE, "Demo Imaging Centre")
+    admin.enable_mode(
+        SITE, DEMO_MODE["mode_id"], vcpus=2, memory_mib=2048, spot=True, timeout_seconds=600
+    )
+    return admin.add_user(USER, SITE)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -156,36 +173,32 @@ def run(args: argparse.Namespace) -> int:
     work_dir.mkdir(parents=True, exist_ok=True)
     say("YarraCloud demo: the embedded default, on this machine, with no AWS account.")
     say(
-        f"Starting the local cloud (AWS emulator, local Batch, handlers); log: "
+        "Starting the local cloud (AWS emulator, API gateway, local Batch, handlers); log: "
         f"{work_dir / 'local-cloud.log'}"
     )
     process, env = start_cloud(work_dir, args.aws_port)
     try:
-        os.environ.update(env)
-        settings = Settings.from_env(env)
-        bind_models(settings)
-        import boto3
-
-        s3 = boto3.client("s3")
+        say(f"  AWS emulator at {env['AWS_ENDPOINT_URL']}, API at {env['YC_API_URL']}")
+        key = set_up_site(work_dir / "ready.json")
         say(
-            f"  AWS emulator at {env['AWS_ENDPOINT_URL']}, Batch at {env['AWS_ENDPOINT_URL_BATCH']}"
+            f"Site {SITE!r} (billing: none), mode {DEMO_MODE['mode_id']!r} enabled, user {USER!r}"
+            f" with access key {key.access_key_id}"
         )
-
-        publish_mode(DEMO_MODE["mode_id"], DEMO_MODE["client_config"])
-        seed_site(
-            SITE,
-            "Demo Imaging Centre",
-            [USER],
-            {
-                DEMO_MODE["mode_id"]: {
-                    "vcpus": 2,
-                    "memory_mib": 2048,
-                    "spot": True,
-                    "timeout_seconds": 600,
-                }
-            },
+        api = ApiClient(
+            env["YC_API_URL"], key.access_key_id, key.secret_access_key, env["AWS_REGION"]
         )
-        say(f"Site {SITE!r} (billing: none), user {USER!r}, mode {DEMO_MODE['mode_id']!r} enabled")
+        status = api.post("user_status").body
+        say(
+            f"  v1/user_status (SigV4-signed): can_submit_jobs={status['can_submit_jobs']},"
+            f" in bucket {status['in_bucket']}"
+        )
+        s3 = boto3.client(
+            "s3",
+            region_name=env["AWS_REGION"],
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            aws_access_key_id=key.access_key_id,
+            aws_secret_access_key=key.secret_access_key,
+        )
 
         task_id = str(uuid.UUID(int=random.Random(args.seed).getrandbits(128), version=4))
         with tempfile.TemporaryDirectory() as tmp:
@@ -194,39 +207,48 @@ def run(args: argparse.Namespace) -> int:
             prefix = f"{USER}/{task_id}/"
             say(f"Task {task_id}: raw file {raw.name}, {args.size_mib} MiB, sha256 {digest[:16]}…")
             t0 = time.time()
-            s3.upload_file(str(raw), settings.in_bucket, prefix + raw.name)
-            say(f"  uploaded the raw file in {time.time() - t0:.2f} s")
+            s3.upload_file(str(raw), status["in_bucket"], prefix + raw.name)
+            say(f"  uploaded the raw file with the user's key in {time.time() - t0:.2f} s")
             s3.put_object(
-                Bucket=settings.in_bucket,
+                Bucket=status["in_bucket"],
                 Key=f"{prefix}{task_id}.task",
                 Body=task_file(task_id, raw).encode(),
             )
             uploaded = time.time()
-            say("  uploaded the task file last (the commit marker); watching the task:")
-            task = watch(task_id, uploaded, args.timeout)
-
-        say()
-        say(f"Result: {task.status}  (Batch job {task.job_id})")
-        if task.error:
-            say(f"  reason: {task.error}")
-        usage = [u for u in UsageRecord.site_index.query(SITE) if u.task_id == task_id]
-        if task.stopped_at and task.started_at:
-            say(
-                f"  ran {float(task.stopped_at) - float(task.started_at):.2f} s on"
-                f" {int(task.vcpus)} vCPU / {int(task.memory_mib)} MiB "
-                f"({'spot' if task.spot else 'on-demand'})"
+            submitted = api.post(
+                "job_submit",
+                {
+                    "name": task_id,
+                    "task_file_name": f"{task_id}.task",
+                    "recon_mode": DEMO_MODE["mode_id"],
+                },
             )
+            say(
+                f"  uploaded the task file last, then v1/job_submit: {submitted.status}"
+                f" {submitted.body.get('status', submitted.body)} (the S3 event and the API"
+                " call share one guarded path: one job either way)"
+            )
+            say("Watching the task through v1/job_status:")
+            final = watch(api, task_id, uploaded, args.timeout)
+
+        job = api.post("jobs", [task_id]).body[task_id]
+        say()
+        say(f"Result: {final['status']}  (Batch job {final['id']}, {final['attempts']} attempt)")
+        if final["error"]:
+            say(f"  reason: {final['error']}")
+        settings = Settings.from_env(env)
+        usage = [u for u in UsageRecord.site_index.query(SITE) if u.task_id == task_id]
         say(
-            f"  cost: {micros_to_amount(int(task.cost_micros)):.6f} {settings.rates.currency}"
-            f" ({int(task.cost_micros)} micro-units); usage records: {len(usage)}"
+            f"  cost reported by v1/jobs: {job['cost']:.6f} {settings.rates.currency};"
+            f" usage records: {len(usage)}"
         )
-        ok = task.status == Status.SUCCEEDED.value
+        ok = final["status"] == Status.SUCCEEDED.value
         if ok:
-            listing = s3.list_objects_v2(Bucket=settings.out_bucket, Prefix=prefix)
+            listing = s3.list_objects_v2(Bucket=status["out_bucket"], Prefix=prefix)
             names = [o["Key"][len(prefix) :] for o in listing.get("Contents", [])]
-            say(f"  out bucket {settings.out_bucket}/{prefix}: {', '.join(names)}")
+            say(f"  out bucket {status['out_bucket']}/{prefix}: {', '.join(names)}")
             report = json.load(
-                s3.get_object(Bucket=settings.out_bucket, Key=prefix + "inputs.json")["Body"]
+                s3.get_object(Bucket=status["out_bucket"], Key=prefix + "inputs.json")["Body"]
             )
             seen = {i["name"]: i["sha256"] for i in report["inputs"]}
             same = seen.get(raw.name) == digest
@@ -237,9 +259,10 @@ def run(args: argparse.Namespace) -> int:
             ok = same
         say()
         say(
-            "What this showed: upload → S3 event → EventBridge → SQS → submit handler → one Batch"
-            " job → its state changes as events → job_state handler → status, cost and usage in"
-            " DynamoDB, all through the same handlers that run on AWS Lambda."
+            "What this showed: a site set up with an IAM user and key; SigV4-signed API calls"
+            " through the gateway; upload → S3 event → EventBridge → SQS → submit handler → one"
+            " Batch job → its state changes as events → job_state handler → status, cost and"
+            " usage in DynamoDB, all through the same handlers that run on AWS Lambda."
         )
         say(
             "Not yet on this path: the reconstruction worker (the job only inspects its inputs),"
@@ -248,15 +271,12 @@ def run(args: argparse.Namespace) -> int:
         if args.keep:
             say()
             say("The local cloud keeps running (--keep). To explore it from another shell:")
-            for key in (
-                "AWS_ENDPOINT_URL",
-                "AWS_ENDPOINT_URL_BATCH",
-                "AWS_REGION",
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-            ):
-                say(f"  export {key}={shlex.quote(env[key])}")
-            say(f"  aws s3 ls s3://{settings.out_bucket}/{USER}/ --recursive")
+            for name in ("AWS_ENDPOINT_URL", "AWS_REGION"):
+                say(f"  export {name}={shlex.quote(env[name])}")
+            say(f"  export AWS_ACCESS_KEY_ID={key.access_key_id}")
+            say(f"  export AWS_SECRET_ACCESS_KEY={shlex.quote(key.secret_access_key)}")
+            say(f"  aws s3 ls s3://{status['out_bucket']}/{USER}/ --recursive")
+            say(f"  scripts/admin --cloud {work_dir / 'ready.json'} --help")
             say("Ctrl-C stops everything.")
             with contextlib.suppress(KeyboardInterrupt):
                 process.wait()
