@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shlex
 import signal
 import sys
 import threading
 from pathlib import Path
 
-from functions.core.observability import configure_logging
+from functions.core.observability import configure_logging, init_sentry
 from scripts.local_cloud.cloud import INSPECT_JOB, REPO_ROOT, LocalCloud
 from scripts.local_cloud.emulator import Emulator
 
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging("INFO")
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    init_sentry(os.environ.get("SENTRY_DSN"), component="local-cloud", environment="local")
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
