@@ -117,3 +117,16 @@ def api_cloud(make_cloud):
         return cloud, clients, Uploader(cloud), admin
 
     return make
+
+
+@pytest.fixture(scope="session")
+def s3peer() -> Path:
+    """The AWS Go SDK v2 test peer, built once (offline); skips the test where Go is missing."""
+    import tempfile
+
+    from tests.helpers.go import GoUnavailable, build_s3peer
+
+    try:
+        return build_s3peer(Path(tempfile.gettempdir()) / "yarracloud-go-cache")
+    except GoUnavailable as missing:
+        pytest.skip(str(missing))

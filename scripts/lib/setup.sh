@@ -22,3 +22,50 @@ ensure_venv() {
     touch "$stamp"
   fi
 }
+
+# ensure_debian_packages pkg...: installs the Debian packages that are missing
+# (apt-get, once per run) when running as root; otherwise names them and says
+# that the tests needing them will skip. Quiet when every package is present.
+_apt_updated=""
+ensure_debian_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    if ! dpkg -s "$pkg" >/dev/null 2>&1; then
+      missing+=("$pkg")
+    fi
+  done
+  if (( ${#missing[@]} == 0 )); then
+    return 0
+  fi
+  if ! command -v apt-get >/dev/null 2>&1 || [[ "$(id -u)" != 0 ]]; then
+    echo "Missing Debian packages: ${missing[*]}; the tests that need them will skip" \
+         "(install them as root: apt-get install ${missing[*]})." >&2
+    return 0
+  fi
+  echo "Installing Debian packages: ${missing[*]} ..."
+  local log="${TMPDIR:-/tmp}/yarracloud-apt.log"
+  if [[ -z "$_apt_updated" ]]; then
+    if ! apt-get update >"$log" 2>&1; then
+      tail -n 20 "$log" >&2
+      echo "apt-get update failed; the tests that need ${missing[*]} will skip." >&2
+      _fatal_in_ci
+      return
+    fi
+    _apt_updated=1
+  fi
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+       "${missing[@]}" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    echo "Installing ${missing[*]} failed; the tests that need them will skip." >&2
+    _fatal_in_ci
+  fi
+}
+
+# In CI a failed install must fail the run: a skipped interop test there proves nothing.
+_fatal_in_ci() {
+  if [[ -n "${CI:-}" ]]; then
+    echo "CI is set: stopping, since the tests must not skip there." >&2
+    return 1
+  fi
+  return 0
+}
