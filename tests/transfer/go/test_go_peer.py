@@ -5,11 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import uuid
 from pathlib import Path
-
-import boto3
-import pytest
 
 from tests.helpers.go import run_s3peer
 
@@ -31,34 +27,6 @@ def multipart_etag(data: bytes, part_size: int) -> str:
         for start in range(0, len(data), part_size)
     ]
     return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
-
-
-@pytest.fixture
-def peer_env(emulator) -> dict[str, str]:
-    return {
-        "AWS_ENDPOINT_URL": emulator.endpoint,
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-    }
-
-
-@pytest.fixture
-def s3(emulator):
-    return boto3.client(
-        "s3",
-        endpoint_url=emulator.endpoint,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-    )
-
-
-@pytest.fixture
-def bucket(s3) -> str:
-    name = f"go-peer-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
-    return name
 
 
 def test_go_uploader_defaults_are_readable_by_boto3(

@@ -1,0 +1,100 @@
+"""A read-only, patched view of a file: the bytes to send, without writing a second copy."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from transfer.integrity import CHUNK
+
+SAMPLE = 64 * 1024
+
+
+class PatchedSource:
+    """Reads ``path`` as if each ``(offset, bytes)`` patch had replaced the bytes there.
+
+    Patches keep the length of the file; they must lie within it and not overlap.
+    Reads use ``os.pread`` on one descriptor, so threads may read parts concurrently.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], patches: Iterable[tuple[int, bytes]] = ()):
+        self.path = Path(path)
+        self._fd = os.open(self.path, os.O_RDONLY)
+        try:
+            stat = os.fstat(self._fd)
+            self.size = stat.st_size
+            self.mtime_ns = stat.st_mtime_ns
+            self.patches = _validate(patches, self.size)
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def __enter__(self) -> PatchedSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def read(self, offset: int, length: int) -> bytes:
+        """``length`` bytes from ``offset`` with the patches applied."""
+        buf = bytearray()
+        while len(buf) < length:
+            chunk = os.pread(self._fd, length - len(buf), offset + len(buf))
+            if not chunk:
+                raise OSError(f"{self.path} is shorter than when the transfer started")
+            buf += chunk
+        end = offset + length
+        for start, data in self.patches:
+            stop = start + len(data)
+            if stop <= offset or start >= end:
+                continue
+            lo, hi = max(start, offset), min(stop, end)
+            buf[lo - offset : hi - offset] = data[lo - start : hi - start]
+        return bytes(buf)
+
+    def sha256(self) -> str:
+        """Hex sha256 of the patched content, in one sequential pass."""
+        digest = hashlib.sha256()
+        for offset in range(0, self.size, CHUNK):
+            digest.update(self.read(offset, min(CHUNK, self.size - offset)))
+        return digest.hexdigest()
+
+    def fingerprint(self) -> str:
+        """Cheap identity of the file on disk: sha256 of its size and three 64 KiB samples."""
+        digest = hashlib.sha256(str(self.size).encode())
+        for offset in sorted({0, max(0, self.size // 2 - SAMPLE // 2), max(0, self.size - SAMPLE)}):
+            digest.update(os.pread(self._fd, SAMPLE, offset))
+        return digest.hexdigest()
+
+    def patches_fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for offset, data in self.patches:
+            digest.update(f"{offset}:{len(data)}:".encode())
+            digest.update(data)
+        return digest.hexdigest()
+
+
+def _validate(patches: Iterable[tuple[int, bytes]], size: int) -> list[tuple[int, bytes]]:
+    result = []
+    for offset, data in patches:
+        data = bytes(data)
+        if not isinstance(offset, int) or offset < 0 or offset + len(data) > size:
+            raise ValueError(
+                f"patch at offset {offset} of {len(data)} bytes lies outside the file"
+                f" ({size} bytes)"
+            )
+        if data:
+            result.append((offset, data))
+    result.sort(key=lambda patch: patch[0])
+    for (a, a_data), (b, _) in itertools.pairwise(result):
+        if a + len(a_data) > b:
+            raise ValueError(f"patches at offsets {a} and {b} overlap")
+    return result
