@@ -6,11 +6,13 @@
 Uploads go to ``{user}/{uuid}/{basename}``, the task file last; a download
 fetches ``{user}/{uuid}/`` into ``<dir>/<uuid>/`` with an ``INCOMPLETE``
 marker until it is whole. Exit 0 on success; 1 with one line on stderr on failure.
+``--bandwidth-mbps`` (or ``YC_BANDWIDTH_MBPS``) caps the rate in megabits per second.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,6 +23,7 @@ import boto3
 from transfer.download import download_prefix
 from transfer.errors import TransferError
 from transfer.progress import Progress
+from transfer.throttle import mbps_to_bytes_per_second
 from transfer.upload import upload_file
 
 ClientFactory = Callable[[argparse.Namespace], Any]
@@ -43,7 +46,37 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="+")
     parser.add_argument("--endpoint-url", help="S3-compatible endpoint (else AWS_ENDPOINT_URL)")
     parser.add_argument("--concurrency", type=int, default=5)
+    parser.add_argument(
+        "--bandwidth-mbps",
+        type=_mbps,
+        default=None,
+        help="cap the transfer at this many megabits per second (else YC_BANDWIDTH_MBPS)",
+    )
     return parser
+
+
+def _mbps(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of megabits/s: {text!r}")
+    return value
+
+
+def bandwidth(args: argparse.Namespace) -> float | None:
+    """The cap in bytes per second from ``--bandwidth-mbps`` or ``YC_BANDWIDTH_MBPS``, or None."""
+    mbps = getattr(args, "bandwidth_mbps", None)
+    if mbps is None:
+        text = os.environ.get("YC_BANDWIDTH_MBPS", "").strip()
+        if not text:
+            return None
+        try:
+            mbps = _mbps(text)
+        except argparse.ArgumentTypeError as exc:
+            raise _UsageError(f"YC_BANDWIDTH_MBPS: {exc}") from None
+    return mbps_to_bytes_per_second(mbps)
 
 
 def make_client(args: argparse.Namespace) -> Any:
@@ -73,6 +106,7 @@ def _reporter(name: str) -> Callable[[Progress], None] | None:
 
 def run(args: argparse.Namespace, s3: Any) -> None:
     prefix = f"{args.user}/{args.uuid}/"
+    cap = bandwidth(args)
     if args.command == "upload":
         files = [Path(p) for p in args.paths]
         if len(files) < 1:
@@ -91,6 +125,7 @@ def run(args: argparse.Namespace, s3: Any) -> None:
                 prefix + path.name,
                 concurrency=args.concurrency,
                 progress=_reporter(path.name),
+                bandwidth_bytes_per_second=cap,
             )
             if sys.stdout.isatty():
                 print()
@@ -98,7 +133,14 @@ def run(args: argparse.Namespace, s3: Any) -> None:
         if len(args.paths) != 1:
             raise TransferError("download takes exactly one folder")
         dest = Path(args.paths[0]) / args.uuid
-        download_prefix(s3, args.bucket, prefix, dest, concurrency=args.concurrency)
+        download_prefix(
+            s3,
+            args.bucket,
+            prefix,
+            dest,
+            concurrency=args.concurrency,
+            bandwidth_bytes_per_second=cap,
+        )
 
 
 def main(argv: Sequence[str] | None = None, *, client: ClientFactory = make_client) -> int:

@@ -25,6 +25,7 @@ from transfer.integrity import (
 )
 from transfer.progress import ProgressCallback, ProgressTracker
 from transfer.retry import Retry, ShortRead
+from transfer.throttle import PACE_CHUNK, TokenBucket, bucket_for
 from transfer.upload import SHA256_KEY
 
 INCOMPLETE = "INCOMPLETE"
@@ -55,6 +56,7 @@ def download_object(
     concurrency: int = 5,
     progress: ProgressCallback | None = None,
     retry: Retry | None = None,
+    bandwidth_bytes_per_second: float | None = None,
 ) -> DownloadResult:
     """Download ``bucket/key`` to ``dest_path``, verified, resuming an interrupted run.
 
@@ -62,8 +64,33 @@ def download_object(
     records finished ranges and the object's ETag, so a later call fetches only
     what is missing (or starts over if the object changed). On a checksum
     mismatch the temp file is deleted and :class:`IntegrityError` raised.
+    ``bandwidth_bytes_per_second`` caps the rate of all ranges together.
     """
-    retry = retry or Retry()
+    return _download_object(
+        s3,
+        bucket,
+        key,
+        dest_path,
+        part_size=part_size,
+        concurrency=concurrency,
+        progress=progress,
+        retry=retry or Retry(),
+        throttle=bucket_for(bandwidth_bytes_per_second),
+    )
+
+
+def _download_object(
+    s3: Any,
+    bucket: str,
+    key: str,
+    dest_path: str | Path,
+    *,
+    part_size: int | None,
+    concurrency: int,
+    progress: ProgressCallback | None,
+    retry: Retry,
+    throttle: TokenBucket | None,
+) -> DownloadResult:
     dest = Path(dest_path)
     where = f"s3://{bucket}/{key}"
     head = retry.call(lambda: s3.head_object(Bucket=bucket, Key=key), f"read {where}")
@@ -105,7 +132,7 @@ def download_object(
             start = number * size_part
             end = min(size, start + size_part) - 1
             retry.call(
-                lambda: _get_range(s3, bucket, key, etag, fd, start, end),
+                lambda: _get_range(s3, bucket, key, etag, fd, start, end, throttle),
                 f"download bytes {start}-{end} of {where}",
             )
             with lock:
@@ -130,12 +157,24 @@ def download_object(
     return DownloadResult(bucket, key, dest, size, etag, verified_by, total, len(missing), resumed)
 
 
-def _get_range(s3: Any, bucket: str, key: str, etag: str, fd: int, start: int, end: int) -> None:
+def _get_range(
+    s3: Any,
+    bucket: str,
+    key: str,
+    etag: str,
+    fd: int,
+    start: int,
+    end: int,
+    throttle: TokenBucket | None = None,
+) -> None:
     response = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end}", IfMatch=etag)
     body = response["Body"]
     offset = start
+    size = CHUNK if throttle is None else PACE_CHUNK
     try:
-        while chunk := body.read(CHUNK):
+        while chunk := body.read(size):
+            if throttle is not None:
+                throttle.consume(len(chunk))
             os.pwrite(fd, chunk, offset)
             offset += len(chunk)
     finally:
@@ -221,13 +260,16 @@ def download_prefix(
     concurrency: int = 5,
     progress: ProgressCallback | None = None,
     retry: Retry | None = None,
+    bandwidth_bytes_per_second: float | None = None,
 ) -> list[DownloadResult]:
     """Fetch every object under ``prefix`` into ``dest_dir``, keeping names relative to it.
 
     An ``INCOMPLETE`` marker sits in ``dest_dir`` until every object is
     downloaded and verified, so a reader never mistakes a partial set for a whole one.
+    ``bandwidth_bytes_per_second`` caps the rate of all objects and ranges together.
     """
     retry = retry or Retry()
+    throttle = bucket_for(bandwidth_bytes_per_second)
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
     marker = dest / INCOMPLETE
@@ -252,7 +294,7 @@ def download_prefix(
         if ".." in parts or relative == INCOMPLETE:
             raise TransferError(f"s3://{bucket}/{key}: refusing a name that leaves {dest}")
         results.append(
-            download_object(
+            _download_object(
                 s3,
                 bucket,
                 key,
@@ -261,6 +303,7 @@ def download_prefix(
                 concurrency=concurrency,
                 progress=progress,
                 retry=retry,
+                throttle=throttle,
             )
         )
     marker.unlink()

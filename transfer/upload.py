@@ -26,6 +26,7 @@ from transfer.integrity import multipart_etag, parse_etag, part_count, part_size
 from transfer.progress import ProgressCallback, ProgressTracker
 from transfer.retry import Retry, error_code
 from transfer.source import PatchedSource
+from transfer.throttle import TokenBucket, body, bucket_for
 
 SHA256_KEY = "sha256"
 CHECKSUM_REJECTED = {"NotImplemented", "InvalidRequest", "InvalidArgument", "BadDigest"}
@@ -58,15 +59,18 @@ def upload_file(
     journal_dir: str | Path | None = None,
     progress: ProgressCallback | None = None,
     retry: Retry | None = None,
+    bandwidth_bytes_per_second: float | None = None,
 ) -> UploadResult:
     """Upload ``path`` (with ``patches`` applied as it is read) to ``bucket/key``.
 
     Files smaller than one part go in one PutObject; larger ones in a multipart
     upload with at most ``concurrency`` parts in memory. A journal beside the
     file (or in ``journal_dir``) lets a later call resume the same upload; it is
-    removed on success. Raises :class:`~transfer.errors.TransferError`.
+    removed on success. ``bandwidth_bytes_per_second`` caps the rate of all
+    parts together. Raises :class:`~transfer.errors.TransferError`.
     """
     retry = retry or Retry()
+    throttle = bucket_for(bandwidth_bytes_per_second)
     path = Path(path)
     meta = dict(metadata or {})
     if SHA256_KEY in meta:
@@ -74,12 +78,12 @@ def upload_file(
     with PatchedSource(path, patches) as source:
         size = part_size_for(source.size, part_size)
         if source.size < size:
-            return _put_small(s3, source, bucket, key, meta, progress, retry)
+            return _put_small(s3, source, bucket, key, meta, progress, retry, throttle)
         jpath = journal.upload_journal_path(
             path, bucket, key, Path(journal_dir) if journal_dir else None
         )
         return _Multipart(
-            s3, source, bucket, key, meta, size, concurrency, jpath, progress, retry
+            s3, source, bucket, key, meta, size, concurrency, jpath, progress, retry, throttle
         ).run()
 
 
@@ -105,6 +109,7 @@ def _put_small(
     meta: dict[str, str],
     progress: ProgressCallback | None,
     retry: Retry,
+    throttle: TokenBucket | None = None,
 ) -> UploadResult:
     data = source.read(0, source.size)
     sha = hashlib.sha256(data)
@@ -112,18 +117,20 @@ def _put_small(
     args = {
         "Bucket": bucket,
         "Key": key,
-        "Body": data,
         "Metadata": {**meta, SHA256_KEY: sha.hexdigest()},
     }
     what = f"upload s3://{bucket}/{key}"
     try:
         response = retry.call(
-            lambda: s3.put_object(**args, ChecksumSHA256=_b64(sha.digest())), what
+            lambda: s3.put_object(
+                **args, Body=body(data, throttle), ChecksumSHA256=_b64(sha.digest())
+            ),
+            what,
         )
     except TransferError as exc:
         if not _checksum_rejected(exc):
             raise
-        response = retry.call(lambda: s3.put_object(**args), what)
+        response = retry.call(lambda: s3.put_object(**args, Body=body(data, throttle)), what)
     etag = parse_etag(response["ETag"])[0]
     if not _kms(response) and etag != md5:
         raise IntegrityError(
@@ -147,7 +154,9 @@ class _Multipart:
         jpath: Path,
         progress: ProgressCallback | None,
         retry: Retry,
+        throttle: TokenBucket | None = None,
     ) -> None:
+        self.throttle = throttle
         self.s3, self.source, self.bucket, self.key = s3, source, bucket, key
         self.meta, self.part_size, self.concurrency = meta, part_size, max(1, concurrency)
         self.jpath, self.progress, self.retry = jpath, progress, retry
@@ -348,12 +357,12 @@ class _Multipart:
             "Key": self.key,
             "UploadId": self.state["upload_id"],
             "PartNumber": number,
-            "Body": data,
         }
         if self.state["checksum_algorithm"]:
             args["ChecksumSHA256"] = sha
         response = self.retry.call(
-            lambda: self.s3.upload_part(**args), f"upload part {number} of {self.where}"
+            lambda: self.s3.upload_part(**args, Body=body(data, self.throttle)),
+            f"upload part {number} of {self.where}",
         )
         if _kms(response):
             self.kms = True
