@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -26,14 +28,17 @@ from transfer.integrity import (
 from transfer.progress import ProgressCallback, ProgressTracker
 from transfer.retry import Retry, ShortRead
 from transfer.throttle import PACE_CHUNK, TokenBucket, bucket_for
-from transfer.upload import SHA256_KEY
+from transfer.upload import SHA256_KEY, kms_encrypted
+
+logger = logging.getLogger("yarracloud.transfer")
 
 INCOMPLETE = "INCOMPLETE"
 
 
 @dataclass(frozen=True)
 class DownloadResult:
-    """``verified_by`` is ``sha256``, ``multipart-etag`` or ``md5``."""
+    """``verified_by`` is ``sha256``, ``multipart-etag``, ``md5``, ``s3-checksum`` or
+    ``unverified`` (an SSE-KMS object that carries no digest of its data)."""
 
     bucket: str
     key: str
@@ -219,6 +224,8 @@ def _verify(s3: Any, bucket: str, key: str, head: dict[str, Any], path: Path, re
                 f" {expected_sha}; the object or the transfer is damaged, nothing was kept"
             )
         return "sha256"
+    if kms_encrypted(head):
+        return _verifykms_encrypted(s3, bucket, key, path, retry)
     digest, parts = parse_etag(head["ETag"])
     if parts is None:
         actual = md5_file(path)
@@ -248,6 +255,36 @@ def _verify(s3: Any, bucket: str, key: str, head: dict[str, Any], path: Path, re
         f"{where}: multipart ETag of the downloaded data does not match {expected}"
         f" (part sizes tried: {tried or 'none fits'}); the transfer is damaged, nothing was kept"
     )
+
+
+def _verifykms_encrypted(s3: Any, bucket: str, key: str, path: Path, retry: Retry) -> str:
+    """An SSE-KMS object without a sha256 entry: its ETag is no digest of the data.
+
+    S3's own full-object SHA-256 checksum is used where the writer asked for one;
+    otherwise nothing on the server describes the data, and the download is
+    reported as unverified (with a warning) rather than refused, since the
+    AWS Go SDK's defaults write exactly such objects.
+    """
+    where = f"s3://{bucket}/{key}"
+    head = retry.call(
+        lambda: s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED"),
+        f"read the checksum of {where}",
+    )
+    stored = head.get("ChecksumSHA256")
+    if stored and "-" not in stored:
+        actual = base64.b64encode(bytes.fromhex(sha256_file(path))).decode()
+        if actual != stored:
+            raise IntegrityError(
+                f"{where}: SHA-256 of the downloaded data is {actual}, S3's checksum says"
+                f" {stored}; the transfer is damaged, nothing was kept"
+            )
+        return "s3-checksum"
+    logger.warning(
+        "%s is encrypted with SSE-KMS and carries neither a sha256 entry nor a full-object"
+        " checksum, so its download cannot be verified; upload it with transfer/ to add one",
+        where,
+    )
+    return "unverified"
 
 
 def download_prefix(

@@ -91,7 +91,7 @@ def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
-def _kms(response: Mapping[str, Any]) -> bool:
+def kms_encrypted(response: Mapping[str, Any]) -> bool:
     """SSE-KMS ETags are not md5s of the data, so they cannot be compared."""
     return str(response.get("ServerSideEncryption", "")).startswith("aws:kms")
 
@@ -132,7 +132,7 @@ def _put_small(
             raise
         response = retry.call(lambda: s3.put_object(**args, Body=body(data, throttle)), what)
     etag = parse_etag(response["ETag"])[0]
-    if not _kms(response) and etag != md5:
+    if not kms_encrypted(response) and etag != md5:
         raise IntegrityError(
             f"s3://{bucket}/{key}: the server stored ETag {etag}, expected md5 {md5};"
             " the data was damaged in transit, upload again"
@@ -364,7 +364,7 @@ class _Multipart:
             lambda: self.s3.upload_part(**args, Body=body(data, self.throttle)),
             f"upload part {number} of {self.where}",
         )
-        if _kms(response):
+        if kms_encrypted(response):
             self.kms = True
         elif parse_etag(response["ETag"])[0] != md5:
             raise IntegrityError(
@@ -397,7 +397,7 @@ class _Multipart:
         )
         expected = multipart_etag(md5s)
         etag = response["ETag"].strip('"')
-        if not (self.kms or _kms(response)) and etag != expected:
+        if not (self.kms or kms_encrypted(response)) and etag != expected:
             raise IntegrityError(
                 f"{self.where}: the server's ETag {etag} differs from the expected {expected};"
                 " delete the object and upload again"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import random
 
@@ -114,3 +116,45 @@ def test_download_prefix_keeps_names_and_marks_incomplete(s3, bucket, tmp_path):
     with pytest.raises(Exception, match="refused access"):
         download_prefix(Gets(s3, fail_at=2), bucket, "u/t/", tmp_path / "again")
     assert (tmp_path / "again" / INCOMPLETE).exists()
+
+
+class KmsReporting:
+    """An S3 client whose objects report SSE-KMS (ETag no digest) and a chosen checksum."""
+
+    def __init__(self, s3, checksum: str | None) -> None:
+        self._s3 = s3
+        self._checksum = checksum
+
+    def __getattr__(self, name):
+        return getattr(self._s3, name)
+
+    def head_object(self, **kwargs):
+        head = dict(self._s3.head_object(**kwargs))
+        head["ServerSideEncryption"] = "aws:kms"
+        head.pop("ChecksumSHA256", None)
+        if kwargs.get("ChecksumMode") == "ENABLED" and self._checksum:
+            head["ChecksumSHA256"] = self._checksum
+        return head
+
+
+@pytest.mark.parametrize("checksum", ["right", "wrong", None])
+def test_an_sse_kms_object_without_sha256_is_checked_by_s3s_checksum(
+    s3, bucket, tmp_path, caplog, checksum
+):
+    data = random.Random(21).randbytes(3 * MIB)
+    s3.put_object(Bucket=bucket, Key="k", Body=data)
+    digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    stored = {"right": digest, "wrong": digest[::-1], None: None}[checksum]
+    target = tmp_path / "out.dat"
+    if checksum == "wrong":
+        with pytest.raises(IntegrityError, match="S3's checksum"):
+            download_object(KmsReporting(s3, stored), bucket, "k", target)
+        assert not target.exists()
+        return
+    result = download_object(KmsReporting(s3, stored), bucket, "k", target)
+    assert target.read_bytes() == data
+    if checksum == "right":
+        assert result.verified_by == "s3-checksum"
+    else:
+        assert result.verified_by == "unverified"
+        assert "cannot be verified" in caplog.text
