@@ -91,14 +91,20 @@ def make_client(args: argparse.Namespace) -> Any:
     )
 
 
-def _reporter(name: str) -> Callable[[Progress], None] | None:
-    if not sys.stdout.isatty():
-        return None
+def _reporter(name: str) -> Callable[[Progress], None]:
+    """A progress bar on a terminal; elsewhere (a log), a plain line every tenth of the way."""
+    terminal = sys.stdout.isatty()
+    logged = [-1]
 
     def report(progress: Progress) -> None:
         share = progress.done / progress.total if progress.total else 1.0
         eta = f"{progress.eta:.0f}s" if progress.eta is not None else "?"
-        sys.stdout.write(f"\r{name}: {share:6.1%} {progress.rate / 1e6:7.1f} MB/s ETA {eta}   ")
+        line = f"{name}: {share:6.1%} {progress.rate / 1e6:7.1f} MB/s ETA {eta}"
+        if terminal:
+            sys.stdout.write(f"\r{line}   ")
+        elif int(share * 10) > logged[0]:
+            logged[0] = int(share * 10)
+            sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
     return report
@@ -139,8 +145,11 @@ def run(args: argparse.Namespace, s3: Any) -> None:
             prefix,
             dest,
             concurrency=args.concurrency,
+            progress=_reporter(args.uuid),
             bandwidth_bytes_per_second=cap,
         )
+        if sys.stdout.isatty():
+            print()
 
 
 def main(argv: Sequence[str] | None = None, *, client: ClientFactory = make_client) -> int:

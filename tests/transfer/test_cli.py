@@ -138,3 +138,27 @@ def test_module_entry_point_uses_aws_endpoint_url(emulator, s3, bucket, tmp_path
     )
     assert done.returncode == 0, done.stderr
     assert s3.get_object(Bucket=bucket, Key="alice/t4/x.task")["Body"].read() == b"task"
+
+
+def test_progress_goes_to_a_log_as_plain_lines(s3, bucket, tmp_path, capsys, emulator):
+    raw = tmp_path / "scan.dat"
+    raw.write_bytes(bytes(12 * 1024 * 1024))
+    task = tmp_path / "t.task"
+    task.write_text("[Task]\n")
+    argv = [
+        "alice",
+        "testing",
+        "testing",
+        "eu-central-1",
+        bucket,
+        "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "upload",
+        str(raw),
+        str(task),
+        "--endpoint-url",
+        emulator.endpoint,
+    ]
+    assert main(argv) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("scan.dat")]
+    assert lines and "100.0%" in lines[-1] and "MB/s" in lines[-1]
+    assert all("\r" not in line for line in lines)
