@@ -7,8 +7,6 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from transfer.integrity import (
     part_count,
     sha256_file,
 )
+from transfer.parallel import run_bounded
 from transfer.progress import ProgressCallback, ProgressTracker
 from transfer.retry import Retry, ShortRead
 from transfer.throttle import PACE_CHUNK, TokenBucket, bucket_for
@@ -146,7 +145,7 @@ def _download_object(
                 journal.save(jpath, state)
             tracker.add(end - start + 1)
 
-        _bounded(fetch, missing, concurrency)
+        run_bounded(fetch, missing, concurrency, "download")
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -186,29 +185,6 @@ def _get_range(
         body.close()
     if offset != end + 1:
         raise ShortRead(f"got {offset - start} of {end - start + 1} bytes")
-
-
-def _bounded(fn: Callable[[int], None], items: list[int], concurrency: int) -> None:
-    """Run ``fn`` over ``items`` with at most ``concurrency`` in flight; stop on the first error."""
-    failure: BaseException | None = None
-    todo = iter(items)
-    with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="download") as pool:
-        pending: set[Future[None]] = set()
-        while True:
-            while failure is None and len(pending) < max(1, concurrency):
-                item = next(todo, None)
-                if item is None:
-                    break
-                pending.add(pool.submit(fn, item))
-            if not pending:
-                break
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                exc = future.exception()
-                if exc is not None and failure is None:
-                    failure = exc
-    if failure is not None:
-        raise failure
 
 
 def _verify(s3: Any, bucket: str, key: str, head: dict[str, Any], path: Path, retry: Retry) -> str:

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import threading
 from collections.abc import Iterable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from botocore.exceptions import ClientError
 from transfer import journal
 from transfer.errors import IntegrityError, TransferError
 from transfer.integrity import multipart_etag, parse_etag, part_count, part_size_for
+from transfer.parallel import run_bounded
 from transfer.progress import ProgressCallback, ProgressTracker
 from transfer.retry import Retry, error_code
 from transfer.source import PatchedSource
@@ -327,25 +327,9 @@ class _Multipart:
 
     def _send(self, numbers: list[int], tracker: ProgressTracker) -> None:
         """Send parts with at most ``concurrency`` in flight (and so in memory)."""
-        failure: BaseException | None = None
-        todo = iter(numbers)
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="upload") as pool:
-            pending: set[Future[None]] = set()
-            while True:
-                while failure is None and len(pending) < self.concurrency:
-                    number = next(todo, None)
-                    if number is None:
-                        break
-                    pending.add(pool.submit(self._send_part, number, tracker))
-                if not pending:
-                    break
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    exc = future.exception()
-                    if exc is not None and failure is None:
-                        failure = exc
-        if failure is not None:
-            raise failure
+        run_bounded(
+            lambda number: self._send_part(number, tracker), numbers, self.concurrency, "upload"
+        )
 
     def _send_part(self, number: int, tracker: ProgressTracker) -> None:
         offset, length = self._span(number)

@@ -6,8 +6,11 @@ Run as a module it serves until killed and prints its port on the first line of 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import logging
 import os
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -41,6 +44,7 @@ class Emulator:
             text=True,
             cwd=REPO_ROOT,
             env=env,
+            preexec_fn=_die_with_parent,
         )
         assert self._process.stdout is not None
         line = self._process.stdout.readline().strip()
@@ -78,6 +82,22 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to stop the emulator when the process that started it dies, however it dies.
+
+    (Linux ties this to the starting thread: start the emulator from a thread that
+    lives as long as it should, as every caller here does from the main thread.)
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: stop() still ends it on every normal exit
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def serve(host: str, port: int) -> None:
