@@ -47,6 +47,7 @@ from functions.core.errors import ConfigurationError
 from functions.core.models import ModeCatalog, ModeSettings, Site, User, bind_models
 from functions.core.modes import CLIENT_CONFIG_DEFAULTS, CLIENT_CONFIG_KEYS
 from functions.core.settings import Settings
+from functions.core.yarra_ini import parse_yarra_ini
 from scripts.local_cloud.cloud import LOCAL_ACCOUNT, REPO_ROOT
 from scripts.local_cloud.credentials import Credential, CredentialStore
 from scripts.local_cloud.resources import Deployment, Resources
@@ -541,12 +542,7 @@ def client_config_from_mode_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise AdminError(f"cannot read the mode file {path}: {exc.strerror}") from None
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    try:
-        parser.read_string(text, source=str(path))
+        parser = parse_yarra_ini(data, source=str(path))
     except configparser.Error as exc:
         raise AdminError(f"{path} is not a readable mode file: {exc}") from None
     if not parser.has_section("ClientConfig"):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from functions.core.errors import TaskFileError
 from functions.core.keys import RAW_SUFFIXES
+from functions.core.yarra_ini import parse_yarra_ini
 
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _IDENTITY_KEYS = ("patientname", "acc")
@@ -55,12 +56,7 @@ def parse_task_file(data: bytes, *, name: str, expected_task_id: str) -> TaskFil
             f" at offset {bad.start()}). Upload the .task file that the Yarra client wrote."
         )
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    try:
-        parser.read_string(text, source=name)
+        parser = parse_yarra_ini(data, source=name)
     except configparser.Error as exc:
         first_line = str(exc).splitlines()[0]
         raise TaskFileError(
