@@ -17,6 +17,8 @@ from transfer.integrity import (
     CHUNK,
     DEFAULT_PART_SIZE,
     MIB,
+    SHA256_KEY,
+    kms_encrypted,
     md5_file,
     multipart_etag_of_file,
     parse_etag,
@@ -27,7 +29,6 @@ from transfer.parallel import run_bounded
 from transfer.progress import ProgressCallback, ProgressTracker
 from transfer.retry import Retry, ShortRead
 from transfer.throttle import PACE_CHUNK, TokenBucket, bucket_for
-from transfer.upload import SHA256_KEY, kms_encrypted
 
 logger = logging.getLogger("yarracloud.transfer")
 
@@ -201,7 +202,7 @@ def _verify(s3: Any, bucket: str, key: str, head: dict[str, Any], path: Path, re
             )
         return "sha256"
     if kms_encrypted(head):
-        return _verifykms_encrypted(s3, bucket, key, path, retry)
+        return _verify_kms_object(s3, bucket, key, path, retry)
     digest, parts = parse_etag(head["ETag"])
     if parts is None:
         actual = md5_file(path)
@@ -233,7 +234,7 @@ def _verify(s3: Any, bucket: str, key: str, head: dict[str, Any], path: Path, re
     )
 
 
-def _verifykms_encrypted(s3: Any, bucket: str, key: str, path: Path, retry: Retry) -> str:
+def _verify_kms_object(s3: Any, bucket: str, key: str, path: Path, retry: Retry) -> str:
     """An SSE-KMS object without a sha256 entry: its ETag is no digest of the data.
 
     S3's own full-object SHA-256 checksum is used where the writer asked for one;

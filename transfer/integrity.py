@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 MIB = 1024 * 1024
 MIN_PART_SIZE = 5 * MIB
@@ -79,3 +80,12 @@ def parse_etag(etag: str) -> tuple[str, int | None]:
     if sep and count.isdigit():
         return digest, int(count)
     return value, None
+
+
+SHA256_KEY = "sha256"
+"""The user-metadata entry holding the full object's sha256, as hex."""
+
+
+def kms_encrypted(response: Mapping[str, Any]) -> bool:
+    """SSE-KMS ETags are not md5s of the data, so they cannot be compared."""
+    return str(response.get("ServerSideEncryption", "")).startswith("aws:kms")

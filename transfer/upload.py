@@ -21,14 +21,20 @@ from botocore.exceptions import ClientError
 
 from transfer import journal
 from transfer.errors import IntegrityError, TransferError
-from transfer.integrity import multipart_etag, parse_etag, part_count, part_size_for
+from transfer.integrity import (
+    SHA256_KEY,
+    kms_encrypted,
+    multipart_etag,
+    parse_etag,
+    part_count,
+    part_size_for,
+)
 from transfer.parallel import run_bounded
 from transfer.progress import ProgressCallback, ProgressTracker
 from transfer.retry import Retry, error_code
 from transfer.source import PatchedSource
 from transfer.throttle import TokenBucket, body, bucket_for
 
-SHA256_KEY = "sha256"
 CHECKSUM_REJECTED = {"NotImplemented", "InvalidRequest", "InvalidArgument", "BadDigest"}
 
 
@@ -89,11 +95,6 @@ def upload_file(
 
 def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode()
-
-
-def kms_encrypted(response: Mapping[str, Any]) -> bool:
-    """SSE-KMS ETags are not md5s of the data, so they cannot be compared."""
-    return str(response.get("ServerSideEncryption", "")).startswith("aws:kms")
 
 
 def _checksum_rejected(exc: BaseException) -> bool:

@@ -59,6 +59,11 @@ class ApiService:
     clock: Clock = system_clock
     hooks: Hooks | None = None
 
+    def __post_init__(self) -> None:
+        self.submitter = Submitter(
+            self.settings, self.clients, clock=self.clock, hooks=self.hooks or Hooks()
+        )
+
     # -- Yarra's endpoints ---------------------------------------------------------------
 
     def user_status(self, caller: Caller) -> dict[str, Any]:
@@ -119,11 +124,8 @@ class ApiService:
         blocked = self.submission_blocked(caller)
         if blocked:
             raise RequestError(blocked)
-        submitter = Submitter(
-            self.settings, self.clients, clock=self.clock, hooks=self.hooks or Hooks()
-        )
         try:
-            outcome = submitter.submit(caller.user_name, task_id, task_file_name)
+            outcome = self.submitter.submit(caller.user_name, task_id, task_file_name)
         except TaskUnavailable:
             raise NotFound(f"task {task_id} cannot be submitted by this user") from None
         except TaskFileMissing as exc:

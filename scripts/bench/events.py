@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 
 from functions.core.models import Task
+from scripts.local_cloud.batch_runner import STATUSES as BATCH_STATUSES
 from scripts.local_cloud.cloud import LocalCloud
 from scripts.local_cloud.emulator import Emulator
 from scripts.local_cloud.seed import DEMO_MODE, publish_mode, seed_site
@@ -124,15 +125,7 @@ def pipeline(
         span = max(submitted_at(t) for t in tasks) - start
         jobs = 0
         for queue in (cloud.settings.job_queue_spot, cloud.settings.job_queue_on_demand):
-            for status in (
-                "SUBMITTED",
-                "PENDING",
-                "RUNNABLE",
-                "STARTING",
-                "RUNNING",
-                "SUCCEEDED",
-                "FAILED",
-            ):
+            for status in BATCH_STATUSES:
                 pages = cloud.clients.batch.get_paginator("list_jobs").paginate(
                     jobQueue=queue, jobStatus=status
                 )
