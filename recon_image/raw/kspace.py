@@ -1,0 +1,125 @@
+"""The one k-space model every reader produces and every pipeline consumes.
+
+Coordinates are DICOM's patient coordinates (LPS, millimetres), which are also
+Siemens' (sagittal = x, coronal = y, transverse = z). Directions are unit
+vectors in that system.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+Vector = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class SliceGeometry:
+    """Where one slice (2D) or the slab (3D) lies.
+
+    Attributes
+    ----------
+    position_mm
+        Centre of the slice or slab.
+    read_dir, phase_dir, slice_dir
+        Directions of increasing readout column, phase-encoding line and
+        slice/partition index.
+    thickness_mm
+        Slice thickness (2D) or slab thickness (3D).
+    """
+
+    position_mm: Vector
+    read_dir: Vector
+    phase_dir: Vector
+    slice_dir: Vector
+    thickness_mm: float
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The protocol values a reconstruction and its DICOM need; nothing that identifies anyone.
+
+    Attributes
+    ----------
+    dimension
+        2 for multi-slice 2D, 3 for a 3D slab.
+    matrix
+        Image matrix (readout, phase, partitions) without readout oversampling;
+        partitions is 1 for 2D.
+    fov_mm
+        Field of view (readout, phase, slab thickness or slice thickness).
+    readout_oversampling
+        Acquired over image readout samples (2.0 on Siemens by default).
+    partial_fourier
+        Acquired fraction of k-space along (phase, partition): 1.0, 7/8, 6/8, 5/8, 4/8.
+    acceleration
+        Parallel-imaging factors along (phase, partition).
+    slices
+        One entry per slice in spatial order (2D) or one for the slab (3D).
+    slice_spacing_mm
+        Centre-to-centre distance of neighbouring slices (2D) or partitions (3D).
+    """
+
+    sequence_name: str
+    protocol_name: str
+    dimension: Literal[2, 3]
+    matrix: tuple[int, int, int]
+    fov_mm: tuple[float, float, float]
+    readout_oversampling: float
+    partial_fourier: tuple[float, float]
+    acceleration: tuple[int, int]
+    slices: tuple[SliceGeometry, ...]
+    slice_spacing_mm: float
+    tr_ms: float
+    te_ms: tuple[float, ...]
+    ti_ms: float | None
+    flip_deg: float
+    field_strength_t: float
+    patient_position: str = "HFS"
+    software_version: str = ""
+
+
+@dataclass(frozen=True)
+class VolumeLabel:
+    """Which image volume a block of k-space belongs to (averages are already combined)."""
+
+    echo: int = 0
+    phase: int = 0
+    repetition: int = 0
+    set: int = 0
+
+
+@dataclass
+class KSpace:
+    """Sorted Cartesian k-space of one measurement.
+
+    Attributes
+    ----------
+    data
+        complex64 array (volumes, coils, z, lines, columns): z is the slice
+        index (2D, spatial order as in ``protocol.slices``) or the partition
+        (3D); lines span the full phase matrix, columns the full oversampled
+        readout. k-space centre sits at index n // 2 of lines, z (3D) and
+        columns. Reflected readouts are already reversed and averages
+        combined; unacquired positions are zero.
+    sampled
+        bool array (z, lines): which phase-encoding positions were acquired.
+    noise
+        complex64 array (coils, samples) of the noise-adjustment scans, or None.
+    protocol
+        The protocol values.
+    volumes
+        One label per entry of the first axis of ``data``.
+    """
+
+    data: np.ndarray
+    sampled: np.ndarray
+    noise: np.ndarray | None
+    protocol: Protocol
+    volumes: tuple[VolumeLabel, ...] = field(default=(VolumeLabel(),))
+
+    @property
+    def coils(self) -> int:
+        return int(self.data.shape[1])
