@@ -130,3 +130,22 @@ def s3peer() -> Path:
         return build_s3peer(Path(tempfile.gettempdir()) / "yarracloud-go-cache")
     except GoUnavailable as missing:
         pytest.skip(str(missing))
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A real Orthanc PACS on free loopback ports for the session (``tests/helpers/orthanc.py``).
+
+    Skips where Orthanc is not installed, except in CI (``CI`` set), where it fails.
+    """
+    import os
+
+    from tests.helpers.orthanc import ORTHANC_BINARY, Orthanc
+
+    if not ORTHANC_BINARY.exists():
+        message = f"{ORTHANC_BINARY} is missing: install the Debian package orthanc"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with Orthanc(tmp_path_factory.mktemp("orthanc")) as running:
+        yield running
