@@ -1,0 +1,114 @@
+"""``read_raw``: any supported raw file into the k-space model, format detected by content.
+
+Siemens TWIX VD/VE/XA (multi-RAID header), TWIX VB (measurement header first)
+and ISMRMRD/MRD HDF5. The dense k-space's size is known before it is
+allocated and checked against the memory the process may use, so an
+oversized or corrupt header fails with ``TooLarge`` instead of a MemoryError.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from recon_image.errors import RawDataError, TooLarge
+from recon_image.raw.kspace import KSpace
+from recon_image.raw.mrd import is_hdf5, read_mrd
+from recon_image.raw.readouts import RawMeasurement
+from recon_image.raw.sort import assemble, plan_layout
+from recon_image.raw.twix import is_multi_raid, read_twix_vd
+from recon_image.raw.twix_vb import looks_like_vb, read_twix_vb
+
+GIB = 1024**3
+_CGROUP_LIMITS = (
+    Path("/sys/fs/cgroup/memory.max"),
+    Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+)
+
+
+def detect_format(path: Path) -> str:
+    """``"vd"``, ``"vb"`` or ``"mrd"`` from the file's first bytes; RawDataError otherwise."""
+    try:
+        with path.open("rb") as file:
+            first = file.read(64)
+    except OSError as error:
+        raise RawDataError(str(path), None, f"cannot be read ({error.strerror})") from None
+    if is_hdf5(first):
+        return "mrd"
+    if is_multi_raid(first):
+        return "vd"
+    if len(first) >= 8 and first[:8] == bytes(8):
+        raise RawDataError(
+            str(path),
+            4,
+            "the TWIX multi-RAID header lists 0 measurements; the file holds no measurement",
+        )
+    if looks_like_vb(first):
+        return "vb"
+    raise RawDataError(
+        str(path),
+        0,
+        f"the first bytes ({first[:8].hex(' ')}) are neither a TWIX multi-RAID header "
+        "(u32 0, then 1..64 measurements), a TWIX VB measurement header (u32 length, u32 "
+        "buffer count, 'Config') nor the HDF5 signature of an MRD file; upload the scanner's "
+        ".dat or an ISMRMRD .h5",
+    )
+
+
+def read_measurement(path: Path) -> RawMeasurement:
+    """The readouts and header protocol of ``path``, samples still on disk."""
+    readers = {"vd": read_twix_vd, "vb": read_twix_vb, "mrd": read_mrd}
+    return readers[detect_format(path)](path)
+
+
+def available_memory_bytes() -> int:
+    """Memory this process may still use: the cgroup limit or MemAvailable, whichever is less."""
+    limits = []
+    for limit_file in _CGROUP_LIMITS:
+        try:
+            text = limit_file.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            limits.append(int(text))
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                limits.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    if not limits:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    return min(limits)
+
+
+def read_raw(path: Path, *, memory_limit_bytes: int | None = None) -> KSpace:
+    """Read a raw data file into the sorted k-space model.
+
+    Parameters
+    ----------
+    path
+        A Siemens TWIX file (VB or VD/VE/XA) or an ISMRMRD/MRD HDF5 file.
+    memory_limit_bytes
+        Most bytes the dense k-space may take; None means the memory available
+        to the process (cgroup limit or MemAvailable).
+
+    Raises
+    ------
+    RawDataError
+        The file is not a supported format, is truncated or corrupt.
+    TooLarge
+        The dense k-space would need more memory than allowed.
+    """
+    path = Path(path)
+    measurement = read_measurement(path)
+    layout = plan_layout(measurement)
+    limit = available_memory_bytes() if memory_limit_bytes is None else memory_limit_bytes
+    if layout.nbytes > limit:
+        volumes, coils, z, lines, columns = layout.shape
+        raise TooLarge(
+            f"{path}: the k-space ({volumes} volumes x {coils} coils x {z} x {lines} x {columns} "
+            f"complex samples) needs {layout.nbytes / GIB:.3g} GiB but only {limit / GIB:.3g} GiB "
+            "are available; choose a larger instance size for this protocol"
+        )
+    return assemble(measurement, layout)

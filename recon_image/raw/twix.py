@@ -1,0 +1,273 @@
+"""Siemens TWIX VD/VE/XA ("multi-RAID") files: file header, measurement list, scan headers.
+
+The file is memory-mapped; the readers walk the chain of scan headers once
+(each header's sizes give the next one's offset), gather all headers into one
+structured array, and hand samples out as strided views of the mapping, so no
+Python object is made per channel or per sample.
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from recon_image.errors import RawDataError
+from recon_image.raw.measurement_header import read_measurement_header
+from recon_image.raw.protocol import protocol_from_header
+from recon_image.raw.readouts import COUNTERS, READOUT_DTYPE, Flag, RawMeasurement
+
+RAID_HEADER_BYTES = 10240
+MAX_MEASUREMENTS = 64
+RAID_ENTRY = np.dtype(
+    [
+        ("meas_id", "<u4"),
+        ("file_id", "<u4"),
+        ("offset", "<u8"),
+        ("length", "<u8"),
+        ("patient_name", "S64"),
+        ("protocol_name", "S64"),
+    ]
+)
+SCAN_HEADER_BYTES = 192
+CHANNEL_HEADER_BYTES = 32
+_SLICE_DATA = [("position", "<f4", (3,)), ("quaternion", "<f4", (4,))]
+_COUNTERS = [
+    ("Lin", "<u2"),
+    ("Ave", "<u2"),
+    ("Sli", "<u2"),
+    ("Par", "<u2"),
+    ("Eco", "<u2"),
+    ("Phs", "<u2"),
+    ("Rep", "<u2"),
+    ("Set", "<u2"),
+    ("Seg", "<u2"),
+    ("Ida", "<u2"),
+    ("Idb", "<u2"),
+    ("Idc", "<u2"),
+    ("Idd", "<u2"),
+    ("Ide", "<u2"),
+]
+SCAN_HEADER = np.dtype(
+    [
+        ("flags_and_dma_length", "<u4"),
+        ("meas_uid", "<i4"),
+        ("scan_counter", "<u4"),
+        ("time_stamp", "<u4"),
+        ("pmu_time_stamp", "<u4"),
+        ("system_type", "<u2"),
+        ("ptab_pos_delay", "<u2"),
+        ("ptab_pos", "<i4", (3,)),
+        ("reserved", "<i4"),
+        ("eval_info_mask", "<u8"),
+        ("samples_in_scan", "<u2"),
+        ("used_channels", "<u2"),
+        *_COUNTERS,
+        ("cut_off", "<u2", (2,)),
+        ("centre_column", "<u2"),
+        ("coil_select", "<u2"),
+        ("readout_offcentre", "<f4"),
+        ("time_since_last_rf", "<u4"),
+        ("centre_line", "<u2"),
+        ("centre_partition", "<u2"),
+        *_SLICE_DATA,
+        ("ice_program_para", "<u2", (24,)),
+        ("reserved_para", "<u2", (4,)),
+        ("application_counter", "<u2"),
+        ("application_mask", "<u2"),
+        ("crc", "<u4"),
+    ]
+)
+assert SCAN_HEADER.itemsize == SCAN_HEADER_BYTES
+_SIEMENS_NAMES = ("Lin", "Par", "Sli", "Ave", "Eco", "Phs", "Rep", "Set", "Seg")
+_SIEMENS_COUNTER = dict(zip(COUNTERS, _SIEMENS_NAMES, strict=True))
+_SKIP = Flag.ACQEND.mask | Flag.SYNCDATA.mask
+
+
+def is_multi_raid(first_bytes: bytes) -> bool:
+    """Whether a file starting with ``first_bytes`` has the VD/VE/XA multi-RAID header."""
+    if len(first_bytes) < 8:
+        return False
+    head, count = struct.unpack_from("<II", first_bytes)
+    return head == 0 and 1 <= count <= MAX_MEASUREMENTS
+
+
+def quaternion_directions(quaternion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read, phase and slice directions of Siemens SliceData quaternions (n, 4) → three (n, 3).
+
+    Siemens' quaternion rotates the (phase, read, normal) axes into patient
+    coordinates: the rotation's first column is the phase-encoding direction,
+    the second the readout direction, the third their cross product
+    phase x read. The slice direction returned is DICOM's normal read x phase,
+    the direction in which slice positions increase in the images' frame.
+    """
+    a, b, c, d = (quaternion[:, i].astype(np.float64) for i in range(4))
+    phase = np.stack([1 - 2 * (b * b + c * c), 2 * (a * b + c * d), 2 * (a * c - b * d)], axis=1)
+    read = np.stack([2 * (a * b - c * d), 1 - 2 * (a * a + c * c), 2 * (b * c + a * d)], axis=1)
+    return read, phase, np.cross(read, phase)
+
+
+def readout_table(headers: np.ndarray, sample_offsets: np.ndarray) -> np.ndarray:
+    """The shared readout table from Siemens scan headers (VB's or VD/VE's, same field names)."""
+    table = np.zeros(len(headers), dtype=READOUT_DTYPE)
+    for ours, theirs in _SIEMENS_COUNTER.items():
+        table[ours] = headers[theirs]
+    table["flags"] = headers["eval_info_mask"]
+    table["samples"] = headers["samples_in_scan"]
+    table["channels"] = headers["used_channels"]
+    table["centre_column"] = headers["centre_column"]
+    table["centre_line"] = headers["centre_line"]
+    table["centre_partition"] = headers["centre_partition"]
+    table["position"] = headers["position"]
+    read, phase, normal = quaternion_directions(headers["quaternion"])
+    table["read_dir"], table["phase_dir"], table["slice_dir"] = read, phase, normal
+    table["offset"] = sample_offsets
+    return table
+
+
+class StridedSamples:
+    """Samples of readouts laid out as ``[header][channel header, samples] x channels``.
+
+    ``channel_header`` is the number of bytes before each channel's samples
+    (32 on VD/VE, 128 on VB); ``offset`` in the table points at channel 0's
+    first sample. Readouts at equal spacing are read through one strided view.
+    """
+
+    def __init__(self, data: np.ndarray, table: np.ndarray, channel_header: int) -> None:
+        self.data = data
+        self.table = table
+        self.channel_header = channel_header
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows)
+        if rows.size == 0:
+            return np.zeros((0, 0, 0), dtype=np.complex64)
+        channels = int(self.table["channels"][rows[0]])
+        samples = int(self.table["samples"][rows[0]])
+        out = np.empty((rows.size, channels, samples), dtype=np.complex64)
+        offsets = self.table["offset"][rows].astype(np.int64)
+        channel_stride = self.channel_header + 8 * samples
+        # runs of equally spaced readouts are read through one strided view each
+        steps = np.diff(offsets)
+        changes = np.flatnonzero(steps[1:] != steps[:-1]) + 2
+        bounds = [0, *changes.tolist(), rows.size]
+        for begin, end in itertools.pairwise(bounds):
+            step = int(offsets[begin + 1] - offsets[begin]) if end - begin > 1 else 0
+            view = np.ndarray(
+                shape=(end - begin, channels, samples),
+                dtype=np.complex64,
+                buffer=self.data,
+                offset=int(offsets[begin]),
+                strides=(step, channel_stride, 8),
+            )
+            out[begin:end] = view
+        return out
+
+
+def _raid_entries(data: np.ndarray, path: Path) -> np.ndarray:
+    size = data.size
+    if size < RAID_HEADER_BYTES:
+        raise RawDataError(
+            str(path),
+            size,
+            f"the file ends inside the {RAID_HEADER_BYTES}-byte multi-RAID file header",
+        )
+    count = int(data[4:8].view("<u4")[0])
+    return np.frombuffer(data, dtype=RAID_ENTRY, count=count, offset=8)
+
+
+def read_twix_vd(path: Path) -> RawMeasurement:
+    """Read the last measurement (the imaging scan) of a VD/VE/XA multi-RAID file."""
+    data = np.memmap(path, dtype=np.uint8, mode="r")
+    entries = _raid_entries(data, path)
+    index = len(entries) - 1
+    entry = entries[index]
+    offset, length = int(entry["offset"]), int(entry["length"])
+    entry_at = 8 + index * RAID_ENTRY.itemsize
+    if offset < RAID_HEADER_BYTES or offset >= data.size:
+        raise RawDataError(
+            str(path),
+            entry_at,
+            f"measurement {index + 1} starts at byte {offset}, outside the file's "
+            f"{RAID_HEADER_BYTES}..{data.size} bytes; the file is truncated or corrupt",
+        )
+    end = data.size if length == 0 else min(offset + length, data.size)
+    header = read_measurement_header(data, offset, end, path)
+    protocol = protocol_from_header(header, path)
+    headers, sample_offsets = walk_scan_headers(data, offset + header.length, end, path)
+    table = readout_table(headers, sample_offsets)
+    return RawMeasurement(
+        path=path,
+        protocol=protocol,
+        readouts=table,
+        samples=StridedSamples(data, table, CHANNEL_HEADER_BYTES),
+    )
+
+
+def walk_scan_headers(
+    data: np.ndarray, start: int, end: int, path: Path
+) -> tuple[np.ndarray, np.ndarray]:
+    """Follow the VD/VE scan headers from ``start`` to ACQEND.
+
+    Returns the headers of the readouts that carry samples (SYNCDATA and
+    ACQEND left out) and the byte offset of each one's first sample.
+    """
+    name = str(path)
+    positions: list[int] = []
+    pos = start
+    unpack = struct.Struct("<I36xQHH").unpack_from
+    while True:
+        if pos + SCAN_HEADER_BYTES > end:
+            raise RawDataError(
+                name,
+                pos,
+                f"the file ends {end - pos} bytes into a {SCAN_HEADER_BYTES}-byte scan header "
+                "before the ACQEND scan; the file is truncated — copy it from the scanner again",
+            )
+        flags_dma, mask, samples, channels = unpack(data, pos)
+        if mask & Flag.ACQEND.mask:
+            break
+        if mask & _SKIP:
+            size = flags_dma & 0x1FFFFFF
+            if size < SCAN_HEADER_BYTES:
+                raise RawDataError(
+                    name, pos, f"a SYNCDATA scan header gives a DMA length of {size} bytes"
+                )
+        else:
+            if channels == 0 or samples == 0:
+                raise RawDataError(
+                    name,
+                    pos,
+                    f"a readout has {channels} channels and {samples} samples "
+                    "(at least one of each expected); the raw data is corrupt",
+                )
+            size = SCAN_HEADER_BYTES + channels * (CHANNEL_HEADER_BYTES + 8 * samples)
+            if pos + size > end:
+                raise RawDataError(
+                    name,
+                    pos,
+                    f"a readout of {channels} channels x {samples} samples needs {size} bytes "
+                    f"but only {end - pos} remain; the file is truncated — copy it "
+                    "from the scanner again",
+                )
+            positions.append(pos)
+        pos += size
+    if not positions:
+        raise RawDataError(name, start, "the measurement holds no readouts before ACQEND")
+    offsets = np.asarray(positions, dtype=np.int64)
+    headers = gather_headers(data, offsets, SCAN_HEADER)
+    return headers, offsets + SCAN_HEADER_BYTES + CHANNEL_HEADER_BYTES
+
+
+def gather_headers(data: np.ndarray, offsets: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Copy the fixed-size headers at ``offsets`` into one structured array, in chunks."""
+    out = np.empty(len(offsets), dtype=dtype)
+    raw = out.view(np.uint8).reshape(len(offsets), dtype.itemsize)
+    span = np.arange(dtype.itemsize)
+    chunk = 4096
+    for begin in range(0, len(offsets), chunk):
+        index = offsets[begin : begin + chunk, None] + span
+        raw[begin : begin + chunk] = data[index]
+    return out

@@ -1,0 +1,261 @@
+"""Simulate a Cartesian MRI scan of the Shepp-Logan phantom: readouts as a scanner records them.
+
+The scan yields the readouts in acquisition order with their counters and
+flags (the readers' ``READOUT_DTYPE``), the samples exactly as a raw file
+stores them (reflected readouts reversed), the protocol values, the true
+image, and the dense k-space a correct reader must produce from them.
+
+2D scans acquire their slices interleaved (even spatial slices first) and
+number them in acquisition order, as Siemens' slice counter does; 3D scans
+encode partitions. Partial Fourier drops the first phase-encoding lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from recon_image.raw.kspace import Protocol, SliceGeometry
+from recon_image.raw.readouts import READOUT_DTYPE, Flag
+from scripts.phantoms.numeric import coil_maps, oversample, shepp_logan, to_kspace
+
+Vector = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """What to simulate.
+
+    Attributes
+    ----------
+    dimension
+        2 (multi-slice) or 3 (one slab).
+    matrix
+        (readout, phase, slices or partitions), readout without oversampling.
+    oversampling
+        Readout oversampling factor, 1 or 2.
+    reflect
+        Mark every other line REFLECT and store its samples reversed.
+    partial_fourier
+        Acquired fraction of the phase-encoding lines (1.0, 7/8, 6/8, …).
+    averages
+        Repetitions of every line, to be averaged.
+    noise_scans
+        Noise-adjustment readouts acquired before the image.
+    noise_sigma
+        Standard deviation of complex Gaussian noise added to every sample.
+    """
+
+    dimension: Literal[2, 3] = 2
+    matrix: tuple[int, int, int] = (64, 64, 4)
+    coils: int = 4
+    oversampling: int = 2
+    reflect: bool = False
+    partial_fourier: float = 1.0
+    averages: int = 1
+    noise_scans: int = 0
+    noise_sigma: float = 0.0
+    seed: int = 0
+    fov_mm: tuple[float, float] = (220.0, 220.0)
+    thickness_mm: float = 5.0
+    slice_gap: float = 0.2
+    centre_mm: Vector = (4.5, -12.0, 30.0)
+    tilt_deg: float = 12.0
+    tr_ms: float = 250.0
+    te_ms: float = 4.92
+    ti_ms: float | None = None
+    flip_deg: float = 70.0
+    field_strength_t: float = 3.0
+    sequence_name: str = "%SiemensSeq%\\gre"
+    protocol_name: str = "yc_gre_phantom"
+    software_version: str = "syngo MR E11"
+
+
+@dataclass
+class SimulatedScan:
+    """A simulated scan and what a reader must make of it.
+
+    Attributes
+    ----------
+    settings
+        What was simulated.
+    readouts
+        ``READOUT_DTYPE`` rows in acquisition order (noise scans first);
+        ``offset`` is the row of ``samples``.
+    samples
+        complex64 (readouts, coils, samples) as stored in the file.
+    protocol
+        The protocol values, slices in spatial order.
+    truth
+        float32 (z, lines, columns): the true magnitude image.
+    kspace
+        complex64 (1, coils, z, lines, oversampled columns): the dense k-space
+        a reader must produce (reflections undone, averages averaged, zeros
+        where not acquired).
+    sampled
+        bool (z, lines): acquired phase-encoding positions.
+    noise
+        complex64 (coils, samples) of the noise scans, or None.
+    chronological_slices
+        For 2D: the spatial index of each slice counter (acquisition order).
+    """
+
+    settings: ScanSettings
+    readouts: np.ndarray
+    samples: np.ndarray
+    protocol: Protocol
+    truth: np.ndarray
+    kspace: np.ndarray
+    sampled: np.ndarray
+    noise: np.ndarray | None
+    chronological_slices: tuple[int, ...] = field(default=())
+
+
+def orientation(tilt_deg: float) -> tuple[Vector, Vector, Vector]:
+    """Read, phase and slice directions of a transverse slice tilted about the readout axis."""
+    t = np.deg2rad(tilt_deg)
+    read = np.array([1.0, 0.0, 0.0])
+    phase = np.array([0.0, np.cos(t), np.sin(t)])
+    normal = np.cross(read, phase)
+    return _vec(read), _vec(phase), _vec(normal)
+
+
+def interleaved(count: int) -> list[int]:
+    """Spatial slice indices in interleaved acquisition order: even ones, then odd ones."""
+    return [*range(0, count, 2), *range(1, count, 2)]
+
+
+def simulate(settings: ScanSettings) -> SimulatedScan:
+    """Simulate ``settings``; deterministic for a given ``settings.seed``."""
+    s = settings
+    nx, ny, nz = s.matrix
+    rng = np.random.default_rng(s.seed)
+    truth = shepp_logan((nz, ny, nx))
+    maps = coil_maps(s.coils, (nz, ny, nx), seed=s.seed)
+    images = oversample(maps * truth[None], s.oversampling)
+    axes = (-2, -1) if s.dimension == 2 else (-3, -2, -1)
+    full = to_kspace(images, axes)  # (coils, z, lines, columns)
+    columns = nx * s.oversampling
+
+    first_line = ny - round(s.partial_fourier * ny)
+    lines = np.arange(first_line, ny)
+    chron = interleaved(nz) if s.dimension == 2 else list(range(nz))
+
+    count = s.averages * lines.size * nz
+    table = np.zeros(s.noise_scans + count, dtype=READOUT_DTYPE)
+    samples = np.empty((table.size, s.coils, columns), dtype=np.complex64)
+    read, phase, normal = orientation(s.tilt_deg)
+    positions = _slice_positions(s, normal)
+    table["samples"] = columns
+    table["channels"] = s.coils
+    table["centre_column"] = columns // 2
+    table["centre_line"] = ny // 2
+    table["centre_partition"] = nz // 2 if s.dimension == 3 else 0
+    table["read_dir"], table["phase_dir"], table["slice_dir"] = read, phase, normal
+    table["position"] = positions[0] if s.dimension == 3 else positions[chron[0]]
+
+    noise = None
+    if s.noise_scans:
+        noise_block = _gaussian(rng, (s.noise_scans, s.coils, columns), max(s.noise_sigma, 1e-3))
+        samples[: s.noise_scans] = noise_block
+        table["flags"][: s.noise_scans] = Flag.NOISEADJSCAN.mask
+        noise = noise_block.transpose(1, 0, 2).reshape(s.coils, -1)
+
+    expected = np.zeros((1, *full.shape), dtype=np.complex64)
+    row = s.noise_scans
+    sums = np.zeros(full.shape, dtype=np.complex128)
+    for average in range(s.averages):
+        for outer in range(nz if s.dimension == 3 else 1):
+            for k, line in enumerate(lines):
+                inner = chron if s.dimension == 2 else [outer]
+                for counter, spatial in enumerate(inner):
+                    z = spatial
+                    values = full[:, z, line, :]
+                    if s.noise_sigma > 0:
+                        values = values + _gaussian(rng, values.shape, s.noise_sigma)
+                    sums[:, z, line, :] += values
+                    flags = Flag.ONLINE.mask
+                    if s.reflect and k % 2 == 1:
+                        flags |= Flag.REFLECT.mask
+                        values = values[:, ::-1]
+                    entry = table[row]
+                    entry["lin"] = line
+                    entry["ave"] = average
+                    if s.dimension == 2:
+                        entry["sli"] = counter
+                        entry["position"] = positions[spatial]
+                    else:
+                        entry["par"] = outer
+                    entry["flags"] = flags
+                    samples[row] = values
+                    row += 1
+    expected[0] = (sums / s.averages).astype(np.complex64)
+    sampled = np.zeros((nz, ny), dtype=bool)
+    sampled[:, first_line:] = True
+    table["offset"] = np.arange(table.size)
+
+    geometry = tuple(
+        SliceGeometry(
+            position_mm=_vec(p),
+            read_dir=read,
+            phase_dir=phase,
+            slice_dir=normal,
+            thickness_mm=s.thickness_mm * (nz if s.dimension == 3 else 1),
+        )
+        for p in (positions if s.dimension == 2 else positions[:1])
+    )
+    protocol = Protocol(
+        sequence_name=s.sequence_name,
+        protocol_name=s.protocol_name,
+        dimension=s.dimension,
+        matrix=(nx, ny, nz if s.dimension == 3 else 1),
+        fov_mm=(s.fov_mm[0], s.fov_mm[1], geometry[0].thickness_mm),
+        readout_oversampling=float(s.oversampling),
+        partial_fourier=(s.partial_fourier, 1.0),
+        acceleration=(1, 1),
+        slices=geometry,
+        slice_spacing_mm=s.thickness_mm * (1.0 + s.slice_gap)
+        if s.dimension == 2
+        else s.thickness_mm,
+        tr_ms=s.tr_ms,
+        te_ms=(s.te_ms,),
+        ti_ms=s.ti_ms,
+        flip_deg=s.flip_deg,
+        field_strength_t=s.field_strength_t,
+        patient_position="HFS",
+        software_version=s.software_version,
+    )
+    return SimulatedScan(
+        settings=s,
+        readouts=table,
+        samples=samples,
+        protocol=protocol,
+        truth=truth,
+        kspace=expected,
+        sampled=sampled,
+        noise=noise,
+        chronological_slices=tuple(chron) if s.dimension == 2 else (),
+    )
+
+
+def _slice_positions(s: ScanSettings, normal: Vector) -> np.ndarray:
+    """Centres of the 2D slices in spatial order along ``normal`` (one entry, the slab, in 3D)."""
+    centre = np.asarray(s.centre_mm)
+    if s.dimension == 3:
+        return centre[None].astype(np.float32)
+    spacing = s.thickness_mm * (1.0 + s.slice_gap)
+    nz = s.matrix[2]
+    offsets = (np.arange(nz) - (nz - 1) / 2) * spacing
+    return (centre[None] + offsets[:, None] * np.asarray(normal)[None]).astype(np.float32)
+
+
+def _gaussian(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
+    noise = rng.standard_normal((*shape, 2), dtype=np.float32) * np.float32(sigma / np.sqrt(2))
+    return noise.view(np.complex64).reshape(shape)
+
+
+def _vec(values: np.ndarray) -> Vector:
+    cleaned = [0.0 if abs(float(v)) < 1e-12 else float(v) for v in values]
+    return (cleaned[0], cleaned[1], cleaned[2])
