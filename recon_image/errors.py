@@ -29,7 +29,7 @@ class RawDataError(BadInput):
 
     def __init__(self, path: str, offset: int | None, problem: str) -> None:
         where = f" at byte {offset}" if offset is not None else ""
-        super().__init__(f"{path}: {problem}{where}")
+        super().__init__(f"{path}{where}: {problem}")
         self.path = path
         self.offset = offset
         self.problem = problem

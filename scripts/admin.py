@@ -5,6 +5,7 @@
     site add SITE_ID --name NAME
     mode publish MODE_ID --name NAME [--tag TAG] [--param-label LABEL ...]
     mode publish [MODE_ID] --mode-file FILE.mode
+    mode publish --folder DIR
     mode enable SITE_ID MODE_ID [--vcpus N] [--memory-mib N] [--spot | --on-demand]
                                 [--timeout-seconds N]
     mode disable SITE_ID MODE_ID
@@ -45,11 +46,13 @@ from pynamodb.exceptions import PynamoDBException
 from functions.core.destinations import Destination
 from functions.core.errors import ConfigurationError
 from functions.core.models import ModeCatalog, ModeSettings, Site, User, bind_models
-from functions.core.modes import CLIENT_CONFIG_DEFAULTS, CLIENT_CONFIG_KEYS
+from functions.core.modes import CLIENT_CONFIG_KEYS, InvalidClientConfig, validate_client_config
 from functions.core.settings import Settings
 from functions.core.yarra_ini import parse_yarra_ini
+from recon_image.errors import ReconError
 from scripts.local_cloud.cloud import LOCAL_ACCOUNT, REPO_ROOT
 from scripts.local_cloud.credentials import Credential, CredentialStore
+from scripts.local_cloud.modes import publish_modes
 from scripts.local_cloud.resources import Deployment, Resources
 
 DEFAULT_READY_FILE = REPO_ROOT / "var" / "local-cloud" / "ready.json"
@@ -186,7 +189,10 @@ class Admin:
     def publish_mode(self, mode_id: str, client_config: Mapping[str, Any]) -> ModeCatalog:
         """Put a mode's ``[ClientConfig]`` into the catalog (replacing an earlier one)."""
         _check_id("mode id", mode_id)
-        config = validate_client_config(client_config)
+        try:
+            config = validate_client_config(client_config)
+        except InvalidClientConfig as exc:
+            raise AdminError(str(exc)) from None
         try:
             ModeCatalog.get(mode_id, consistent_read=True)
             verb = "Republished"
@@ -196,6 +202,15 @@ class Admin:
         entry.save()
         self.say(f"{verb} mode {mode_id} ({config['Name']}) in the mode catalog.")
         return entry
+
+    def publish_modes(self, folder: Path) -> list[str]:
+        """Publish every ``.mode`` file of ``folder`` (all or none: each must be runnable)."""
+        try:
+            mode_ids = publish_modes(folder)
+        except (ReconError, InvalidClientConfig) as exc:
+            raise AdminError(f"nothing published from {folder}: {exc}") from None
+        self.say(f"Published {len(mode_ids)} modes from {folder}: {', '.join(mode_ids)}.")
+        return mode_ids
 
     def enable_mode(
         self,
@@ -510,31 +525,6 @@ class Admin:
 # -- modes from files ------------------------------------------------------------------
 
 
-def validate_client_config(values: Mapping[str, Any]) -> dict[str, Any]:
-    """A complete ``ClientConfig`` with Yarra's keys, typed as the catalog stores them."""
-    name = str(values.get("Name") or "").strip()
-    if not name:
-        raise AdminError("a mode needs the name the scanner's menu shows: pass --name")
-    config: dict[str, Any] = {"Name": name}
-    for key, default in CLIENT_CONFIG_DEFAULTS.items():
-        config[key] = values.get(key, default)
-    config["Tag"] = str(config["Tag"])
-    config["ParamLabel"] = str(config["ParamLabel"])
-    config["ParamDescription"] = str(config["ParamDescription"])
-    config["ParamIsFloat"] = _boolean("ParamIsFloat", config["ParamIsFloat"])
-    config["MinimumSizeMB"] = _number("MinimumSizeMB", config["MinimumSizeMB"], as_float=False)
-    for key in ("ParamDefault", "ParamMin", "ParamMax"):
-        config[key] = _number(key, config[key], as_float=config["ParamIsFloat"])
-    if config["MinimumSizeMB"] < 0:
-        raise AdminError("MinimumSizeMB cannot be negative")
-    if not config["ParamMin"] <= config["ParamDefault"] <= config["ParamMax"]:
-        raise AdminError(
-            f"ParamDefault ({config['ParamDefault']}) must lie between ParamMin"
-            f" ({config['ParamMin']}) and ParamMax ({config['ParamMax']})"
-        )
-    return config
-
-
 def client_config_from_mode_file(path: Path) -> dict[str, Any]:
     """The ``[ClientConfig]`` values of a Yarra ``.mode`` file, as text, under Yarra's key names."""
     try:
@@ -550,31 +540,6 @@ def client_config_from_mode_file(path: Path) -> dict[str, Any]:
     section = parser["ClientConfig"]  # keys are matched case-insensitively
     canonical = list(CLIENT_CONFIG_KEYS)
     return {key: section[key].strip() for key in canonical if key in section}
-
-
-def _number(key: str, value: Any, *, as_float: bool) -> int | float:
-    if isinstance(value, bool):
-        raise AdminError(f"{key} must be a number, not {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise AdminError(f"{key} must be a number, not {value!r}") from None
-    if as_float:
-        return number
-    if not number.is_integer():
-        raise AdminError(f"{key} must be a whole number (ParamIsFloat is off), not {value!r}")
-    return int(number)
-
-
-def _boolean(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off", ""):
-        return False
-    raise AdminError(f"{key} must be true or false, not {value!r}")
 
 
 # -- the agent's config ----------------------------------------------------------------
@@ -770,6 +735,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = mode.add_parser("publish", help="put a mode's [ClientConfig] into the catalog")
     p.add_argument("mode_id", nargs="?", help="default: the mode file's name without .mode")
     p.add_argument("--mode-file", type=Path, help="read [ClientConfig] from a Yarra .mode file")
+    p.add_argument("--folder", type=Path, help="publish every .mode file of a folder")
     p.add_argument("--name", help="the name the scanner's menu shows")
     p.add_argument("--tag")
     p.add_argument("--minimum-size-mb")
@@ -835,6 +801,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _publish(admin: Admin, args: argparse.Namespace) -> None:
+    if args.folder is not None:
+        admin.publish_modes(args.folder)
+        return
     values: dict[str, Any] = {}
     mode_id = args.mode_id
     if args.mode_file is not None:

@@ -1,23 +1,25 @@
-"""The demo: one raw data file through the local cloud, every stage shown as it happens.
+"""The demo: a phantom scan through the local cloud, reconstructed to DICOM, every stage shown.
 
-Today it runs the path that exists: the local cloud starts; a site, a mode and a
-user with an access key are set up; with that key a raw file and, last, its Yarra
-task file are uploaded and the task submitted through the SigV4-signed API; the
-local Batch runs the job; its state changes come back as events until the task
-ends, watched through the API as a client would. The job is the input inspection job, which reads
-and checksums the inputs; the reconstruction worker, the site agent and the PACS
-join this path as they land.
+Today it runs the path that exists: the local cloud starts and publishes the
+worker's built-in modes; a site with one mode enabled and a user with an access
+key are set up; with that key a Siemens TWIX file of a Shepp-Logan phantom and,
+last, its Yarra task file are uploaded and the task submitted through the
+SigV4-signed API; the local Batch runs the reconstruction worker
+(``python -m recon_image``), whose state changes come back as events until the
+task ends, watched through the API as a client would; the DICOM series is then
+downloaded and checked against the worker's manifest. The site agent
+(de-identification, re-identification) and the PACS join this path as they land.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import random
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,8 +27,10 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import boto3
+import pydicom
 
 from functions.core.models import UsageRecord
 from functions.core.settings import Settings
@@ -34,9 +38,18 @@ from functions.core.status import ENDS, Status
 from scripts.admin import Admin, NewKey
 from scripts.local_cloud.api_client import ApiClient
 from scripts.local_cloud.cloud import REPO_ROOT
-from scripts.local_cloud.seed import DEMO_MODE
+from scripts.phantoms.header import Patient, Site
+from scripts.phantoms.scan import ScanSettings, simulate
+from scripts.phantoms.twix_ve import write_ve
+from transfer.download import download_prefix
+from transfer.integrity import sha256_file
 
 SITE, USER = "demo-site", "demo-user"
+MODE = "yc_cartesian"
+ANONYMOUS = Patient(
+    name="Anonymous^Demo", patient_id="DEMO", birth_date="19000101", referring_physician=""
+)
+NO_SITE = Site(institution="Demo", address="", performing_physician="", serial_number="00000")
 STAGES = {
     Status.UPLOADING: "upload seen (the raw file's S3 event opened the task)",
     Status.SUBMITTED: "submitted (by the task file's S3 event or v1/job_submit, whichever first)",
@@ -100,37 +113,62 @@ def stop_cloud(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def make_raw_file(directory: Path, task_id: str, size: int, seed: int) -> Path:
-    """A stand-in raw file of ``size`` bytes (random, seeded): no patient in it."""
-    path = directory / f"{task_id}.dat"
-    rng = random.Random(seed)
-    with path.open("wb") as out:
-        left = size
-        while left:
-            chunk = min(left, 1 << 20)
-            out.write(rng.randbytes(chunk))
-            left -= chunk
-    return path
+def make_raw_file(directory: Path, task_id: str, matrix: int, seed: int) -> Path:
+    """A Siemens VE TWIX file of a Shepp-Logan phantom: 8 coils, 4 slices, ``matrix`` square.
+
+    Its header carries placeholders where a scanner writes the patient's identity,
+    since nothing de-identifies it on this path yet.
+    """
+    scan = simulate(
+        ScanSettings(
+            dimension=2,
+            matrix=(matrix, matrix, 4),
+            coils=8,
+            noise_scans=16,
+            noise_sigma=0.002,
+            seed=seed,
+        )
+    )
+    return write_ve(scan, directory / f"{task_id}.dat", patient=ANONYMOUS, site=NO_SITE)
 
 
 def task_file(task_id: str, raw: Path) -> str:
     now = time.strftime("%d/%m/%y  %H:%M:%S")
     return (
         "[Task]\n"
-        f"ReconMode={DEMO_MODE['mode_id']}\nEMailNotification=\nScanFile={raw.name}\n"
-        "AdjustmentFilesCount=0\nScanProtocol=demo_protocol\nReconName=Demo FFT\nParamValue=0\n"
+        f"ReconMode={MODE}\nEMailNotification=\nScanFile={raw.name}\n"
+        "AdjustmentFilesCount=0\nScanProtocol=yc_gre_phantom\nReconName=Cartesian FFT\n"
+        "ParamValue=0\n"
         f"RequiredServerType=\nUUID={task_id}\nCreationTimeRAID={now}\nCreationTimeTask={now}\n\n"
         "[AdjustmentFiles]\n\n"
         f"[Information]\nScanFileSize={raw.stat().st_size}\nSystemName=Demo\nSystemVendor=Siemens\n"
     )
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def show_images(s3: Any, bucket: str, prefix: str, dest: Path) -> bool:
+    """Download the task's results, check them against the worker's manifest, describe them."""
+    shutil.rmtree(dest, ignore_errors=True)
+    download_prefix(s3, bucket, prefix, dest)
+    manifest = json.loads((dest / "manifest.json").read_text())
+    bad = [
+        entry["name"]
+        for entry in manifest["files"]
+        if sha256_file(dest / entry["name"]) != entry["sha256"]
+    ]
+    images = sorted((dest / "output_files").glob("*.dcm"))
+    say(f"  downloaded {len(images)} DICOM images into {dest / 'output_files'}")
+    if bad:
+        say(f"  these files differ from the worker's manifest: {', '.join(bad)}")
+        return False
+    say(f"  every file matches the worker's manifest ({len(manifest['files'])} entries)")
+    if not images:
+        return False
+    first = pydicom.dcmread(images[0], stop_before_pixels=True)
+    say(
+        f"  series {first.SeriesDescription!r}: {first.Rows}x{first.Columns} pixels,"
+        f" {float(first.PixelSpacing[0]):.2f} mm, {first.Manufacturer} {first.SoftwareVersions}"
+    )
+    return True
 
 
 def watch(api: ApiClient, task_id: str, started: float, timeout: float) -> dict:
@@ -158,13 +196,10 @@ def watch(api: ApiClient, task_id: str, started: float, timeout: float) -> dict:
 
 
 def set_up_site(ready_file: Path) -> NewKey:
-    """A site with billing off, the demo mode enabled, and a user with an access key."""
+    """A site with billing off, the demo's mode enabled, and a user with an access key."""
     admin = Admin.connect(ready_file, say=lambda _: None)
-    admin.publish_mode(DEMO_MODE["mode_id"], DEMO_MODE["client_config"])
     admin.add_site(SITE, "Demo Imaging Centre")
-    admin.enable_mode(
-        SITE, DEMO_MODE["mode_id"], vcpus=2, memory_mib=2048, spot=True, timeout_seconds=600
-    )
+    admin.enable_mode(SITE, MODE, vcpus=2, memory_mib=2048, spot=True, timeout_seconds=600)
     return admin.add_user(USER, SITE)
 
 
@@ -181,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
         say(f"  AWS emulator at {env['AWS_ENDPOINT_URL']}, API at {env['YC_API_URL']}")
         key = set_up_site(work_dir / "ready.json")
         say(
-            f"Site {SITE!r} (billing: none), mode {DEMO_MODE['mode_id']!r} enabled, user {USER!r}"
+            f"Site {SITE!r} (billing: none), mode {MODE!r} enabled, user {USER!r}"
             f" with access key {key.access_key_id}"
         )
         api = ApiClient(
@@ -202,10 +237,12 @@ def run(args: argparse.Namespace) -> int:
 
         task_id = str(uuid.UUID(int=random.Random(args.seed).getrandbits(128), version=4))
         with tempfile.TemporaryDirectory() as tmp:
-            raw = make_raw_file(Path(tmp), task_id, args.size_mib << 20, args.seed)
-            digest = sha256_of(raw)
+            raw = make_raw_file(Path(tmp), task_id, args.matrix, args.seed)
             prefix = f"{USER}/{task_id}/"
-            say(f"Task {task_id}: raw file {raw.name}, {args.size_mib} MiB, sha256 {digest[:16]}…")
+            say(
+                f"Task {task_id}: raw file {raw.name}, a Siemens VE TWIX of a Shepp-Logan phantom,"
+                f" {raw.stat().st_size / 2**20:.1f} MiB"
+            )
             t0 = time.time()
             s3.upload_file(str(raw), status["in_bucket"], prefix + raw.name)
             say(f"  uploaded the raw file with the user's key in {time.time() - t0:.2f} s")
@@ -220,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "name": task_id,
                     "task_file_name": f"{task_id}.task",
-                    "recon_mode": DEMO_MODE["mode_id"],
+                    "recon_mode": MODE,
                 },
             )
             say(
@@ -244,29 +281,18 @@ def run(args: argparse.Namespace) -> int:
         )
         ok = final["status"] == Status.SUCCEEDED.value
         if ok:
-            listing = s3.list_objects_v2(Bucket=status["out_bucket"], Prefix=prefix)
-            names = [o["Key"][len(prefix) :] for o in listing.get("Contents", [])]
-            say(f"  out bucket {status['out_bucket']}/{prefix}: {', '.join(names)}")
-            report = json.load(
-                s3.get_object(Bucket=status["out_bucket"], Key=prefix + "inputs.json")["Body"]
-            )
-            seen = {i["name"]: i["sha256"] for i in report["inputs"]}
-            same = seen.get(raw.name) == digest
-            say(
-                f"  the job read the raw file with sha256 {seen.get(raw.name, '?')[:16]}…: "
-                + ("the same bytes that were uploaded" if same else "NOT the uploaded bytes")
-            )
-            ok = same
+            ok = show_images(s3, status["out_bucket"], prefix, work_dir / "images" / task_id)
         say()
         say(
             "What this showed: a site set up with an IAM user and key; SigV4-signed API calls"
             " through the gateway; upload → S3 event → EventBridge → SQS → submit handler → one"
-            " Batch job → its state changes as events → job_state handler → status, cost and"
-            " usage in DynamoDB, all through the same handlers that run on AWS Lambda."
+            " Batch job → the reconstruction worker (TWIX reader, FFTW pipeline, DICOM writer) →"
+            " its state changes as events → job_state handler → status, cost and usage in"
+            " DynamoDB, all through the same handlers that run on AWS Lambda."
         )
         say(
-            "Not yet on this path: the reconstruction worker (the job only inspects its inputs),"
-            " the site agent, de-identification and the PACS."
+            "Not yet on this path: the site agent (de-identification, re-identification)"
+            " and the PACS."
         )
         if args.keep:
             say()
@@ -297,8 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         help="port of the AWS emulator (default 0: any free port)",
     )
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / "var" / "demo")
-    parser.add_argument("--size-mib", type=int, default=16, help="size of the raw file")
-    parser.add_argument("--seed", type=int, default=7, help="seed of the task id and raw bytes")
+    parser.add_argument("--matrix", type=int, default=128, help="image matrix of the phantom scan")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the task id and the noise")
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args(argv)
     try:

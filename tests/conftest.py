@@ -10,10 +10,11 @@ import pytest
 
 from scripts.admin import Admin
 from scripts.local_cloud.api_client import ApiClient
-from scripts.local_cloud.cloud import INSPECT_JOB, LocalCloud
+from scripts.local_cloud.cloud import LocalCloud
 from scripts.local_cloud.emulator import Emulator
 from scripts.local_cloud.seed import DEMO_MODE, publish_mode, seed_site
 from tests.helpers.cloud import Uploader
+from tests.helpers.inspect_job import INSPECT_JOB
 from tests.helpers.sentry import IngestServer, sentry_off
 
 

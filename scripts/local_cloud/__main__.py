@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 
 from functions.core.observability import configure_logging, init_sentry
-from scripts.local_cloud.cloud import INSPECT_JOB, REPO_ROOT, LocalCloud
+from scripts.local_cloud.cloud import REPO_ROOT, WORKER_JOB, LocalCloud
 from scripts.local_cloud.emulator import Emulator
 
 
@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--worker-command",
-        default=shlex.join(INSPECT_JOB),
-        help="the command Batch jobs run (default: the input inspection job)",
+        default=shlex.join(WORKER_JOB),
+        help="the command Batch jobs run (default: the reconstruction worker)",
     )
     parser.add_argument("--batch-concurrency", type=int, default=2)
     parser.add_argument("--sweep-seconds", type=float, default=300)

@@ -24,6 +24,7 @@ from scripts.local_cloud.api_gateway import LocalApiGateway
 from scripts.local_cloud.batch_runner import LocalBatch, eventbridge_publisher
 from scripts.local_cloud.credentials import CredentialStore
 from scripts.local_cloud.lambda_runtime import LambdaContext, QueuePoller
+from scripts.local_cloud.modes import publish_modes
 from scripts.local_cloud.provision import Provisioned, provision
 from scripts.local_cloud.resources import Deployment, Resources
 
@@ -33,8 +34,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_ACCOUNT = "123456789012"
 """The account id the emulator reports."""
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
-INSPECT_JOB = (sys.executable, "-m", "scripts.local_cloud.inspect_job")
-"""The job to run until the reconstruction worker exists."""
+WORKER_JOB = (sys.executable, "-m", "recon_image")
+"""The job definition's command (``python -m recon_image``) with this interpreter."""
 
 
 @dataclass
@@ -48,7 +49,7 @@ class LocalCloud:
     work_dir
         Where job logs and the credential store (``credentials.json``) go.
     worker_command
-        The command Batch jobs run; the job definition's own when None.
+        The command Batch jobs run: the reconstruction worker unless a test swaps it.
     sweep_seconds
         How often the sweeper runs; never when None (tests call :meth:`sweep`).
     poll
@@ -60,7 +61,7 @@ class LocalCloud:
     work_dir: Path
     region: str = "eu-central-1"
     prefix: str = "yarracloud"
-    worker_command: Sequence[str] | None = None
+    worker_command: Sequence[str] = WORKER_JOB
     batch_concurrency: int = 2
     lambda_concurrency: int = 1
     sweep_seconds: float | None = None
@@ -96,12 +97,13 @@ class LocalCloud:
             work_dir=self.work_dir,
             cwd=REPO_ROOT,
             concurrency=self.batch_concurrency,
-            command_override=list(self.worker_command) if self.worker_command else None,
+            command_override=list(self.worker_command),
         )
         os.environ["AWS_ENDPOINT_URL_BATCH"] = self.batch.start()
         self.clients = AwsClients.create(self.region, session)
         self.provisioned = provision(self.resources, session, batch=self.clients.batch)
         bind_models(self.settings)
+        self.published_modes = publish_modes()
         self.deps = Dependencies(settings=self.settings, clients=self.clients)
         handlers = {
             "submit": submit.build(self.deps, hooks=self.hooks),

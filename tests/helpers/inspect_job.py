@@ -1,4 +1,4 @@
-"""A job for the local Batch runner until the reconstruction worker exists.
+"""A stand-in job for the backend's tests, quicker than a reconstruction.
 
 It honours the worker's contract (``YC_INPUT``, ``YC_OUTPUT`` …): it reads the
 task's inputs, checks each raw file named by the task file is there, and writes
@@ -16,6 +16,9 @@ import sys
 from urllib.parse import urlparse
 
 import boto3
+
+INSPECT_JOB = (sys.executable, "-m", "tests.helpers.inspect_job")
+"""The command the local Batch runs for it."""
 
 
 def _split(url: str) -> tuple[str, str]:

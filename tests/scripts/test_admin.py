@@ -166,6 +166,30 @@ def test_mode_publish_reads_a_yarra_mode_file(admin, tmp_path):
     assert "no [ClientConfig] section" in err
 
 
+def test_the_local_cloud_publishes_the_workers_built_in_modes(cloud):
+    assert {"yc_cartesian", "yc_cartesian_adaptive"} <= set(cloud.published_modes)
+    config = ModeCatalog.get("yc_cartesian", consistent_read=True).client_config.as_dict()
+    assert config["Name"] == "Cartesian FFT (root-sum-of-squares)"
+    assert config["ParamMax"] == 64
+
+
+def test_mode_publish_folder_publishes_all_or_nothing(admin, tmp_path):
+    folder = tmp_path / "modes"
+    folder.mkdir()
+    (folder / "grasp_dce.mode").write_text(MODE_FILE)
+    status, out, err = admin("mode publish --folder", folder)
+    assert status == 0, err
+    assert "Published 1 modes" in out
+    assert ModeCatalog.get("grasp_dce", consistent_read=True).client_config["Name"] == "GRASP DCE"
+
+    (folder / "broken.mode").write_text("[ClientConfig]\nName=No reconstruction\n")
+    (folder / "grasp_dce.mode").write_text(MODE_FILE.replace("GRASP DCE", "GRASP v2"))
+    status, _, err = admin("mode publish --folder", folder)
+    assert status == 2
+    assert "nothing published" in err and "broken" in err
+    assert ModeCatalog.get("grasp_dce", consistent_read=True).client_config["Name"] == "GRASP DCE"
+
+
 def test_mode_enable_and_disable_keep_the_sites_settings(admin, site_with_mode):
     status, out, _ = admin(
         "mode enable site-a demo_fft --vcpus 8 --memory-mib 16384 --on-demand"

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_the_demo_runs_the_whole_path_and_leaves_nothing_running(tmp_path):
     work_dir = tmp_path / "demo"
     result = subprocess.run(
-        [str(REPO / "scripts" / "demo"), "--work-dir", str(work_dir), "--size-mib", "4"],
+        [str(REPO / "scripts" / "demo"), "--work-dir", str(work_dir), "--matrix", "64"],
         capture_output=True,
         text=True,
         timeout=600,
@@ -28,7 +28,8 @@ def test_the_demo_runs_the_whole_path_and_leaves_nothing_running(tmp_path):
         assert f" {stage} " in out
     assert "Result: SUCCEEDED" in out
     assert "usage records: 1" in out
-    assert "the same bytes that were uploaded" in out
+    assert "downloaded 4 DICOM images" in out
+    assert "every file matches the worker's manifest" in out
     assert processes_mentioning(str(work_dir)) == []
 
 

@@ -1,0 +1,237 @@
+"""``yc-cartesian``: the built-in Cartesian reconstruction a mode names.
+
+``python -m recon_image.programs.cartesian RAW_FILE OUT_DIR [options]`` reads
+Siemens TWIX (VB, VD/VE/XA) or ISMRMRD/MRD raw data, reconstructs it with the
+FFTW pipeline and writes one DICOM series into ``OUT_DIR``. Input that cannot
+be reconstructed exits 65 with the reason (also in the runner's error file);
+a fault of the program itself exits 70.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from recon_image.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    BadInput,
+    RawDataError,
+    ReconError,
+)
+from recon_image.programs import write_error
+from recon_image.settings import ProgramSettings
+
+logger = logging.getLogger("yarracloud.cartesian")
+
+NO_COMPRESSION = {"", "n", "0", "none"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise BadInput(f"{message}; fix the mode's Args")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The program's command line."""
+    p = _Parser(prog="yc-cartesian", description=__doc__.splitlines()[0])
+    p.add_argument("raw_file", type=Path, help="TWIX .dat or MRD .h5 file")
+    p.add_argument("out_dir", type=Path, help="folder for the DICOM series")
+    p.add_argument("--partial-fourier", choices=("zero", "pocs", "homodyne"), default="zero")
+    p.add_argument("--coils", choices=("rss", "adaptive"), default="rss")
+    p.add_argument(
+        "--compress",
+        default="N",
+        help="virtual coils after coil compression; 0 or N keeps every coil",
+    )
+    p.add_argument("--threads", type=int, default=None, help="FFTW threads (default: vCPUs)")
+    p.add_argument("--task-id", default="", help="the task's id, for the series' UIDs")
+    p.add_argument("--description", default="", help="DICOM series description")
+    p.add_argument("--series-number", type=int, default=1)
+    return p
+
+
+def coil_compression(value: str) -> int | None:
+    """``--compress``: None for no compression (``0``, ``N``, empty), else the virtual coils.
+
+    Raises
+    ------
+    BadInput
+        When it is neither a whole number nor ``N``.
+    """
+    text = value.strip()
+    if text.lower() in NO_COMPRESSION:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise BadInput(
+            f"the mode parameter {value!r} is not a number of virtual coils; give a whole"
+            " number (0 keeps every coil)"
+        ) from None
+    if number != int(number) or number < 0:
+        raise BadInput(f"the number of virtual coils must be a whole number >= 0, not {value!r}")
+    return int(number) or None
+
+
+def available_memory_bytes() -> int | None:
+    """The memory this process may still use: the container's limit or the free memory.
+
+    Returns the smaller of the cgroup limit (v2 ``memory.max`` less ``memory.current``,
+    or v1) and ``MemAvailable``; None where neither can be read.
+    """
+    candidates: list[int] = []
+    cgroup_v2 = Path("/sys/fs/cgroup")
+    limit = _read_int(cgroup_v2 / "memory.max")
+    if limit is not None:
+        candidates.append(limit - (_read_int(cgroup_v2 / "memory.current") or 0))
+    else:
+        v1 = cgroup_v2 / "memory"
+        limit = _read_int(v1 / "memory.limit_in_bytes")
+        if limit is not None and limit < 1 << 60:
+            candidates.append(limit - (_read_int(v1 / "memory.usage_in_bytes") or 0))
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                candidates.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    return max(min(candidates), 0) if candidates else None
+
+
+def reconstruct_file(
+    raw_file: Path,
+    out_dir: Path,
+    *,
+    partial_fourier: str = "zero",
+    coils: str = "rss",
+    compress: int | None = None,
+    threads: int = 1,
+    task_id: str = "",
+    description: str = "",
+    series_number: int = 1,
+    wisdom: Path | None = None,
+) -> list[Path]:
+    """Read ``raw_file``, reconstruct it and write its DICOM series into ``out_dir``.
+
+    Returns
+    -------
+    list of Path
+        The DICOM files written.
+
+    Raises
+    ------
+    BadInput
+        Raw data that cannot be read or reconstructed (RawDataError, TooLarge …).
+    """
+    from recon_image.dicom import write_series
+    from recon_image.pipeline.cartesian import CartesianOptions, reconstruct
+    from recon_image.pipeline.fft import load_wisdom
+    from recon_image.pipeline.scaling import to_dicom_integers
+    from recon_image.raw.read import read_raw
+
+    if wisdom is not None and wisdom.is_file():
+        logger.info("FFTW wisdom loaded from %s: %s", wisdom, load_wisdom(wisdom))
+    started = time.monotonic()
+    try:
+        kspace = read_raw(raw_file, memory_limit_bytes=available_memory_bytes())
+    except RawDataError as error:
+        # The site knows the file by its name; the worker's folders mean nothing there.
+        raise RawDataError(Path(error.path).name, error.offset, error.problem) from None
+    read_s = time.monotonic() - started
+    options = CartesianOptions(
+        partial_fourier=partial_fourier,  # type: ignore[arg-type]
+        coil_combination=coils,  # type: ignore[arg-type]
+        coil_compression=compress,
+    )
+    magnitude = reconstruct(kspace, options, threads=threads)
+    recon_s = time.monotonic() - started - read_s
+    pixels = to_dicom_integers(magnitude)
+    protocol = kspace.protocol
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = write_series(
+        pixels,
+        protocol,
+        out_dir,
+        task_id=task_id or "unnamed",
+        series_description=description or protocol.protocol_name or "yc-cartesian",
+        series_number=series_number,
+        volumes=kspace.volumes,
+    )
+    logger.info(
+        "reconstructed %s: %d coils, k-space %s, %d images; read %.2f s, reconstruction %.2f s",
+        raw_file.name,
+        kspace.coils,
+        "x".join(str(n) for n in kspace.data.shape),
+        len(files),
+        read_s,
+        recon_s,
+    )
+    return files
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """Run the program; return its exit code (0, 65 bad input, 70 internal fault)."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    settings = ProgramSettings.from_env(env if env is not None else {})
+    try:
+        args = parser().parse_args(argv)
+        threads = args.threads if args.threads is not None else settings.threads
+        if threads < 1:
+            raise BadInput(f"--threads must be at least 1, not {threads}")
+        if not args.raw_file.is_file():
+            raise BadInput(
+                f"the raw data file {args.raw_file.name} does not exist; upload it with the task"
+            )
+        reconstruct_file(
+            args.raw_file,
+            args.out_dir,
+            partial_fourier=args.partial_fourier,
+            coils=args.coils,
+            compress=coil_compression(args.compress),
+            threads=threads,
+            task_id=args.task_id,
+            description=args.description,
+            series_number=args.series_number,
+            wisdom=settings.fftw_wisdom,
+        )
+    except MemoryError:
+        return _fail(
+            settings,
+            EXIT_BAD_INPUT,
+            "the raw data needs more memory than this instance has; choose a larger instance"
+            " for this protocol in the site's reconstruction settings",
+        )
+    except ReconError as error:
+        return _fail(settings, error.exit_code, str(error))
+    except Exception as error:
+        logger.exception("internal error")
+        return _fail(
+            settings,
+            EXIT_INTERNAL,
+            f"yc-cartesian failed with an internal error ({type(error).__name__}: {error})",
+        )
+    return 0
+
+
+def _fail(settings: ProgramSettings, code: int, reason: str) -> int:
+    print(f"yc-cartesian: {reason}", file=sys.stderr)
+    if settings.error_file is not None:
+        write_error(settings.error_file, code, reason)
+    return code
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:], os.environ))

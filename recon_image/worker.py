@@ -1,0 +1,435 @@
+"""The Batch job: download a task's inputs, run its mode, upload the DICOM series.
+
+Out prefix (``YC_OUTPUT``) after a success: ``output_files/…`` (the DICOM
+series), ``manifest.json`` (name, size, sha256 of every output file, which the
+site agent verifies) and ``worker.log``. After a failure: ``failure.json``
+(``{"reason": …}``, the reason the site sees) and ``worker.log``.
+
+Exit codes tell Batch's retry strategy whether another attempt can help: 0
+done, 65 bad input or a mode that cannot run (no retry), 70 a fault of the
+worker (no retry), 75 interrupted or storage unreachable (retried).
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from recon_image.errors import EXIT_INTERNAL, BadInput, ReconError, Transient
+from recon_image.modes.modefile import Step, find_mode
+from recon_image.modes.runner import ModeJob, run_mode
+from recon_image.settings import WorkerSettings
+from transfer.download import download_prefix
+from transfer.errors import IntegrityError, RetriesExhausted, TransferError
+from transfer.retry import is_transient
+from transfer.upload import upload_file
+
+logger = logging.getLogger("yarracloud.worker")
+step_logger = logging.getLogger("yarracloud.worker.mode")
+
+LOG_FILE = "worker.log"
+MANIFEST_FILE = "manifest.json"
+FAILURE_FILE = "failure.json"
+OUTPUT_FOLDER = "output_files"
+RAW_SUFFIXES = (".dat", ".h5", ".mrd")
+_MAX_TASK_FILE = 1 << 20
+
+
+@dataclass(frozen=True)
+class TaskInputs:
+    """What the job takes from the task file (never the patient's identity)."""
+
+    scan_file: str
+    adjustment_files: tuple[str, ...]
+    param_value: str
+
+
+def main(env: Mapping[str, str]) -> int:
+    """Run the job described by ``env`` and return the process exit code."""
+    with _sigterm_raises_transient():
+        try:
+            return _main(env)
+        except Transient as error:
+            # Interrupted before the job could report anything itself.
+            logger.warning("job interrupted: %s", error)
+            return error.exit_code
+
+
+def _main(env: Mapping[str, str]) -> int:
+    try:
+        settings = WorkerSettings.from_env(env)
+    except ReconError as error:
+        _configure_logging(None, task_id=env.get("YC_TASK_UUID", ""))
+        logger.error("the worker cannot start: %s", error)
+        return error.exit_code
+    _init_sentry(settings)
+    with _job_dir(settings) as job_dir:
+        out_dir = job_dir / "out"
+        out_dir.mkdir()
+        log_path = out_dir / LOG_FILE
+        _configure_logging(log_path, task_id=settings.task_id)
+        s3 = make_s3_client()
+        code = 0
+        try:
+            run_job(settings, s3, job_dir)
+        except ReconError as error:
+            code = _report_failure(settings, s3, out_dir, error)
+        except Exception as error:
+            logger.exception("internal error")
+            _capture(error)
+            reason = (
+                f"the reconstruction worker failed with an internal error"
+                f" ({type(error).__name__}); the service's operators are notified. Submit"
+                " the task again later; if it fails again, contact support with the task id"
+            )
+            code = _report_failure(settings, s3, out_dir, ReconError(reason), captured=True)
+        _upload_log(settings, s3, log_path)
+    _flush_sentry()
+    return code
+
+
+def run_job(settings: WorkerSettings, s3: Any, job_dir: Path) -> None:
+    """Download, reconstruct and upload one task; raises the worker's own errors."""
+    started = time.monotonic()
+    logger.info(
+        "job started",
+        extra={"mode": settings.mode, "attempt": settings.attempt, "vcpus": settings.vcpus},
+    )
+    mode = find_mode(settings.modes_dir, settings.mode)
+    input_dir = job_dir / "input"
+    downloaded = _storage(
+        lambda: download_prefix(s3, settings.input.bucket, settings.input.prefix, input_dir),
+        f"download the task's inputs from {settings.input}",
+    )
+    logger.info(
+        "inputs downloaded",
+        extra={"files": len(downloaded), "bytes": sum(d.size for d in downloaded)},
+    )
+    task_file = input_dir / f"{settings.task_id}.task"
+    inputs = read_task_file(task_file, settings)
+    scan_file = input_dir / inputs.scan_file
+    for name in (inputs.scan_file, *inputs.adjustment_files):
+        if not (input_dir / name).is_file():
+            raise BadInput(
+                f"the task file names {name}, but no such file was uploaded with the task;"
+                " upload every raw file before the task file, or export the scan again"
+            )
+    param = settings.param or inputs.param_value
+    job = ModeJob(
+        task_id=settings.task_id,
+        work_dir=job_dir,
+        scan_file=scan_file,
+        task_file=task_file,
+        param=param,
+        modules_dir=settings.modules_dir,
+        user_modules_dir=settings.modules_dir,
+        modes_dir=settings.modes_dir,
+        threads=settings.vcpus,
+        env=settings.step_env,
+        step_timeout_s=settings.step_timeout_s,
+    )
+    logger.info("running mode", extra={"mode": mode.mode_id, "steps": len(mode.steps)})
+    result = run_mode(mode, job, on_output=_log_step_line)
+    manifest = []
+    for path in result.files:
+        name = f"{OUTPUT_FOLDER}/{path.relative_to(result.output_dir).as_posix()}"
+        uploaded = _storage(
+            lambda path=path, name=name: upload_file(
+                s3, path, settings.output.bucket, settings.output.key(name)
+            ),
+            f"upload {name} to {settings.output}",
+        )
+        manifest.append({"name": name, "size": uploaded.size, "sha256": uploaded.sha256})
+    manifest_path = job_dir / "out" / MANIFEST_FILE
+    manifest_path.write_text(
+        json.dumps({"task_id": settings.task_id, "mode": mode.mode_id, "files": manifest}, indent=2)
+    )
+    _storage(
+        lambda: upload_file(
+            s3, manifest_path, settings.output.bucket, settings.output.key(MANIFEST_FILE)
+        ),
+        f"upload {MANIFEST_FILE} to {settings.output}",
+    )
+    _storage(
+        lambda: s3.delete_object(
+            Bucket=settings.output.bucket, Key=settings.output.key(FAILURE_FILE)
+        ),
+        f"remove an earlier attempt's {FAILURE_FILE}",
+    )
+    logger.info(
+        "job succeeded",
+        extra={"images": len(manifest), "seconds": round(time.monotonic() - started, 3)},
+    )
+
+
+def read_task_file(path: Path, settings: WorkerSettings) -> TaskInputs:
+    """The scan file, adjustment files and parameter named by the task file.
+
+    Raises
+    ------
+    BadInput
+        When the file is missing or not a task file, saying what to upload instead.
+    """
+    name = path.name
+    if not path.is_file():
+        raise BadInput(
+            f"the task file {name} is not among the task's inputs in {settings.input}; the"
+            " Yarra client uploads it last, after the raw data: export the scan again"
+        )
+    data = path.read_bytes()[:_MAX_TASK_FILE]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text, source=name)
+    except configparser.Error as exc:
+        raise BadInput(
+            f"{name} is not a valid task file ({str(exc).splitlines()[0]}); upload the .task"
+            " file the Yarra client wrote"
+        ) from None
+    if not parser.has_section("Task"):
+        raise BadInput(f"{name} has no [Task] section; upload the .task file the client wrote")
+    task = parser["Task"]
+    scan_file = _plain_raw_name(task.get("ScanFile", "").strip(), name, "[Task] ScanFile")
+    adjustments = []
+    if parser.has_section("AdjustmentFiles"):
+        for key, value in sorted(parser["AdjustmentFiles"].items()):
+            if value.strip():
+                adjustments.append(
+                    _plain_raw_name(value.strip(), name, f"[AdjustmentFiles] {key.upper()}")
+                )
+    return TaskInputs(
+        scan_file=scan_file,
+        adjustment_files=tuple(adjustments),
+        param_value=task.get("ParamValue", "").strip(),
+    )
+
+
+def make_s3_client() -> Any:
+    """The S3 client; ``AWS_ENDPOINT_URL``, credentials and region come the usual way.
+
+    ``transfer/`` retries transient faults itself, so botocore tries each call only twice.
+    """
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 2}, connect_timeout=10, read_timeout=120
+    )
+    return boto3.client("s3", config=config)
+
+
+def _plain_raw_name(value: str, name: str, field: str) -> str:
+    if not value:
+        raise BadInput(f"{name} is missing {field}; upload the .task file the client wrote")
+    if "/" in value or "\\" in value or value in {".", ".."}:
+        raise BadInput(f"{name}: {field}={value!r} must be a plain file name, not a path")
+    if not value.lower().endswith(RAW_SUFFIXES):
+        raise BadInput(
+            f"{name}: {field}={value!r} is not a raw data file (expected "
+            + ", ".join(RAW_SUFFIXES)
+            + ")"
+        )
+    return value
+
+
+def _storage(call: Any, what: str) -> Any:
+    """Run a storage call, turning the transfer layer's errors into the worker's own."""
+    try:
+        return call()
+    except (RetriesExhausted, IntegrityError) as exc:
+        raise Transient(f"could not {what}: {exc}") from exc
+    except TransferError as exc:
+        raise ReconError(f"could not {what}: {exc}") from exc
+    except Exception as exc:
+        if is_transient(exc):
+            raise Transient(f"could not {what}: storage unreachable ({exc})") from exc
+        raise
+
+
+def _report_failure(
+    settings: WorkerSettings, s3: Any, out_dir: Path, error: ReconError, *, captured: bool = False
+) -> int:
+    reason = str(error)
+    level = logging.WARNING if isinstance(error, (BadInput, Transient)) else logging.ERROR
+    logger.log(level, "job failed: %s", reason, extra={"exit_code": error.exit_code})
+    if error.exit_code == EXIT_INTERNAL and not captured:
+        _capture(error)
+    failure = out_dir / FAILURE_FILE
+    failure.write_text(json.dumps({"reason": reason}, ensure_ascii=False))
+    try:
+        _storage(
+            lambda: upload_file(
+                s3, failure, settings.output.bucket, settings.output.key(FAILURE_FILE)
+            ),
+            f"upload {FAILURE_FILE} to {settings.output}",
+        )
+    except ReconError as upload_error:
+        logger.warning("the failure reason could not be stored: %s", upload_error)
+    return error.exit_code
+
+
+def _upload_log(settings: WorkerSettings, s3: Any, log_path: Path) -> None:
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    try:
+        _storage(
+            lambda: upload_file(
+                s3, log_path, settings.output.bucket, settings.output.key(LOG_FILE)
+            ),
+            f"upload {LOG_FILE} to {settings.output}",
+        )
+    except ReconError as error:
+        logger.warning("the job log could not be stored: %s", error)
+
+
+def _log_step_line(step: Step, line: str) -> None:
+    step_logger.info(line, extra={"step": step.label})
+
+
+@contextmanager
+def _job_dir(settings: WorkerSettings) -> Iterator[Path]:
+    if settings.work_dir is not None:
+        settings.work_dir.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=f"yc-{settings.task_id[:8]}-", dir=settings.work_dir))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def _sigterm_raises_transient() -> Iterator[None]:
+    """Batch stops a job with SIGTERM (a Spot reclaim, TerminateJob): end as retryable."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        # One interruption is enough: a second SIGTERM must not cut short the failure report.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Transient(
+            "the job was interrupted (SIGTERM) before it finished, for example when a Spot"
+            " instance was reclaimed; it runs again"
+        )
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, task_id, then the extras."""
+
+    _standard = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+        "message",
+        "asctime",
+        "taskName",
+    }
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__()
+        self._task_id = task_id
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "task_id": self._task_id,
+        }
+        for key, value in record.__dict__.items():
+            if key not in self._standard and key not in entry:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class _StreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    def handleError(self, record: logging.LogRecord) -> None:
+        _reraise_interruption()
+        super().handleError(record)
+
+
+class _FileHandler(logging.FileHandler):
+    def handleError(self, record: logging.LogRecord) -> None:
+        _reraise_interruption()
+        super().handleError(record)
+
+
+def _reraise_interruption() -> None:
+    # logging swallows what a handler raises; SIGTERM's Transient must end the job instead.
+    error = sys.exc_info()[1]
+    if isinstance(error, Transient):
+        raise error
+
+
+def _configure_logging(log_path: Path | None, *, task_id: str) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    formatter = _JsonFormatter(task_id)
+    handlers: list[logging.Handler] = [_StreamHandler(sys.stderr)]
+    if log_path is not None:
+        handlers.append(_FileHandler(log_path, encoding="utf-8"))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _init_sentry(settings: WorkerSettings) -> None:
+    """Report internal errors to Sentry when a DSN is set, tagged with the task id.
+
+    The worker holds no patient data; local variables and request bodies are
+    still kept out of events.
+    """
+    if not settings.sentry_dsn:
+        return
+    import sentry_sdk
+    from sentry_sdk.integrations.logging import LoggingIntegration
+
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn,
+        environment=settings.environment,
+        include_local_variables=False,
+        max_request_body_size="never",
+        integrations=[LoggingIntegration(event_level=None)],
+    )
+    sentry_sdk.get_global_scope().set_tag("task_id", settings.task_id)
+    sentry_sdk.get_global_scope().set_tag("component", "worker")
+
+
+def _capture(error: BaseException) -> None:
+    if "sentry_sdk" in sys.modules:
+        import sentry_sdk
+
+        if sentry_sdk.get_client().is_active():
+            sentry_sdk.capture_exception(error)
+
+
+def _flush_sentry() -> None:
+    if "sentry_sdk" in sys.modules:
+        import sentry_sdk
+
+        if sentry_sdk.get_client().is_active():
+            sentry_sdk.flush(timeout=5)

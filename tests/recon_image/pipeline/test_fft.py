@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recon_image.pipeline import fft
+
+
+@pytest.mark.parametrize("shape", [(6, 8, 10), (5, 8, 7)])
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_centred_transform_matches_shifted_numpy(shape, direction):
+    rng = np.random.default_rng(1)
+    data = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+    axes = (1, 2)
+    transform = np.fft.fftn if direction == "forward" else np.fft.ifftn
+    expected = np.fft.fftshift(transform(np.fft.ifftshift(data, axes=axes), axes=axes), axes=axes)
+    result = fft.centred(data.copy(), axes, direction)
+    error = np.abs(result - expected).max() / np.abs(expected).max()
+    print(f"centred {direction} {shape}: max relative error {error:.1e}")
+    assert error < 1e-5
+
+
+def test_plans_are_made_once_and_reused():
+    first = fft.plan((4, 16, 32), (1, 2), "backward", 1)
+    again = fft.plan((4, 16, 32), (2, 1), "backward", 1)
+    assert again is first
+    assert fft.plan((4, 16, 32), (1, 2), "backward", 2) is not first
+
+
+def test_plan_runs_in_place_on_aligned_and_unaligned_arrays():
+    rng = np.random.default_rng(2)
+    data = (rng.standard_normal((4, 16, 32)) + 1j).astype(np.complex64)
+    expected = np.fft.ifftn(data, axes=(1, 2)) * (16 * 32)
+    plan = fft.plan(data.shape, (1, 2), "backward", 1)
+    aligned = fft.empty_aligned(data.shape)
+    aligned[...] = data
+    assert plan.run(aligned) is aligned
+    raw = np.empty(data.size * 8 + 8, dtype=np.uint8)[8:].view(np.complex64).reshape(data.shape)
+    raw[...] = data
+    plan.run(raw)
+    assert np.allclose(aligned, expected, atol=1e-3)
+    assert np.allclose(raw, expected, atol=1e-3)
+
+
+def test_wisdom_saves_and_loads(tmp_path: Path):
+    fft.plan((2, 24, 48), (1, 2), "backward", 1)
+    path = tmp_path / "fftw.wisdom"
+    fft.save_wisdom(path)
+    assert path.stat().st_size > 0
+    assert fft.load_wisdom(path) is True
+
+
+def test_missing_or_foreign_wisdom_is_reported_not_raised(tmp_path: Path):
+    assert fft.load_wisdom(tmp_path / "absent") is False
+    (tmp_path / "foreign").write_bytes(b"not wisdom at all")
+    assert fft.load_wisdom(tmp_path / "foreign") is False
+    (tmp_path / "cut").write_bytes(fft._WISDOM_MAGIC + b"\xff\xff\x00\x00abc")
+    assert fft.load_wisdom(tmp_path / "cut") is False
+
+
+def test_wisdom_command_writes_a_file_the_worker_loads(tmp_path: Path):
+    out = tmp_path / "image.wisdom"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recon_image.pipeline.wisdom",
+            str(out),
+            "--threads",
+            "1",
+            "--shape",
+            "2,32,64",
+            "--only",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    print(done.stdout.strip())
+    assert "planned 6 transforms" in done.stdout
+    assert fft.load_wisdom(out) is True

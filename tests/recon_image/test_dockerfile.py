@@ -1,0 +1,105 @@
+"""The worker's Dockerfile, checked without a Docker engine: what it names must exist."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKERFILE = REPO / "recon_image" / "Dockerfile"
+IGNORE = REPO / "recon_image" / "Dockerfile.dockerignore"
+
+
+def instructions() -> list[tuple[str, str]]:
+    """``(INSTRUCTION, arguments)`` in order, continuation lines joined, comments dropped."""
+    logical, current = [], ""
+    for line in DOCKERFILE.read_text().splitlines():
+        if not current and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if line.rstrip().endswith("\\"):
+            current += line.rstrip()[:-1] + " "
+            continue
+        logical.append(current + line)
+        current = ""
+    result = []
+    for text in logical:
+        keyword, _, rest = text.strip().partition(" ")
+        result.append((keyword.upper(), rest.strip()))
+    return result
+
+
+def of(keyword: str) -> list[str]:
+    return [rest for name, rest in instructions() if name == keyword]
+
+
+def env() -> dict[str, str]:
+    values = {}
+    for rest in of("ENV"):
+        for word in shlex.split(rest):
+            name, _, value = word.partition("=")
+            values[name] = value
+    return values
+
+
+def in_image(path: str) -> Path:
+    """Where an image path under the WORKDIR comes from in the repository."""
+    workdir = of("WORKDIR")[-1]
+    assert path.startswith(workdir + "/"), f"{path} lies outside the WORKDIR {workdir}"
+    return REPO / path[len(workdir) + 1 :]
+
+
+def test_the_base_is_a_slim_python_3_11() -> None:
+    assert re.fullmatch(r"python:3\.11-slim(-\w+)?", of("FROM")[0])
+
+
+def test_every_copy_source_exists_and_the_build_context_keeps_it() -> None:
+    kept = {line[1:].rstrip("/") for line in IGNORE.read_text().splitlines() if line[:1] == "!"}
+    sources = []
+    for rest in of("COPY"):
+        words = [w for w in shlex.split(rest) if not w.startswith("--")]
+        sources += words[:-1]
+    assert sources
+    for source in sources:
+        assert (REPO / source).exists(), f"COPY {source}: no such file in the repository"
+        assert source.rstrip("/") in kept, f"COPY {source} is excluded from the build context"
+
+
+def test_pip_installs_an_extra_that_pyproject_defines() -> None:
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    installs = [rest for rest in of("RUN") if "pip install" in rest]
+    assert installs == ['pip install ".[recon]"']
+    assert "recon" in extras
+
+
+def test_wisdom_is_made_at_build_where_the_worker_loads_it() -> None:
+    runs = " && ".join(of("RUN"))
+    match = re.search(r"python -m (recon_image\.pipeline\.wisdom) (\S+)", runs)
+    assert match, "the build does not generate FFTW wisdom"
+    module, out_file = match.groups()
+    assert (REPO / (module.replace(".", "/") + ".py")).is_file(), f"no module {module}"
+    assert env()["YC_FFTW_WISDOM"] == out_file
+
+
+def test_the_modes_folder_the_image_names_is_in_the_repository() -> None:
+    modes = in_image(env()["YC_MODES_DIR"])
+    assert sorted(p.name for p in modes.glob("*.mode"))
+
+
+def test_the_entry_point_is_the_worker_module() -> None:
+    assert json.loads(of("ENTRYPOINT")[-1]) == ["python", "-m", "recon_image"]
+    assert (REPO / "recon_image" / "__main__.py").is_file()
+
+
+def test_the_worker_does_not_run_as_root() -> None:
+    users = of("USER")
+    assert users, "no USER: the container would run as root"
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    order = [name for name, _ in instructions()]
+    last_user = max(i for i, name in enumerate(order) if name == "USER")
+    assert order.index("ENTRYPOINT") > last_user
+    assert re.search(r"useradd .*--uid " + users[-1].split(":")[0], " ".join(of("RUN")))
