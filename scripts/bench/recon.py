@@ -58,6 +58,7 @@ from scripts.phantoms.numeric import coil_maps, nrmse, oversample, shepp_logan
 COILS = 32
 CONTENDERS = ("pipeline", "pipeline-cc12", "fftw", "numpy", "bart")
 NOISE_SCAN_SAMPLES = 8192
+OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 @dataclass(frozen=True)
@@ -301,6 +302,14 @@ def main() -> None:
     if shutil.which("bart") is None:
         raise SystemExit("the bart command is missing: apt-get install bart")
     print(f"threads {args.threads}; scale {args.scale}")
+    pinned = {k: v for k, v in os.environ.items() if k in OPENBLAS_OVERRIDES}
+    if pinned:
+        print(
+            f"note: {pinned} pins OpenBLAS to an older kernel here, which halves the speed of the"
+            " coil-mixing products; the worker's container sets neither. For figures like"
+            f" production's: env {' '.join('-u ' + k for k in pinned)}"
+            " python -m scripts.bench.recon"
+        )
     with tempfile.TemporaryDirectory(prefix="bench-recon-") as tmp:
         work = Path(tmp)
         for name in args.cases.split(","):
