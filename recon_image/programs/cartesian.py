@@ -79,31 +79,6 @@ def coil_compression(value: str) -> int | None:
     return int(number) or None
 
 
-def available_memory_bytes() -> int | None:
-    """The memory this process may still use: the container's limit or the free memory.
-
-    Returns the smaller of the cgroup limit (v2 ``memory.max`` less ``memory.current``,
-    or v1) and ``MemAvailable``; None where neither can be read.
-    """
-    candidates: list[int] = []
-    cgroup_v2 = Path("/sys/fs/cgroup")
-    limit = _read_int(cgroup_v2 / "memory.max")
-    if limit is not None:
-        candidates.append(limit - (_read_int(cgroup_v2 / "memory.current") or 0))
-    else:
-        v1 = cgroup_v2 / "memory"
-        limit = _read_int(v1 / "memory.limit_in_bytes")
-        if limit is not None and limit < 1 << 60:
-            candidates.append(limit - (_read_int(v1 / "memory.usage_in_bytes") or 0))
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                candidates.append(int(line.split()[1]) * 1024)
-    except (OSError, ValueError, IndexError):
-        pass
-    return max(min(candidates), 0) if candidates else None
-
-
 def reconstruct_file(
     raw_file: Path,
     out_dir: Path,
@@ -139,7 +114,7 @@ def reconstruct_file(
         logger.info("FFTW wisdom loaded from %s: %s", wisdom, load_wisdom(wisdom))
     started = time.monotonic()
     try:
-        kspace = read_raw(raw_file, memory_limit_bytes=available_memory_bytes())
+        kspace = read_raw(raw_file)
     except RawDataError as error:
         # The site knows the file by its name; the worker's folders mean nothing there.
         raise RawDataError(Path(error.path).name, error.offset, error.problem) from None
@@ -224,13 +199,6 @@ def _fail(settings: ProgramSettings, code: int, reason: str) -> int:
     if settings.error_file is not None:
         write_error(settings.error_file, code, reason)
     return code
-
-
-def _read_int(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 if __name__ == "__main__":

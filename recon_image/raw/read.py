@@ -20,9 +20,12 @@ from recon_image.raw.twix import is_multi_raid, read_twix_vd
 from recon_image.raw.twix_vb import looks_like_vb, read_twix_vb
 
 GIB = 1024**3
-_CGROUP_LIMITS = (
-    Path("/sys/fs/cgroup/memory.max"),
-    Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+_CGROUP_FILES = (
+    (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory.current")),
+    (
+        Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+        Path("/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ),
 )
 
 
@@ -62,24 +65,34 @@ def read_measurement(path: Path) -> RawMeasurement:
 
 
 def available_memory_bytes() -> int:
-    """Memory this process may still use: the cgroup limit or MemAvailable, whichever is less."""
-    limits = []
-    for limit_file in _CGROUP_LIMITS:
-        try:
-            text = limit_file.read_text().strip()
-        except OSError:
-            continue
-        if text.isdigit():
-            limits.append(int(text))
+    """Memory this process may still use: the container's limit less its use, or MemAvailable.
+
+    The smaller of the cgroup limit (v2 ``memory.max`` less ``memory.current``,
+    or v1's pair) and ``MemAvailable``.
+    """
+    candidates = []
+    for limit_file, usage_file in _CGROUP_FILES:
+        limit = _read_int(limit_file)
+        if limit is not None and limit < 1 << 60:
+            candidates.append(limit - (_read_int(usage_file) or 0))
+            break
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                limits.append(int(line.split()[1]) * 1024)
-    except OSError:
+                candidates.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
         pass
-    if not limits:
+    if not candidates:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    return min(limits)
+    return max(min(candidates), 0)
+
+
+def _read_int(path: Path) -> int | None:
+    """An integer file such as ``memory.max``; None when missing or ``max``."""
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def read_raw(path: Path, *, memory_limit_bytes: int | None = None) -> KSpace:
