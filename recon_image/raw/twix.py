@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,6 @@ SCAN_HEADER = np.dtype(
 assert SCAN_HEADER.itemsize == SCAN_HEADER_BYTES
 _SIEMENS_NAMES = ("Lin", "Par", "Sli", "Ave", "Eco", "Phs", "Rep", "Set", "Seg")
 _SIEMENS_COUNTER = dict(zip(COUNTERS, _SIEMENS_NAMES, strict=True))
-_SKIP = Flag.ACQEND.mask | Flag.SYNCDATA.mask
 
 
 def is_multi_raid(first_bytes: bytes) -> bool:
@@ -196,8 +196,9 @@ def read_twix_vd(path: Path) -> RawMeasurement:
     end = data.size if length == 0 else min(offset + length, data.size)
     header = read_measurement_header(data, offset, end, path)
     protocol = protocol_from_header(header, path)
-    headers, sample_offsets = walk_scan_headers(data, offset + header.length, end, path)
-    table = readout_table(headers, sample_offsets)
+    positions = walk_readouts(data, offset + header.length, end, path, VD_READOUT)
+    headers = gather_headers(data, positions, SCAN_HEADER)
+    table = readout_table(headers, positions + SCAN_HEADER_BYTES + CHANNEL_HEADER_BYTES)
     return RawMeasurement(
         path=path,
         protocol=protocol,
@@ -206,34 +207,69 @@ def read_twix_vd(path: Path) -> RawMeasurement:
     )
 
 
-def walk_scan_headers(
-    data: np.ndarray, start: int, end: int, path: Path
-) -> tuple[np.ndarray, np.ndarray]:
-    """Follow the VD/VE scan headers from ``start`` to ACQEND.
+@dataclass(frozen=True)
+class ReadoutFormat:
+    """How a TWIX flavour lays out a readout: a header, then each channel's header and samples.
 
-    Returns the headers of the readouts that carry samples (SYNCDATA and
-    ACQEND left out) and the byte offset of each one's first sample.
+    Attributes
+    ----------
+    header_name, header_bytes
+        What the readout's leading header is called in messages, and its size.
+    fields
+        Unpacks (flags and DMA length, EvalInfoMask, samples, channels) from that header.
+    leading_bytes
+        Bytes before the first channel (VD/VE: the scan header; VB: none, each
+        channel starts with its own mdh).
+    channel_header_bytes
+        Bytes before each channel's samples.
+    """
+
+    header_name: str
+    header_bytes: int
+    fields: struct.Struct
+    leading_bytes: int
+    channel_header_bytes: int
+
+    def readout_bytes(self, channels: int, samples: int) -> int:
+        return self.leading_bytes + channels * (self.channel_header_bytes + 8 * samples)
+
+
+VD_READOUT = ReadoutFormat(
+    header_name="scan header",
+    header_bytes=SCAN_HEADER_BYTES,
+    fields=struct.Struct("<I36xQHH"),
+    leading_bytes=SCAN_HEADER_BYTES,
+    channel_header_bytes=CHANNEL_HEADER_BYTES,
+)
+
+
+def walk_readouts(
+    data: np.ndarray, start: int, end: int, path: Path, layout: ReadoutFormat
+) -> np.ndarray:
+    """Follow the readouts from ``start`` to ACQEND; the offset of each one that carries samples.
+
+    SYNCDATA blocks are stepped over by their DMA length.
     """
     name = str(path)
     positions: list[int] = []
     pos = start
-    unpack = struct.Struct("<I36xQHH").unpack_from
+    header = f"{layout.header_bytes}-byte {layout.header_name}"
     while True:
-        if pos + SCAN_HEADER_BYTES > end:
+        if pos + layout.header_bytes > end:
             raise RawDataError(
                 name,
                 pos,
-                f"the file ends {end - pos} bytes into a {SCAN_HEADER_BYTES}-byte scan header "
-                "before the ACQEND scan; the file is truncated — copy it from the scanner again",
+                f"the file ends {end - pos} bytes into a {header} before the ACQEND scan; the"
+                " file is truncated — copy it from the scanner again",
             )
-        flags_dma, mask, samples, channels = unpack(data, pos)
+        flags_dma, mask, samples, channels = layout.fields.unpack_from(data, pos)
         if mask & Flag.ACQEND.mask:
             break
-        if mask & _SKIP:
+        if mask & Flag.SYNCDATA.mask:
             size = flags_dma & 0x1FFFFFF
-            if size < SCAN_HEADER_BYTES:
+            if size < layout.header_bytes:
                 raise RawDataError(
-                    name, pos, f"a SYNCDATA scan header gives a DMA length of {size} bytes"
+                    name, pos, f"a SYNCDATA {layout.header_name} gives a DMA length of {size} bytes"
                 )
         else:
             if channels == 0 or samples == 0:
@@ -243,7 +279,7 @@ def walk_scan_headers(
                     f"a readout has {channels} channels and {samples} samples "
                     "(at least one of each expected); the raw data is corrupt",
                 )
-            size = SCAN_HEADER_BYTES + channels * (CHANNEL_HEADER_BYTES + 8 * samples)
+            size = layout.readout_bytes(channels, samples)
             if pos + size > end:
                 raise RawDataError(
                     name,
@@ -256,9 +292,7 @@ def walk_scan_headers(
         pos += size
     if not positions:
         raise RawDataError(name, start, "the measurement holds no readouts before ACQEND")
-    offsets = np.asarray(positions, dtype=np.int64)
-    headers = gather_headers(data, offsets, SCAN_HEADER)
-    return headers, offsets + SCAN_HEADER_BYTES + CHANNEL_HEADER_BYTES
+    return np.asarray(positions, dtype=np.int64)
 
 
 def gather_headers(data: np.ndarray, offsets: np.ndarray, dtype: np.dtype) -> np.ndarray:

@@ -12,11 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from recon_image.errors import RawDataError
 from recon_image.raw.measurement_header import read_measurement_header
 from recon_image.raw.protocol import protocol_from_header
-from recon_image.raw.readouts import Flag, RawMeasurement
-from recon_image.raw.twix import StridedSamples, gather_headers, readout_table
+from recon_image.raw.readouts import RawMeasurement
+from recon_image.raw.twix import (
+    ReadoutFormat,
+    StridedSamples,
+    gather_headers,
+    readout_table,
+    walk_readouts,
+)
 
 MDH_BYTES = 128
 MDH = np.dtype(
@@ -59,7 +64,13 @@ MDH = np.dtype(
     ]
 )
 assert MDH.itemsize == MDH_BYTES
-_SKIP = Flag.SYNCDATA.mask
+VB_READOUT = ReadoutFormat(
+    header_name="mdh",
+    header_bytes=MDH_BYTES,
+    fields=struct.Struct("<I16xQHH"),
+    leading_bytes=0,
+    channel_header_bytes=MDH_BYTES,
+)
 
 
 def looks_like_vb(first_bytes: bytes) -> bool:
@@ -79,7 +90,7 @@ def read_twix_vb(path: Path) -> RawMeasurement:
     data = np.memmap(path, dtype=np.uint8, mode="r")
     header = read_measurement_header(data, 0, data.size, path)
     protocol = protocol_from_header(header, path)
-    positions = _walk(data, header.length, data.size, path)
+    positions = walk_readouts(data, header.length, data.size, path, VB_READOUT)
     headers = gather_headers(data, positions, MDH)
     table = readout_table(headers, positions + MDH_BYTES)
     return RawMeasurement(
@@ -88,47 +99,3 @@ def read_twix_vb(path: Path) -> RawMeasurement:
         readouts=table,
         samples=StridedSamples(data, table, MDH_BYTES),
     )
-
-
-def _walk(data: np.ndarray, start: int, end: int, path: Path) -> np.ndarray:
-    name = str(path)
-    positions: list[int] = []
-    pos = start
-    unpack = struct.Struct("<I16xQHH").unpack_from
-    while True:
-        if pos + MDH_BYTES > end:
-            raise RawDataError(
-                name,
-                pos,
-                f"the file ends {end - pos} bytes into a {MDH_BYTES}-byte mdh before the "
-                "ACQEND scan; the file is truncated — copy it from the scanner again",
-            )
-        flags_dma, mask, samples, channels = unpack(data, pos)
-        if mask & Flag.ACQEND.mask:
-            break
-        if mask & _SKIP:
-            size = flags_dma & 0x1FFFFFF
-            if size < MDH_BYTES:
-                raise RawDataError(name, pos, f"a SYNCDATA mdh gives a DMA length of {size} bytes")
-        else:
-            if channels == 0 or samples == 0:
-                raise RawDataError(
-                    name,
-                    pos,
-                    f"a readout has {channels} channels and {samples} samples "
-                    "(at least one of each expected); the raw data is corrupt",
-                )
-            size = channels * (MDH_BYTES + 8 * samples)
-            if pos + size > end:
-                raise RawDataError(
-                    name,
-                    pos,
-                    f"a readout of {channels} channels x {samples} samples needs {size} bytes "
-                    f"but only {end - pos} remain; the file is truncated — copy it "
-                    "from the scanner again",
-                )
-            positions.append(pos)
-        pos += size
-    if not positions:
-        raise RawDataError(name, start, "the measurement holds no readouts before ACQEND")
-    return np.asarray(positions, dtype=np.int64)
