@@ -32,6 +32,7 @@ from recon_image.errors import EXIT_INTERNAL, BadInput, ReconError, Transient
 from recon_image.modes.modefile import Step, find_mode
 from recon_image.modes.runner import ModeJob, run_mode
 from recon_image.settings import WorkerSettings
+from recon_image.yarra_ini import parse_yarra_ini
 from transfer.download import download_prefix
 from transfer.errors import IntegrityError, RetriesExhausted, TransferError
 from transfer.retry import is_transient
@@ -146,23 +147,13 @@ def run_job(settings: WorkerSettings, s3: Any, job_dir: Path) -> None:
     manifest = []
     for path in result.files:
         name = f"{OUTPUT_FOLDER}/{path.relative_to(result.output_dir).as_posix()}"
-        uploaded = _storage(
-            lambda path=path, name=name: upload_file(
-                s3, path, settings.output.bucket, settings.output.key(name)
-            ),
-            f"upload {name} to {settings.output}",
-        )
+        uploaded = _upload(settings, s3, path, name)
         manifest.append({"name": name, "size": uploaded.size, "sha256": uploaded.sha256})
     manifest_path = job_dir / "out" / MANIFEST_FILE
     manifest_path.write_text(
         json.dumps({"task_id": settings.task_id, "mode": mode.mode_id, "files": manifest}, indent=2)
     )
-    _storage(
-        lambda: upload_file(
-            s3, manifest_path, settings.output.bucket, settings.output.key(MANIFEST_FILE)
-        ),
-        f"upload {MANIFEST_FILE} to {settings.output}",
-    )
+    _upload(settings, s3, manifest_path, MANIFEST_FILE)
     _storage(
         lambda: s3.delete_object(
             Bucket=settings.output.bucket, Key=settings.output.key(FAILURE_FILE)
@@ -189,14 +180,8 @@ def read_task_file(path: Path, settings: WorkerSettings) -> TaskInputs:
             f"the task file {name} is not among the task's inputs in {settings.input}; the"
             " Yarra client uploads it last, after the raw data: export the scan again"
         )
-    data = path.read_bytes()[:_MAX_TASK_FILE]
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    try:
-        parser.read_string(text, source=name)
+        parser = parse_yarra_ini(path.read_bytes()[:_MAX_TASK_FILE], source=name)
     except configparser.Error as exc:
         raise BadInput(
             f"{name} is not a valid task file ({str(exc).splitlines()[0]}); upload the .task"
@@ -262,6 +247,14 @@ def _storage(call: Any, what: str) -> Any:
         raise
 
 
+def _upload(settings: WorkerSettings, s3: Any, path: Path, name: str) -> Any:
+    """Upload ``path`` as ``name`` under the task's output prefix."""
+    return _storage(
+        lambda: upload_file(s3, path, settings.output.bucket, settings.output.key(name)),
+        f"upload {name} to {settings.output}",
+    )
+
+
 def _report_failure(
     settings: WorkerSettings, s3: Any, out_dir: Path, error: ReconError, *, captured: bool = False
 ) -> int:
@@ -273,12 +266,7 @@ def _report_failure(
     failure = out_dir / FAILURE_FILE
     failure.write_text(json.dumps({"reason": reason}, ensure_ascii=False))
     try:
-        _storage(
-            lambda: upload_file(
-                s3, failure, settings.output.bucket, settings.output.key(FAILURE_FILE)
-            ),
-            f"upload {FAILURE_FILE} to {settings.output}",
-        )
+        _upload(settings, s3, failure, FAILURE_FILE)
     except ReconError as upload_error:
         logger.warning("the failure reason could not be stored: %s", upload_error)
     return error.exit_code
@@ -288,12 +276,7 @@ def _upload_log(settings: WorkerSettings, s3: Any, log_path: Path) -> None:
     for handler in logging.getLogger().handlers:
         handler.flush()
     try:
-        _storage(
-            lambda: upload_file(
-                s3, log_path, settings.output.bucket, settings.output.key(LOG_FILE)
-            ),
-            f"upload {LOG_FILE} to {settings.output}",
-        )
+        _upload(settings, s3, log_path, LOG_FILE)
     except ReconError as error:
         logger.warning("the job log could not be stored: %s", error)
 
@@ -361,23 +344,22 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-class _StreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _InterruptibleHandler(logging.Handler):
+    """logging swallows what a handler raises; SIGTERM's Transient must end the job instead."""
+
     def handleError(self, record: logging.LogRecord) -> None:
-        _reraise_interruption()
+        error = sys.exc_info()[1]
+        if isinstance(error, Transient):
+            raise error
         super().handleError(record)
 
 
-class _FileHandler(logging.FileHandler):
-    def handleError(self, record: logging.LogRecord) -> None:
-        _reraise_interruption()
-        super().handleError(record)
+class _StreamHandler(_InterruptibleHandler, logging.StreamHandler):  # type: ignore[type-arg]
+    pass
 
 
-def _reraise_interruption() -> None:
-    # logging swallows what a handler raises; SIGTERM's Transient must end the job instead.
-    error = sys.exc_info()[1]
-    if isinstance(error, Transient):
-        raise error
+class _FileHandler(_InterruptibleHandler, logging.FileHandler):
+    pass
 
 
 def _configure_logging(log_path: Path | None, *, task_id: str) -> None:

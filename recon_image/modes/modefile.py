@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from recon_image.errors import ModeError
+from recon_image.yarra_ini import parse_yarra_ini
 
 MODE_SUFFIX = ".mode"
 _MODE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$")
@@ -108,13 +109,7 @@ def parse_mode(data: bytes, *, mode_id: str, path: Path) -> Mode:
         When the text is not INI or the mode has no reconstruction step.
     """
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    try:
-        parser.read_string(text, source=str(path))
+        parser = parse_yarra_ini(data, source=str(path), keep_case=True)
     except configparser.Error as exc:
         first_line = str(exc).splitlines()[0]
         raise ModeError(

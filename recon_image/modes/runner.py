@@ -17,6 +17,7 @@ import collections
 import contextlib
 import ctypes
 import ctypes.util
+import dataclasses
 import os
 import shutil
 import signal
@@ -144,10 +145,12 @@ def run_mode(mode: Mode, job: ModeJob, *, on_output: OutputSink | None = None) -
     for step in mode.preprocessing:
         plan.append((step, base))
     for step in mode.reconstruction:
-        plan.append((step, _with(base, post_in_dir=input_dir, post_out_dir=recon_dir)))
+        plan.append(
+            (step, dataclasses.replace(base, post_in_dir=input_dir, post_out_dir=recon_dir))
+        )
     previous = recon_dir
     for step, out_dir in zip(mode.postprocessing, post_dirs, strict=True):
-        plan.append((step, _with(base, post_in_dir=previous, post_out_dir=out_dir)))
+        plan.append((step, dataclasses.replace(base, post_in_dir=previous, post_out_dir=out_dir)))
         previous = out_dir
     # Every program is found before the first runs: a broken mode fails at once.
     commands = [(step, _command(step, values, job)) for step, values in plan]
@@ -201,10 +204,6 @@ def resolve_program(word: str, job: ModeJob) -> list[str]:
         f" executable in the modules folder {job.modules_dir}, nor on PATH; install it in the"
         " worker image or fix the mode's Bin"
     )
-
-
-def _with(values: MacroValues, **changes: Path) -> MacroValues:
-    return MacroValues(**{**values.__dict__, **changes})
 
 
 def _step_env(job: ModeJob, error_file: Path, builtin: bool) -> dict[str, str]:
