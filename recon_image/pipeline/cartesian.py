@@ -44,7 +44,7 @@ from recon_image.raw.kspace import KSpace
 SLICE_GROUP = 8
 
 # Samples around the k-space centre used to find the coil-compression matrix.
-_CENTRE = (8, 32, 64)
+_CENTRE = (4, 16, 32)
 
 
 @dataclass(frozen=True)
