@@ -1,4 +1,8 @@
-"""A v1 API client that signs as the Yarra client does: SigV4 over the exact JSON body."""
+"""A v1 API client that signs as the Yarra client does: SigV4 over the exact JSON body.
+
+The signing is the agent's own (``agent.api.sign``); this client keeps every answer
+as it came (status, parsed body, raw bytes) so tests can look at refusals too.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+
+from agent.api import sign
 
 
 @dataclass
@@ -28,15 +32,14 @@ class ApiClient:
     region: str
 
     def signed(self, endpoint: str, data: bytes, method: str = "POST") -> AWSRequest:
-        request = AWSRequest(
-            method=method,
-            url=f"{self.base_url}/v1/{endpoint}",
-            data=data,
-            headers={"Content-Type": "application/json"},
+        return sign(
+            method,
+            f"{self.base_url}/v1/{endpoint}",
+            data,
+            access_key_id=self.access_key_id,
+            secret=self.secret_access_key,
+            region=self.region,
         )
-        credentials = Credentials(self.access_key_id, self.secret_access_key)
-        SigV4Auth(credentials, "execute-api", self.region).add_auth(request)
-        return request
 
     def post(self, endpoint: str, body: Any = None) -> Answer:
         data = b"" if body is None else json.dumps(body).encode()

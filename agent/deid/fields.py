@@ -1,0 +1,367 @@
+"""The identity fields of a Siemens raw-data header, the forms they take, and how they are masked.
+
+A measurement header's text holds XProtocol parameters, single-line
+(``<ParamString."tPatientName">  { "Doe^Jane"  }``) or spread over several
+lines with the value on a later one, and ASCCONV assignments
+(``tReferenceImage0 = "1.3.12…"``). Every parameter and assignment name is
+classified: an identity field has its value masked (same length: letters
+become ``X``, digits ``0``, separators such as ``^ . - ,`` stay, so a UID
+stays UID-shaped); the patient's age over 89 becomes 90; a name on neither
+list that looks like identity stops the task, naming the field and never its
+value. After the fields, every value that was masked is searched for again in
+the whole range (padding included, where stale text survives) in the usual
+spellings of names and dates, and masked wherever it is found.
+
+All text is handled as latin-1, so a character's index is its byte offset.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from enum import Enum
+
+from agent.errors import DeidRefused
+
+IDENTITY_FIELDS = frozenset(
+    name.lower()
+    for name in (
+        "tPatientName",
+        "PatientName",
+        "PatientsName",
+        "tPatientsName",
+        "PatientID",
+        "tPatientID",
+        "PatientBirthDay",
+        "tPatientBirthDay",
+        "PatientBirthDate",
+        "PatientLOID",
+        "StudyLOID",
+        "SeriesLOID",
+        "Patient",
+        "Study",
+        "FrameOfReference",
+        "ExamMemoryUID",
+        "tStudyDescription",
+        "StudyDescription",
+        "InstitutionName",
+        "InstitutionAddress",
+        "DeviceSerialNumber",
+        "SerialNumber",
+        "StationName",
+        "SystemName",
+        "tPerfPhysiciansName",
+        "PerformingPhysiciansName",
+        "tReferringPhysician",
+        "ReferringPhysiciansName",
+        "tOperatorsName",
+        "OperatorsName",
+        "PatientRegistrationData",
+    )
+)
+"""Parameters whose whole value is identity (compared case-insensitively)."""
+
+IDENTITY_PATTERNS = (re.compile(r"tReferenceImage\d+", re.IGNORECASE),)
+"""Numbered identity parameters: the reference images' UIDs (serial number and exam date)."""
+
+AGE_FIELDS = frozenset(("flpatientage", "patientage"))
+"""The patient's age: kept, except that an age over 89 becomes 90."""
+
+SAFE_FIELDS = frozenset(
+    name.lower()
+    for name in (
+        "PatientSex",
+        "lPatientSex",
+        "tPatientPosition",
+        "PatientPosition",
+        "lPatientPosition",
+        "PatientOrientation",
+        "flUsedPatientWeight",
+        "flPatientWeight",
+        "PatientWeight",
+        "flPatientHeight",
+        "PatientHeight",
+        "tProtocolName",
+        "ProtocolName",
+        "tSequenceFileName",
+        "SequenceFileName",
+        "SequenceName",
+        "tSequenceName",
+        "ManufacturersModelName",
+        "tName",
+        "MeasUID",
+        "lMeasUID",
+    )
+)
+"""Names that look like identity but are not: sex, weight, height, position, protocol, model."""
+
+_LOOKS_LIKE_IDENTITY = re.compile(
+    r"(?i:patient|physician|institution|serial|birth|address|operator|referring|accession"
+    r"|station|name)|UID|Uid\b|LOID|Date"
+)
+_PARAM = re.compile(r'<Param\w*\."([^"\n<>{}]*)">')
+_ASSIGNMENT = re.compile(r"^[ \t]*([A-Za-z_][\w.\[\]]*)[ \t]*=[ \t]*([^\r\n]*)", re.MULTILINE)
+_SUBSCRIPT = re.compile(r"\[\d*\]")
+_NUMBER = re.compile(r"(?<![\w.])(\d+)(\.\d+)?(?![\w.])")
+_PRECISION = re.compile(r"<Precision>\s*\d+")
+MIN_SWEEP_LENGTH = 4
+OLDEST_AGE = 89
+AGE_CAP = 90
+
+
+class Kind(Enum):
+    """What de-identification does with a parameter."""
+
+    IDENTITY = "identity"
+    AGE = "age"
+    KEEP = "keep"
+
+
+def classify(name: str) -> Kind:
+    """How the parameter ``name`` is treated.
+
+    Raises
+    ------
+    DeidRefused
+        When ``name`` looks like identity but is on no list: the file is not uploaded.
+    """
+    lowered = name.lower()
+    if lowered in IDENTITY_FIELDS or any(p.fullmatch(name) for p in IDENTITY_PATTERNS):
+        return Kind.IDENTITY
+    if lowered in AGE_FIELDS:
+        return Kind.AGE
+    if lowered in SAFE_FIELDS or not _LOOKS_LIKE_IDENTITY.search(name):
+        return Kind.KEEP
+    raise DeidRefused(
+        f"the raw header holds a field {name!r} that may carry patient or site identity and "
+        "that de-identification does not know; nothing was uploaded. Report the field name "
+        "(not its value) and the scanner software version to YarraCloud support"
+    )
+
+
+def mask(value: str) -> str:
+    """``value`` with letters as ``X`` and digits as ``0``; everything else, length included, kept.
+
+    >>> mask("Doe^Jane 1.3.12")
+    'XXX^XXXX 0.0.00'
+    """
+    return "".join("0" if c.isdigit() else "X" if c.isalpha() else c for c in value)
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """Text ``[start, end)`` of a header range to become ``text`` (same length)."""
+
+    start: int
+    end: int
+    text: str
+    field: str
+    original: str
+
+
+def _body_span(text: str, at: int) -> tuple[int, int] | None:
+    """The span inside the braces of the parameter whose tag ends at ``at``.
+
+    Quotes and nested tags are respected. A body cut off by the end of the
+    text (stale padding) runs to that end, so that it is masked too.
+    """
+    i = at
+    while i < len(text) and text[i] in " \t\r\n":
+        i += 1
+    if i >= len(text) or text[i] != "{":
+        return None
+    depth, j, quoted = 1, i + 1, False
+    while j < len(text):
+        c = text[j]
+        if quoted:
+            quoted = c != '"'
+        elif c == '"':
+            quoted = True
+        elif c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1, j
+        j += 1
+    return i + 1, len(text)
+
+
+def _mask_body(body: str) -> str:
+    """Mask every value in an XProtocol body or ASCCONV value; tags (``<Precision>``) stay."""
+    out: list[str] = []
+    i = 0
+    quoted = False
+    while i < len(body):
+        c = body[i]
+        if quoted:
+            quoted = c != '"'
+            out.append(mask(c))
+        elif c == '"':
+            quoted = True
+            out.append(c)
+        elif c == "<":
+            end = body.find(">", i)
+            end = len(body) - 1 if end < 0 else end
+            out.append(body[i : end + 1])
+            i = end
+        else:
+            out.append(mask(c))
+        i += 1
+    return "".join(out)
+
+
+def _strip_values(body: str) -> str:
+    """The human-readable value of a body: quoted strings joined, else the bare text."""
+    strings = re.findall(r'"([^"]*)"', body)
+    if strings:
+        return " ".join(s for s in strings if s)
+    return _PRECISION.sub("", body).strip()
+
+
+def _cap_age(body: str, start: int, field: str) -> Iterator[Replacement]:
+    """An age over 89 in ``body`` (at ``start``) as 90, in the same width (``093.000000``)."""
+    precision = _PRECISION.search(body)
+    search_from = precision.end() if precision else 0
+    for number in _NUMBER.finditer(body, search_from):
+        whole, fraction = number.group(1), number.group(2) or ""
+        if float(whole + fraction) <= OLDEST_AGE:
+            continue
+        capped = f"{AGE_CAP:.{max(len(fraction) - 1, 0)}f}".zfill(len(number.group(0)))
+        yield Replacement(
+            start + number.start(), start + number.end(), capped, field, number.group(0)
+        )
+
+
+def scan_fields(text: str) -> list[Replacement]:
+    """Replacements for every identity field of a header range, in XProtocol and ASCCONV forms.
+
+    Raises
+    ------
+    DeidRefused
+        When a field looks like identity but is not known (see ``classify``).
+    """
+    found: list[Replacement] = []
+    masked_until = -1
+    for match in _PARAM.finditer(text):
+        name = match.group(1)
+        if not name or match.start() < masked_until:
+            continue
+        kind = classify(name)
+        if kind is Kind.KEEP:
+            continue
+        span = _body_span(text, match.end())
+        if span is None:
+            continue
+        start, end = span
+        body = text[start:end]
+        if kind is Kind.AGE:
+            found.extend(_cap_age(body, start, name))
+            continue
+        found.append(Replacement(start, end, _mask_body(body), name, _strip_values(body)))
+        masked_until = end
+    for match in _ASSIGNMENT.finditer(text):
+        key, value = match.group(1), match.group(2)
+        kinds = [classify(part) for part in _SUBSCRIPT.sub("", key).split(".") if part]
+        start, end = match.start(2), match.end(2)
+        if Kind.IDENTITY in kinds:
+            found.append(Replacement(start, end, _mask_body(value), key, _strip_values(value)))
+        elif Kind.AGE in kinds:
+            found.extend(_cap_age(value, start, key))
+    return found
+
+
+def param_value(text: str, name: str) -> str | None:
+    """The first value of the XProtocol parameter ``name`` (quotes off), or None."""
+    for match in _PARAM.finditer(text):
+        if match.group(1) == name:
+            span = _body_span(text, match.end())
+            if span is not None:
+                return _strip_values(text[span[0] : span[1]])
+    return None
+
+
+def ascconv_value(text: str, key: str) -> str | None:
+    """The first value of the ASCCONV assignment ``key`` (quotes off), or None."""
+    for match in _ASSIGNMENT.finditer(text):
+        if match.group(1) == key:
+            return _strip_values(match.group(2))
+    return None
+
+
+def _as_date(value: str) -> date | None:
+    if len(value) != 8 or not value.isdigit():
+        return None
+    try:
+        return date(int(value[:4]), int(value[4:6]), int(value[6:]))
+    except ValueError:
+        return None
+
+
+def date_spellings(value: str) -> set[str]:
+    """A ``YYYYMMDD`` date as it may be written: ISO, German, British and itself."""
+    day = _as_date(value)
+    if day is None:
+        return set()
+    return {
+        value,
+        day.strftime("%Y-%m-%d"),
+        day.strftime("%d.%m.%Y"),
+        day.strftime("%d/%m/%Y"),
+        day.strftime("%Y.%m.%d"),
+        day.strftime("%Y/%m/%d"),
+    }
+
+
+def spellings(value: str) -> set[str]:
+    """The forms an identity value may take elsewhere in a header.
+
+    DICOM person names (``LAST^FIRST``) also as ``FIRST LAST``, ``LAST FIRST``
+    and ``LAST, FIRST``; dates in their usual spellings; values joined with
+    ``|`` also part by part. Case is handled by the search, not here.
+    """
+    forms = {value}
+    for part in value.split("|"):
+        part = part.strip()
+        forms.add(part)
+        names = [p for p in part.split("^") if p]
+        if "^" in part and names:
+            forms |= {
+                " ".join(names[1:] + names[:1]),
+                " ".join(names),
+                ", ".join([names[0], " ".join(names[1:])]).rstrip(", "),
+            }
+        forms |= date_spellings(part)
+    return {f for f in forms if _worth_sweeping(f)}
+
+
+def _worth_sweeping(form: str) -> bool:
+    alnum = [c for c in form if c.isalnum()]
+    return len(form) >= MIN_SWEEP_LENGTH and len(set(alnum)) >= 2
+
+
+def _boundary_pattern(form: str) -> str:
+    before = r"(?<!\d)" if form[0].isdigit() else r"(?<![A-Za-z])" if form[0].isalpha() else ""
+    after = r"(?!\d)" if form[-1].isdigit() else r"(?![A-Za-z])" if form[-1].isalpha() else ""
+    return before + re.escape(form) + after
+
+
+def sweep_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
+    """A case-insensitive pattern for every spelling of ``values``; None if there is none."""
+    forms = set().union(*(spellings(v) for v in values if v))
+    if not forms:
+        return None
+    ordered = sorted(forms, key=len, reverse=True)
+    return re.compile("|".join(_boundary_pattern(f) for f in ordered), re.IGNORECASE)
+
+
+def sweep(text: str, pattern: re.Pattern[str] | None) -> list[Replacement]:
+    """Replacements masking every match of ``pattern`` (from ``sweep_pattern``) in ``text``."""
+    if pattern is None:
+        return []
+    return [
+        Replacement(m.start(), m.end(), mask(m.group(0)), "", m.group(0))
+        for m in pattern.finditer(text)
+    ]

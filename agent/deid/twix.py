@@ -1,0 +1,306 @@
+"""De-identify a Siemens TWIX file (VB, VD/VE/XA) as equal-length patches over its header ranges.
+
+Only the header ranges are read and patched: for VD/VE/XA the multi-RAID
+file header's entries (the patient name of all 64) and each measurement's
+header from its offset to offset + ``hdr_len`` (every buffer and the padding
+after them, which can hold stale text); for VB the one measurement header at
+the start. Measurement data are never read or touched, so a file of any size
+is handled in the memory of its headers, and the patches are applied while
+uploading, without a second copy on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from agent.deid.fields import (
+    Replacement,
+    ascconv_value,
+    param_value,
+    scan_fields,
+    sweep,
+    sweep_pattern,
+)
+from agent.deid.result import Deidentified
+from agent.deid.versions import software_line
+from agent.errors import DeidRefused
+
+RAID_HEADER_BYTES = 10240
+RAID_ENTRY = struct.Struct("<IIQQ64s64s")
+RAID_PATIENT_NAME_AT = 24
+RAID_NAME_BYTES = 64
+MAX_MEASUREMENTS = 64
+MAX_BUFFERS = 64
+PATCH_GAP = 8
+_BUFFER_NAME = re.compile(rb"[A-Za-z][A-Za-z0-9_]{0,63}")
+_HDF5 = b"\x89HDF\r\n\x1a\n"
+
+
+@dataclass(frozen=True)
+class TextRange:
+    """Bytes ``[offset, offset + length)`` of the file scanned as text; ``what`` names it."""
+
+    offset: int
+    length: int
+    what: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a TWIX file keeps text that can carry identity."""
+
+    flavour: str
+    measurement_headers: tuple[TextRange, ...]
+    patient_names: tuple[TextRange, ...]
+    protocol_names: tuple[TextRange, ...]
+
+
+def _refuse_truncated(what: str) -> DeidRefused:
+    return DeidRefused(
+        f"the raw file is truncated or corrupt ({what}); nothing was uploaded. Export the "
+        "raw data from the scanner again"
+    )
+
+
+def _read(fd: int, offset: int, length: int) -> bytes:
+    data = os.pread(fd, length, offset)
+    if len(data) != length:
+        raise _refuse_truncated(f"it ends before byte {offset + length}")
+    return data
+
+
+def _check_buffers(fd: int, offset: int, hdr_len: int, number: int) -> None:
+    """Walk the measurement header's buffers: names, lengths, all within ``hdr_len``."""
+    header = _read(fd, offset, hdr_len)
+    count = struct.unpack_from("<I", header, 4)[0]
+    if not 1 <= count <= MAX_BUFFERS:
+        raise _refuse_truncated(f"measurement {number} has {count} header buffers")
+    at = 8
+    for _ in range(count):
+        name = _BUFFER_NAME.match(header, at)
+        end = name.end() if name else at
+        if name is None or end + 5 > hdr_len or header[end] != 0:
+            raise _refuse_truncated(f"a header buffer name of measurement {number} is unreadable")
+        length = struct.unpack_from("<I", header, end + 1)[0]
+        at = end + 5 + length
+        if at > hdr_len:
+            raise _refuse_truncated(f"a header buffer of measurement {number} runs past its end")
+
+
+def _measurement_header(fd: int, offset: int, end: int, number: int) -> TextRange:
+    hdr_len, _ = struct.unpack("<II", _read(fd, offset, 8))
+    if hdr_len < 16 or offset + hdr_len > end:
+        raise _refuse_truncated(
+            f"measurement {number}'s header of {hdr_len} bytes does not fit the file"
+        )
+    _check_buffers(fd, offset, hdr_len, number)
+    return TextRange(offset, hdr_len, f"measurement {number} header")
+
+
+def layout(path: Path) -> Layout:
+    """Locate the header ranges of the TWIX file at ``path``.
+
+    Raises
+    ------
+    DeidRefused
+        For a file that is not TWIX (an MRD file included) or is truncated.
+    """
+    size = path.stat().st_size
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        head = os.pread(fd, 16, 0)
+        if head.startswith(_HDF5):
+            raise DeidRefused(
+                "the raw file is HDF5 (MRD), not Siemens TWIX; submit it as an MRD (.h5) file"
+            )
+        if len(head) < 16:
+            raise DeidRefused(
+                "the raw file is too short to be Siemens TWIX; nothing was uploaded. Export "
+                "the raw data from the scanner again"
+            )
+        first, second = struct.unpack_from("<II", head)
+        if first == 0 and 1 <= second <= MAX_MEASUREMENTS:
+            return _multi_raid(fd, size, second)
+        if first >= 16 and 1 <= second <= MAX_BUFFERS and head[8:12].isalpha():
+            return Layout("VB", (_measurement_header(fd, 0, size, 1),), (), ())
+        raise DeidRefused(
+            "the raw file is not Siemens TWIX (neither a VD/VE/XA multi-RAID header nor a VB "
+            "measurement header at its start); nothing was uploaded"
+        )
+    finally:
+        os.close(fd)
+
+
+def _multi_raid(fd: int, size: int, count: int) -> Layout:
+    if size < RAID_HEADER_BYTES:
+        raise _refuse_truncated("it ends inside the multi-RAID file header")
+    raid = _read(fd, 0, RAID_HEADER_BYTES)
+    headers = []
+    for i in range(count):
+        _, _, offset, length, _, _ = RAID_ENTRY.unpack_from(raid, 8 + i * RAID_ENTRY.size)
+        if offset < RAID_HEADER_BYTES or offset + length > size:
+            raise _refuse_truncated(
+                f"measurement {i + 1} of {count} should span bytes {offset}..{offset + length} "
+                f"but the file has {size}"
+            )
+        headers.append(_measurement_header(fd, offset, offset + length or size, i + 1))
+    entries = range(MAX_MEASUREMENTS)
+    start = [8 + i * RAID_ENTRY.size + RAID_PATIENT_NAME_AT for i in entries]
+    return Layout(
+        "VD",
+        tuple(headers),
+        tuple(TextRange(at, RAID_NAME_BYTES, "RAID patient name") for at in start),
+        tuple(TextRange(at + RAID_NAME_BYTES, RAID_NAME_BYTES, "RAID protocol") for at in start),
+    )
+
+
+def _apply(text: str, replacements: list[Replacement]) -> str:
+    chars = list(text)
+    for r in replacements:
+        if len(r.text) != r.end - r.start:
+            raise AssertionError("a replacement changed the header's length")
+        chars[r.start : r.end] = r.text
+    return "".join(chars)
+
+
+def _patches(offset: int, before: bytes, after: bytes) -> list[tuple[int, bytes]]:
+    """Runs of changed bytes as ``(offset, bytes)``; runs closer than PATCH_GAP are merged."""
+    changed = np.flatnonzero(np.frombuffer(before, np.uint8) != np.frombuffer(after, np.uint8))
+    if changed.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(changed) > PATCH_GAP)
+    starts = np.concatenate(([changed[0]], changed[breaks + 1]))
+    ends = np.concatenate((changed[breaks], [changed[-1]])) + 1
+    return [(offset + int(s), after[int(s) : int(e)]) for s, e in zip(starts, ends, strict=True)]
+
+
+def _record(replaced: dict[str, str], field: str, value: str) -> None:
+    """Keep ``value`` under ``field`` (``field#2``, … for a second, different value)."""
+    if not field or not value:
+        return
+    key, n = field, 1
+    while key in replaced:
+        if replaced[key] == value:
+            return
+        n += 1
+        key = f"{field}#{n}"
+    replaced[key] = value
+
+
+def exam_moment(uid: str) -> tuple[str, str]:
+    """``(YYYYMMDD, HHMMSS)`` from a Siemens UID that carries the exam's time stamp, or ('', '')."""
+    for part in uid.split("."):
+        if len(part) >= 14 and part.isdigit():
+            try:
+                moment = datetime.strptime(part[:14], "%Y%m%d%H%M%S")
+            except ValueError:
+                continue
+            return moment.strftime("%Y%m%d"), moment.strftime("%H%M%S")
+    return "", ""
+
+
+def _exam(text: str) -> tuple[str, str]:
+    for read in (
+        lambda: param_value(text, "FrameOfReference"),
+        lambda: ascconv_value(text, "tReferenceImage0"),
+    ):
+        value = read()
+        if value:
+            moment = exam_moment(value)
+            if moment[0]:
+                return moment
+    return "", ""
+
+
+def _software(text: str) -> str:
+    version = param_value(text, "SoftwareVersions") or ""
+    software_line(version, ascconv_value(text, "sProtConsistencyInfo.tBaselineString") or "")
+    return version
+
+
+def deidentify_twix(path: Path) -> Deidentified:
+    """The patches that remove identity from the TWIX file at ``path`` (which is not changed).
+
+    Returns
+    -------
+    Deidentified
+        Equal-length patches over the header ranges only, what they replaced
+        (for the vault), the software version and the exam's date and time.
+
+    Raises
+    ------
+    DeidRefused
+        For a file that is not TWIX or is truncated, an unknown identity-like
+        field, or scanner software not known to work. Messages never carry a value.
+    """
+    path = Path(path)
+    found = layout(path)
+    ranges = [*found.measurement_headers, *found.patient_names, *found.protocol_names]
+    with path.open("rb") as file:
+        texts = []
+        for r in ranges:
+            file.seek(r.offset)
+            texts.append(file.read(r.length).decode("latin-1"))
+    headers = texts[: len(found.measurement_headers)]
+    version = ""
+    for text in headers:
+        version = _software(text)
+    exam_date, exam_time = _exam(headers[-1])
+
+    replaced: dict[str, str] = {}
+    edits: list[list[Replacement]] = []
+    for r, text in zip(ranges, texts, strict=True):
+        if r in found.measurement_headers:
+            edits.append(scan_fields(text))
+        elif r in found.patient_names:
+            name = text.split("\x00", 1)[0]
+            edits.append([Replacement(0, len(text), _mask_name(text), "RAID.patName", name)])
+        else:
+            edits.append([])
+        for edit in edits[-1]:
+            _record(replaced, edit.field, edit.original)
+    pattern = sweep_pattern([*(v for k, v in replaced.items() if not _is_age(k)), exam_date])
+
+    patches: list[tuple[int, bytes]] = []
+    for r, text, edit in zip(ranges, texts, edits, strict=True):
+        patched = _apply(text, edit)
+        patched = _apply(patched, sweep(patched, pattern))
+        _verify(patched, pattern, r in found.measurement_headers)
+        patches += _patches(r.offset, text.encode("latin-1"), patched.encode("latin-1"))
+    return Deidentified(
+        patches=tuple(sorted(patches)),
+        replaced=replaced,
+        software_version=version,
+        exam_date=exam_date,
+        exam_time=exam_time,
+    )
+
+
+def _is_age(field: str) -> bool:
+    return field.split("#")[0].lower() in ("flpatientage", "patientage")
+
+
+def _mask_name(text: str) -> str:
+    """A RAID name field masked whole: the name and any stale bytes after its NUL."""
+    return "".join(
+        "0" if c.isdigit() else "X" if c.isalpha() else c if c in "\x00 ^" else "X" for c in text
+    )
+
+
+def _verify(patched: str, pattern: re.Pattern[str] | None, is_header: bool) -> None:
+    """Fail closed: the patched text must hold no identity value and no unmasked field."""
+    leftover = bool(sweep(patched, pattern))
+    if is_header:
+        leftover = leftover or any(r.text != patched[r.start : r.end] for r in scan_fields(patched))
+    if leftover:
+        raise DeidRefused(
+            "de-identification could not remove every identity value from the raw header; "
+            "nothing was uploaded. Report the scanner software version to YarraCloud support"
+        )

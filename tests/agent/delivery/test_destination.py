@@ -1,0 +1,91 @@
+"""Destinations as the cloud lists them and as the agent's TOML overrides them."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from agent.delivery import Destination
+from agent.errors import ConfigError
+
+PACS_ENTRY = {
+    "method": "PACS",
+    "name": "Main PACS",
+    "ip": "10.20.0.7",
+    "port": "11112",
+    "aet": "YARRA_MR1",
+    "aec": "PACS_MAIN",
+}
+SHARE_ENTRY = {"method": "smb", "name": "Research share", "location": "/mnt/research/yarra"}
+
+
+def test_the_api_entries_of_both_methods_parse() -> None:
+    pacs = Destination.from_api(PACS_ENTRY)
+    assert (pacs.method, pacs.name, pacs.host, pacs.port) == (
+        "PACS",
+        "Main PACS",
+        "10.20.0.7",
+        11112,
+    )
+    assert (pacs.aet, pacs.aec) == ("YARRA_MR1", "PACS_MAIN")
+    share = Destination.from_api(SHARE_ENTRY)
+    assert (share.method, share.location) == ("smb", "/mnt/research/yarra")
+    assert str(share.folder) == "/mnt/research/yarra"
+
+
+def test_config_tables_parse_with_integer_ports_and_an_optional_calling_title() -> None:
+    config = tomllib.loads(
+        """
+        [[destination]]
+        name = "Main PACS"
+        method = "PACS"
+        ip = "10.20.0.7"
+        port = 104
+        aec = "PACS_MAIN"
+
+        [[destination]]
+        name = "Research share"
+        method = "smb"
+        location = "/mnt/research/yarra"
+        """
+    )
+    pacs, share = (Destination.from_config(table) for table in config["destination"])
+    assert (pacs.port, pacs.aet, pacs.aec) == (104, "", "PACS_MAIN")
+    assert share.location == "/mnt/research/yarra"
+    assert "10.20.0.7:104" in pacs.describe() and "PACS_MAIN" in pacs.describe()
+
+
+@pytest.mark.parametrize("missing", ["name", "method", "ip", "port", "aet", "aec"])
+def test_an_api_pacs_entry_without_a_key_names_the_key(missing: str) -> None:
+    entry = {key: value for key, value in PACS_ENTRY.items() if key != missing}
+    with pytest.raises(ConfigError, match=f"lacks the key '{missing}'"):
+        Destination.from_api(entry)
+
+
+@pytest.mark.parametrize("parse", [Destination.from_api, Destination.from_config])
+def test_a_folder_destination_without_a_location_names_the_key(parse) -> None:
+    with pytest.raises(ConfigError, match="lacks the key 'location'"):
+        parse({"method": "smb", "name": "Research share", "location": " "})
+
+
+def test_a_config_table_without_the_called_title_or_with_an_unknown_key_is_refused() -> None:
+    table = {key: value for key, value in PACS_ENTRY.items() if key != "aec"}
+    with pytest.raises(ConfigError, match="lacks the key 'aec'"):
+        Destination.from_config(table)
+    with pytest.raises(ConfigError, match=r"unknown key.*host"):
+        Destination.from_config({**PACS_ENTRY, "host": "10.20.0.7"})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"method": "ftp"}, "method 'ftp' is unknown"),
+        ({"port": "0"}, "not a TCP port"),
+        ({"port": "eleven"}, "not a TCP port"),
+        ({"aec": "A_CALLED_TITLE_TOO_LONG"}, "not an AE title"),
+    ],
+)
+def test_unusable_values_are_refused_with_what_to_fix(change: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Destination.from_api({**PACS_ENTRY, **change})
