@@ -296,8 +296,8 @@ class Admin:
         self._save_destinations(site, records)
         if destination.method == "PACS":
             where = (
-                f"PACS {destination.aet}@{destination.ip}:{destination.port}"
-                f" (our AE title {destination.aec})"
+                f"PACS {destination.aec}@{destination.ip}:{destination.port}"
+                f" (our AE title {destination.aet})"
             )
         else:
             where = f"folder {destination.location}"
@@ -767,8 +767,8 @@ def build_parser() -> argparse.ArgumentParser:
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--pacs", metavar="HOST:PORT", help="a DICOM node (C-STORE)")
     target.add_argument("--folder", metavar="PATH", help="a folder or mounted share")
-    p.add_argument("--aet", help="the PACS's AE title (called)")
-    p.add_argument("--aec", help="the AE title the agent calls from (calling)")
+    p.add_argument("--aet", help="the AE title the agent calls from (calling), as storescu's -aet")
+    p.add_argument("--aec", help="the PACS's AE title (called), as storescu's -aec")
     p.add_argument(
         "--mode",
         dest="modes",
@@ -831,8 +831,8 @@ def _destination(args: argparse.Namespace) -> Destination:
         missing = [flag for flag in ("aet", "aec") if not getattr(args, flag)]
         if missing:
             raise AdminError(
-                "a PACS destination needs both AE titles: --aet (the PACS's) and --aec"
-                f" (the agent's); missing: {', '.join('--' + m for m in missing)}"
+                "a PACS destination needs both AE titles: --aet (the agent's) and --aec"
+                f" (the PACS's); missing: {', '.join('--' + m for m in missing)}"
             )
         host, port = parse_pacs(args.pacs)
         fields: dict[str, Any] = {"method": "PACS", "ip": host, "port": port}

@@ -15,7 +15,11 @@ Method = Literal["PACS", "smb"]
 
 @dataclass(frozen=True)
 class Destination:
-    """One destination; ``modes`` empty means every mode of the site."""
+    """One destination; ``modes`` empty means every mode of the site.
+
+    AE titles as Yarra and dcmtk's storescu name them: ``aet`` is the title the
+    agent calls from, ``aec`` the PACS's own (called) title.
+    """
 
     name: str
     method: Method

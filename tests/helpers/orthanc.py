@@ -142,7 +142,7 @@ class Orthanc:
             "DicomServerEnabled": True,
             "DicomAet": self.aet,
             "DicomPort": self.dicom_port,
-            "DicomCheckCalledAet": False,
+            "DicomCheckCalledAet": True,
             "DicomAlwaysAllowEcho": True,
             "DicomAlwaysAllowStore": True,
             "DicomCheckModalityHost": False,

@@ -231,7 +231,7 @@ def test_mode_enable_refuses_an_unknown_mode_or_site_and_a_too_short_time_limit(
 
 def test_destinations_are_added_replaced_and_removed_on_the_site_record(admin, site_with_mode):
     status, out, _ = admin(
-        "destination add site-a pacs --pacs 10.0.0.5:4242 --aet ORTHANC --aec YARRA"
+        "destination add site-a pacs --pacs 10.0.0.5:4242 --aet YARRA --aec ORTHANC"
     )
     assert status == 0
     assert "Added destination pacs" in out
@@ -239,7 +239,7 @@ def test_destinations_are_added_replaced_and_removed_on_the_site_record(admin, s
     assert status == 0
     site = Site.get("site-a", consistent_read=True)
     assert site_destinations(site.destinations.as_dict()) == [
-        Destination("pacs", "PACS", ip="10.0.0.5", port=4242, aet="ORTHANC", aec="YARRA"),
+        Destination("pacs", "PACS", ip="10.0.0.5", port=4242, aet="YARRA", aec="ORTHANC"),
         Destination("share", "smb", location="/mnt/recon", modes=("demo_fft",)),
     ]
 
