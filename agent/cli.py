@@ -29,12 +29,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.atomic import write_atomically
 from agent.config import AgentConfig
 from agent.deid.mrd import deidentify_mrd
 from agent.deid.twix import deidentify_twix
 from agent.doctor import format_findings, run_checks
 from agent.errors import AgentError, BadTask
-from agent.journal import write_atomically
+from agent.observability import init_sentry
 from agent.ort import OrtFolders
 from agent.phi import PhiFile
 from agent.pipeline import MRD_SUFFIXES
@@ -95,6 +96,8 @@ def setup_logging(level: int = logging.INFO) -> None:
 
 
 def cmd_run(config: AgentConfig) -> int:
+    if config.sentry_dsn:
+        init_sentry(config.sentry_dsn)
     agent = Agent(config)
 
     def stop(signum: int, _frame: Any) -> None:

@@ -15,60 +15,15 @@ id, a checksum); never put a patient value in them.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.atomic import write_atomically
 from agent.errors import BadTask
 
 VERSION = 1
-
-
-def write_atomically(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Replace ``path`` by ``data`` so that a crash leaves the old file or the new, whole.
-
-    Parameters
-    ----------
-    path
-        The file to write; its folder must exist.
-    data
-        The whole new content.
-    mode
-        Permission bits for the new file; by default those of the file it replaces,
-        or 0o600 for a new one.
-    """
-    path = Path(path)
-    if mode is None:
-        try:
-            mode = path.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            mode = 0o600
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    sync_folder(path.parent)
-
-
-def sync_folder(folder: Path) -> None:
-    """Flush a folder's entries (a rename in it) to the disk, where the system allows it."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class TaskJournal:

@@ -30,9 +30,9 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from agent.atomic import sync_folder, write_atomically
 from agent.errors import BadTask
 from agent.identity import PatientIdentity
-from agent.journal import sync_folder, write_atomically
 
 LOG_EVENTS = (
     "CREATED",

@@ -32,6 +32,7 @@ from agent.delivery import deliver
 from agent.delivery.destination import Destination
 from agent.errors import AgentError, BadTask, CloudError, DeliveryError
 from agent.journal import TaskJournal
+from agent.observability import register_identity
 from agent.ort import OrtFolders
 from agent.phi import PhiFile, archive
 from agent.reidentify import reidentify_series
@@ -258,6 +259,17 @@ class TaskPipeline:
         when = self.ctx.now()
         self._phi_update(lambda phi: phi.log(event, when))
 
+    def _register_identity(self, phi: PhiFile | None = None) -> None:
+        """Have error reports redact this task's patient values (see ``agent.observability``)."""
+        if phi is None:
+            if not self.phi_path.exists():
+                return
+            phi = PhiFile.load(self.phi_path)
+        register_identity(
+            [phi.get("PHI", key) for key in ("NAME", "DOB", "MRN", "ACC")]
+            + list(phi.replaced().values())
+        )
+
     def _prefix(self) -> str:
         return f"{self.ctx.account.get()['username']}/{self.uuid}/"
 
@@ -273,6 +285,7 @@ class TaskPipeline:
         files = self.ctx.folders.task_files(self.uuid)
         if not self.phi_path.exists():
             raise BadTask(f"task {self.uuid} has no .phi file in {self.ctx.folders.phi}")
+        self._register_identity()
         original_task = files.task_file.read_bytes()
         deid_dir = self.folder / "deid"
         shutil.rmtree(deid_dir, ignore_errors=True)
@@ -306,6 +319,7 @@ class TaskPipeline:
         # The exam's date and time are identity too: they are kept in the vault alone.
         replaced[EXAM_DATE] = main.exam_date
         replaced[EXAM_TIME] = main.exam_time
+        register_identity(replaced.values())
         self._phi_update(lambda phi: phi.record_replaced(replaced))
         size = sum(Path(item["source"]).stat().st_size for item in uploads)
         return {
@@ -445,6 +459,7 @@ class TaskPipeline:
         if not images:
             raise BadTask(f"task {self.uuid}: the reconstruction returned no DICOM images")
         phi = PhiFile.load(self.phi_path)
+        self._register_identity(phi)
         kept = phi.replaced()
         identity = phi.identity(
             exam_date=kept.get(EXAM_DATE, ""), exam_time=kept.get(EXAM_TIME, "")
@@ -462,6 +477,7 @@ class TaskPipeline:
         return [Destination.from_api(entry) for entry in self.ctx.api.mode_destinations(mode)]
 
     def _deliver(self) -> dict[str, Any]:
+        self._register_identity()
         images = sorted(p for p in (self.folder / "reidentified").rglob("*") if p.is_file())
         destinations = self._destinations()
         if not destinations:

@@ -33,7 +33,7 @@ from agent.pipeline import Backoff
 from agent.service import Agent
 from agent.status import TaskState, agent_root
 from scripts.local_cloud.cloud import WORKER_JOB
-from tests.agent.test_end_to_end import (
+from tests.agent.site import (
     AGENT_SECONDS,
     SLICES,
     enable_site,
