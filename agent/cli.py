@@ -35,7 +35,7 @@ from agent.deid.mrd import deidentify_mrd
 from agent.deid.twix import deidentify_twix
 from agent.doctor import format_findings, run_checks
 from agent.errors import AgentError, BadTask
-from agent.observability import init_sentry
+from agent.observability import init_sentry, redact_text
 from agent.ort import OrtFolders
 from agent.phi import PhiFile
 from agent.pipeline import MRD_SUFFIXES
@@ -50,14 +50,18 @@ _DOB_FIELDS = ("patientbirthday", "tpatientbirthday", "patientbirthdate")
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and ``task_id`` when set."""
+    """One JSON object per line: time, level, logger, message and ``task_id`` when set.
+
+    Messages pass through the same redaction as Sentry events: the agent's own
+    messages carry no patient value, and this catches one a library might quote.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact_text(record.getMessage()),
         }
         task_id = getattr(record, "task_id", None)
         if task_id:
