@@ -44,21 +44,29 @@ class PatchedSource:
             self._fd = -1
 
     def read(self, offset: int, length: int) -> bytes:
-        """``length`` bytes from ``offset`` with the patches applied."""
-        buf = bytearray()
-        while len(buf) < length:
-            chunk = os.pread(self._fd, length - len(buf), offset + len(buf))
-            if not chunk:
-                raise OSError(f"{self.path} is shorter than when the transfer started")
-            buf += chunk
+        """``length`` bytes from ``offset`` with the patches applied.
+
+        A range no patch touches is returned as ``pread`` gave it, without a
+        copy: a part in flight then costs its size once, not three times.
+        """
+        data = os.pread(self._fd, length, offset)
+        if len(data) < length:
+            buf = bytearray(data)
+            while len(buf) < length:
+                chunk = os.pread(self._fd, length - len(buf), offset + len(buf))
+                if not chunk:
+                    raise OSError(f"{self.path} is shorter than when the transfer started")
+                buf += chunk
+            data = bytes(buf)
         end = offset + length
-        for start, data in self.patches:
-            stop = start + len(data)
-            if stop <= offset or start >= end:
-                continue
-            lo, hi = max(start, offset), min(stop, end)
-            buf[lo - offset : hi - offset] = data[lo - start : hi - start]
-        return bytes(buf)
+        touching = [(s, d) for s, d in self.patches if s < end and s + len(d) > offset]
+        if not touching:
+            return data
+        patched = bytearray(data)
+        for start, patch in touching:
+            lo, hi = max(start, offset), min(start + len(patch), end)
+            patched[lo - offset : hi - offset] = patch[lo - start : hi - start]
+        return bytes(patched)
 
     def sha256(self) -> str:
         """Hex sha256 of the patched content, in one sequential pass."""

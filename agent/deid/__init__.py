@@ -3,11 +3,7 @@
 TWIX files (VB, VD/VE/XA) become equal-length patches applied while
 uploading; MRD files a de-identified copy; task files keep only the keys the
 cloud needs. Whatever cannot be de-identified safely raises ``DeidRefused``.
+
+Import from the modules (``agent.deid.twix`` …): the package imports none of
+them, so de-identifying a TWIX file never loads HDF5 and numpy.
 """
-
-from agent.deid.mrd import deidentify_mrd
-from agent.deid.result import Deidentified
-from agent.deid.taskfile import deidentify_task_file
-from agent.deid.twix import deidentify_twix
-
-__all__ = ["Deidentified", "deidentify_mrd", "deidentify_task_file", "deidentify_twix"]

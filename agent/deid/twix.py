@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-
 from agent.deid.fields import (
     Replacement,
     ascconv_value,
@@ -171,14 +169,20 @@ def _apply(text: str, replacements: list[Replacement]) -> str:
 
 
 def _patches(offset: int, before: bytes, after: bytes) -> list[tuple[int, bytes]]:
-    """Runs of changed bytes as ``(offset, bytes)``; runs closer than PATCH_GAP are merged."""
-    changed = np.flatnonzero(np.frombuffer(before, np.uint8) != np.frombuffer(after, np.uint8))
-    if changed.size == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(changed) > PATCH_GAP)
-    starts = np.concatenate(([changed[0]], changed[breaks + 1]))
-    ends = np.concatenate((changed[breaks], [changed[-1]])) + 1
-    return [(offset + int(s), after[int(s) : int(e)]) for s, e in zip(starts, ends, strict=True)]
+    """Runs of changed bytes as ``(offset, bytes)``; runs closer than PATCH_GAP are merged.
+
+    Plain Python: a header is at most a few MiB, and the agent's upload path
+    then needs no numpy in memory.
+    """
+    runs: list[tuple[int, int]] = []
+    for i, (a, b) in enumerate(zip(before, after, strict=True)):
+        if a == b:
+            continue
+        if runs and i - runs[-1][1] <= PATCH_GAP:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return [(offset + s, after[s : e + 1]) for s, e in runs]
 
 
 def _record(replaced: dict[str, str], field: str, value: str) -> None:

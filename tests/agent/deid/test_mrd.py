@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from agent.deid import deidentify_mrd
+from agent.deid.mrd import deidentify_mrd
 from agent.errors import DeidRefused
 from recon_image.pipeline.cartesian import CartesianOptions, reconstruct
 from recon_image.raw.read import read_raw

@@ -6,7 +6,7 @@ import configparser
 
 import pytest
 
-from agent.deid import deidentify_task_file
+from agent.deid.taskfile import deidentify_task_file
 from agent.errors import BadTask, DeidRefused
 
 UUID = "0f8a6c2e-4d3b-4a8e-9b71-2f1c5d6e7a90"

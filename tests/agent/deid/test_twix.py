@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import twixtools
 
-from agent.deid import deidentify_twix
+from agent.deid.twix import deidentify_twix
 from agent.errors import DeidRefused
 from recon_image.pipeline.cartesian import CartesianOptions, reconstruct
 from recon_image.raw.read import read_raw
