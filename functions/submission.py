@@ -162,8 +162,13 @@ class Submitter:
             self.hooks.before_submit_job(task_id)
             job_id = self._submit_job(task, user, task_file, mode, queue)
         except Exception:
-            self._release(task_id, claim)
-            raise
+            # The answer may be what was lost: a job that exists must not be submitted twice.
+            found = find_job(self.clients.batch, queue, task_id)
+            if found is None:
+                self._release(task_id, claim)
+                raise
+            job_id = found["jobId"]
+            logger.warning("SubmitJob failed after Batch took the job", extra={"task_id": task_id})
         try:
             task.update(
                 actions=[Task.job_id.set(job_id)],
@@ -197,7 +202,7 @@ class Submitter:
             "YC_PARAM": task_file.param_value,
             "YC_VCPUS": str(int(mode.vcpus)),
         }
-        response = self.clients.batch.submit_job(
+        response = self.clients.batch_submit.submit_job(
             jobName=job_name(task.task_id),
             jobQueue=queue,
             jobDefinition=self.settings.job_definition,
@@ -335,3 +340,11 @@ class Submitter:
                 " again under a new UUID"
             )
         return sizes
+
+
+def find_job(batch: Any, queue: str, task_id: str) -> dict[str, Any] | None:
+    """The job summary Batch holds for ``task_id`` in ``queue`` (found by its name), or None."""
+    summaries = batch.list_jobs(
+        jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [job_name(task_id)]}]
+    )["jobSummaryList"]
+    return summaries[0] if summaries else None

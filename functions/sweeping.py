@@ -17,7 +17,7 @@ from functions.core.settings import Settings
 from functions.core.status import Status
 from functions.core.task_store import advance, fail
 from functions.job_updates import JobUpdater
-from functions.submission import Submitter, job_name
+from functions.submission import Submitter, find_job
 
 logger = logging.getLogger(__name__)
 
@@ -132,13 +132,10 @@ class Sweeper:
         report.resubmitted.append(task.task_id)
 
     def _find_job(self, task: Task) -> dict[str, Any] | None:
-        summaries = self.clients.batch.list_jobs(
-            jobQueue=task.job_queue,
-            filters=[{"name": "JOB_NAME", "values": [job_name(task.task_id)]}],
-        )["jobSummaryList"]
-        if not summaries:
+        summary = find_job(self.clients.batch, task.job_queue, task.task_id)
+        if summary is None:
             return None
-        jobs = self.clients.batch.describe_jobs(jobs=[summaries[0]["jobId"]])["jobs"]
+        jobs = self.clients.batch.describe_jobs(jobs=[summary["jobId"]])["jobs"]
         return jobs[0] if jobs else None
 
     def oldest_waiting_seconds(self, now: float) -> float:

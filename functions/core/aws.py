@@ -14,6 +14,9 @@ import boto3
 from botocore.config import Config
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+# SubmitJob is not idempotent: a retry after an answer was lost would start a second job.
+# Submission makes one attempt and, on any failure, looks the job up by its name instead.
+_ONE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1}, max_pool_connections=32)
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,8 @@ class AwsClients:
     s3: Any
     batch: Any
     events: Any
+    batch_submit: Any
+    """A Batch client that never retries by itself, for SubmitJob alone."""
 
     @classmethod
     def create(cls, region: str, session: boto3.session.Session | None = None) -> AwsClients:
@@ -31,4 +36,5 @@ class AwsClients:
             s3=session.client("s3", region_name=region, config=_CONFIG),
             batch=session.client("batch", region_name=region, config=_CONFIG),
             events=session.client("events", region_name=region, config=_CONFIG),
+            batch_submit=session.client("batch", region_name=region, config=_ONE_ATTEMPT),
         )

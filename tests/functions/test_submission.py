@@ -166,6 +166,26 @@ def test_a_failing_submit_job_releases_the_claim_and_the_retry_submits(seeded_cl
     assert len(jobs_of(cloud, ALICE_TASK)) == 1
 
 
+def test_an_answer_lost_after_batch_took_the_job_submits_nothing_twice(seeded_cloud):
+    cloud, upload = seeded_cloud(poll=False)
+    lost = iter([ConnectionResetError("the answer to SubmitJob was lost")])
+
+    def lose_answer(**_kwargs):
+        failure = next(lost, None)
+        if failure:
+            raise failure
+
+    # After the call: Batch has created the job, the handler never hears of it.
+    cloud.clients.batch_submit.meta.events.register("after-call.batch.SubmitJob", lose_answer)
+    upload.task("alice", ALICE_TASK)
+    for message in take_messages(cloud):
+        assert invoke(cloud, [message])["batchItemFailures"] == []
+    jobs = jobs_of(cloud, ALICE_TASK)
+    assert len(jobs) == 1
+    task = Task.get(ALICE_TASK, consistent_read=True)
+    assert (task.status, task.job_id) == ("SUBMITTED", jobs[0]["jobId"])
+
+
 @pytest.fixture(autouse=True)
 def _quiet_logs(caplog):
     caplog.set_level("INFO")
