@@ -68,7 +68,15 @@ class _IngestHandler(BaseHTTPRequestHandler):
 
 
 def sentry_off() -> None:
-    """Close and forget any Sentry client, so one test's client never reaches another."""
+    """Close and forget any Sentry client and what the scopes gathered (tags, breadcrumbs).
+
+    One test's client, tags or breadcrumbs must never reach another's events.
+    """
     sentry_sdk.get_client().close()
+    for scope in (
+        sentry_sdk.get_global_scope(),
+        sentry_sdk.get_isolation_scope(),
+        sentry_sdk.get_current_scope(),
+    ):
+        scope.clear()
     sentry_sdk.get_global_scope().set_client(None)
-    sentry_sdk.get_global_scope().remove_tag("component")
