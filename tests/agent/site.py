@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import configparser
-import random
 import time
-import uuid as uuidlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agent.ort import OrtFolders
 from agent.service import Agent
 from functions.core.destinations import Destination as SiteDestination
 from scripts.phantoms.header import Patient, Site, identity_strings
-from scripts.phantoms.scan import ScanSettings, simulate
-from scripts.phantoms.twix_ve import write_ve
+from scripts.phantoms.ort import MODE
+from scripts.phantoms.ort import SLICES as SLICES
+from scripts.phantoms.ort import export_task as export_task  # the tests' ORT export
+from scripts.phantoms.ort import task_uuid as task_uuid
 
-MODE = "yc_cartesian"
 SITE = "site-a"
 USER = "dave"
-SLICES = 4
 AGENT_SECONDS = 180.0
 
 
@@ -50,58 +46,6 @@ def enable_site(admin: Any, orthanc: Any, tmp_path: Path, *, poll_seconds: float
     text = config.read_text().replace("poll_seconds = 10", f"poll_seconds = {poll_seconds}")
     config.write_text(text.replace("concurrency = 1", "concurrency = 2"))
     return config
-
-
-def task_uuid(seed: int) -> str:
-    return str(uuidlib.UUID(int=random.Random(seed).getrandbits(128), version=4))
-
-
-def export_task(base: Path, seed: int) -> tuple[str, Patient, Site]:
-    """Export a phantom scan as ORT does in cloud mode; returns its UUID, patient and site.
-
-    The raw file and the ``.phi`` come first; the task file is written last while
-    ``{uuid}.lock`` exists.
-    """
-    folders = OrtFolders(base)
-    task = task_uuid(seed)
-    patient, site = Patient.fictitious(seed), Site.fictitious(seed)
-    scan = simulate(
-        ScanSettings(dimension=2, matrix=(64, 64, SLICES), coils=4, noise_scans=8, seed=seed)
-    )
-    raw = write_ve(scan, folders.out / f"{task}.dat", patient=patient, site=site)
-    last, first = patient.name.split("^")
-    phi = configparser.ConfigParser(interpolation=None)
-    phi.optionxform = str  # type: ignore[assignment,method-assign]
-    phi["PHI"] = {
-        "NAME": f"{last}, {first}",
-        "DOB": f"{patient.birth_date[:4]}-{patient.birth_date[4:6]}-{patient.birth_date[6:]}",
-        "MRN": patient.patient_id,
-        "ACC": f"ACC{seed:05d}",
-        "UUID": task,
-        "TASKID": f"{seed}",
-        "MODE": MODE,
-    }
-    phi["LOG"] = {"CREATED": datetime.now().astimezone().isoformat(timespec="seconds")}
-    with folders.phi_file(task).open("w") as out:
-        phi.write(out, space_around_delimiters=False)
-    lock = folders.lock_file(task)
-    lock.touch()
-    stamp = site.scan_time.strftime("%d/%m/%y  %H:%M:%S")
-    folders.task_file(task).write_text(
-        "[Task]\n"
-        f"ReconMode={MODE}\nEMailNotification=\nScanFile={raw.name}\n"
-        "AdjustmentFilesCount=0\nScanProtocol=yc_gre_phantom\nReconName=Cartesian\n"
-        f"ParamValue=0\nRequiredServerType=\nUUID={task}\n"
-        f"CreationTimeRAID={stamp}\nCreationTimeTask={stamp}\n\n"
-        "[AdjustmentFiles]\n\n"
-        f"[Information]\nScanFileSize={raw.stat().st_size}\n"
-        f"TaskDate={site.scan_time:%d/%m/%Y}\nTaskTime={site.scan_time:%H:%M:%S}\n"
-        f"SelectedServer=YarraCloud\nSerialNumber={site.serial_number}\n"
-        f"SystemName={site.station_name}\nSystemVendor=Siemens\nSystemType={site.model}\n"
-        "SoftwareVersion=syngo MR E11\n"
-    )
-    lock.unlink()
-    return task, patient, site
 
 
 def run_agent_until(agent: Agent, done: Callable[[], bool], seconds: float) -> None:
