@@ -258,6 +258,16 @@ def study_of(orthanc: Orthanc, patient_id: str) -> dict[str, Any] | None:
     return None
 
 
+def save_preview(orthanc: Orthanc, instances: list[str], path: Path) -> Path:
+    """Orthanc's PNG rendering of the middle image (by InstanceNumber), written to ``path``."""
+    numbered = sorted(
+        instances,
+        key=lambda i: int(orthanc.get(f"/instances/{i}")["MainDicomTags"].get("InstanceNumber", 0)),
+    )
+    path.write_bytes(orthanc.get_bytes(f"/instances/{numbered[len(numbered) // 2]}/preview"))
+    return path
+
+
 def start_orthanc(work_dir: Path, args: argparse.Namespace) -> Orthanc:
     if not ORTHANC_BINARY.exists():
         raise SystemExit(INSTALL_ORTHANC)
@@ -360,6 +370,9 @@ def run(args: argparse.Namespace) -> int:
                 " the cloud saw only the task id)"
             )
             ok = ok and name == patient.name and len(instances) == SLICES
+            if instances:
+                preview = save_preview(orthanc, instances, work_dir / "preview.png")
+                say(f"  preview of the middle slice, as the PACS renders it: {preview}")
         if "cost" in job:
             say(f"  cost of the task: {job['cost']:.6f} {currency}")
         say(f"  whole run, start-up included: {time.monotonic() - began:.1f} s")

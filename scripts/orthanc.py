@@ -217,9 +217,13 @@ class Orthanc:
 
     def get(self, path: str) -> Any:
         """GET ``path`` of the REST API and decode its JSON answer."""
+        return json.loads(self.get_bytes(path))
+
+    def get_bytes(self, path: str) -> bytes:
+        """GET ``path`` of the REST API as it comes (an instance's ``/preview`` is a PNG)."""
         try:
             with _OPENER.open(f"{self.url}{path}", timeout=10) as answer:
-                return json.loads(answer.read())
+                return answer.read()
         except urllib.error.HTTPError as error:
             raise OrthancError(f"GET {path}: HTTP {error.code} {error.read()[:500]!r}") from error
 

@@ -63,6 +63,8 @@ def test_the_demo_runs_the_whole_path_and_leaves_nothing_running(tmp_path):
     assert f"instances stored: {SLICES} in 1 series" in out
     assert f"patient name as stored: {patient.name} (restored by the agent;" in out
     assert re.search(r"cost of the task: \d+\.\d{6} ", out)
+    assert f"preview of the middle slice, as the PACS renders it: {work_dir / 'preview.png'}" in out
+    assert (work_dir / "preview.png").read_bytes().startswith(b"\x89PNG")
     assert processes_mentioning(str(work_dir)) == []
 
 
