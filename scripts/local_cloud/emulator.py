@@ -13,7 +13,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import urllib.request
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -100,6 +102,24 @@ def _die_with_parent() -> None:
 _PR_SET_PDEATHSIG = 1
 
 
+def _one_dynamodb_request_at_a_time(app: Callable) -> Callable:
+    """Make DynamoDB's conditional writes atomic, as they are in AWS.
+
+    moto checks a condition and applies the write as two steps without a lock, so two
+    threads racing at one claim could both win. DynamoDB requests (named by their
+    ``X-Amz-Target`` header) are served one at a time; S3 and the rest stay parallel.
+    """
+    lock = threading.Lock()
+
+    def serialised(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return app(environ, start_response)
+        with lock:
+            return list(app(environ, start_response))
+
+    return serialised
+
+
 def serve(host: str, port: int) -> None:
     from moto import backends
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -116,7 +136,7 @@ def serve(host: str, port: int) -> None:
         protocol_version = "HTTP/1.1"
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    app = DomainDispatcherApplication(create_backend_app)
+    app = _one_dynamodb_request_at_a_time(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
     print(server.port, flush=True)
     server.serve_forever()

@@ -1,6 +1,7 @@
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,51 @@ def test_reset_forgets_everything(emulator):
     s3.create_bucket(Bucket="scratch")
     emulator.reset()
     assert s3.list_buckets()["Buckets"] == []
+
+
+def test_a_conditional_write_has_one_winner_however_many_race(emulator):
+    """DynamoDB's conditional writes are atomic; the claim that guards SubmitJob needs that."""
+    import boto3
+    from botocore.config import Config
+
+    emulator.reset()
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=emulator.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=Config(max_pool_connections=16, retries={"max_attempts": 1}),
+    )
+    dynamodb.create_table(
+        TableName="claims",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    racers, rounds = 8, 25
+    winners: list[list[int]] = [[] for _ in range(rounds)]
+    start = threading.Barrier(racers)
+
+    def race(racer: int) -> None:
+        for n in range(rounds):
+            start.wait(timeout=30)
+            try:
+                dynamodb.update_item(
+                    TableName="claims",
+                    Key={"id": {"S": f"task-{n}"}},
+                    UpdateExpression="SET claim = :me, "
+                    + ", ".join(f"field{i} = :me" for i in range(30)),
+                    ConditionExpression="attribute_not_exists(claim)",
+                    ExpressionAttributeValues={":me": {"N": str(racer)}},
+                )
+                winners[n].append(racer)
+            except dynamodb.exceptions.ConditionalCheckFailedException:
+                pass
+
+    threads = [threading.Thread(target=race, args=(r,)) for r in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [len(w) for w in winners] == [1] * rounds
