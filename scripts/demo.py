@@ -1,4 +1,4 @@
-"""The demo: a phantom scan from the ORT folders, through the local cloud, into a PACS.
+"""The demo: a scan from the ORT folders, through the local cloud, into a PACS.
 
 Everything runs on this machine, with no AWS account: the local cloud (an AWS
 emulator, the API gateway, a local Batch, the handlers) starts and publishes the
@@ -13,6 +13,11 @@ series, restores the patient's identity and stores it in Orthanc. Each stage is
 shown as it happens, with its time; the run ends with the Orthanc study, its web
 address, the patient's name as stored there, and the task's cost.
 
+``--file PATH`` reconstructs a raw file of your own instead (Siemens TWIX VB/VD/VE
+``.dat`` or MRD ``.h5``), queued with the agent's ``submit`` command; ``--mode``
+chooses the mode (default ``yc_cartesian``). The patient shown is the one the
+file's header names: the agent keeps that identity at the site and restores it.
+
 Ctrl-C, or the end of the run, stops everything the demo started; ``--keep`` leaves
 the local cloud, Orthanc and the agent running until Ctrl-C.
 """
@@ -23,30 +28,42 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig
+from agent.errors import AgentError
 from agent.ort import OrtFolders
+from agent.phi import PhiFile
+from agent.pipeline import MRD_SUFFIXES
 from agent.status import COMPLETED, FAILED, TaskRow, task_rows
 from functions.core.destinations import Destination
 from functions.core.settings import Settings
+from recon_image.modes.modefile import mode_ids
+from recon_image.settings import BUILTIN_MODES_DIR
 from scripts.admin import Admin, NewKey
 from scripts.local_cloud.api_client import ApiClient
 from scripts.local_cloud.cloud import REPO_ROOT
-from scripts.orthanc import ORTHANC_BINARY, Orthanc, OrthancError
+from scripts.orthanc import ORTHANC_BINARY, Orthanc, OrthancError, port_is_free
 from scripts.phantoms.ort import export_task
 
 SITE, USER = "demo-site", "demo-user"
 MODE = "yc_cartesian"
 SLICES = 4
 AGENT_AET = "YARRACLOUD"
+RAW_SUFFIXES = (".dat", *sorted(MRD_SUFFIXES))
+PROCESSING_ERROR = "processing error"
+"""The agent's stage of a task the cloud ended badly (its reason is the task's error)."""
+ENDED = (COMPLETED, FAILED, PROCESSING_ERROR)
 INSTALL_ORTHANC = (
     f"{ORTHANC_BINARY} is missing: the demo stores the images in an Orthanc PACS."
     " Install the Debian package: sudo apt-get install orthanc"
@@ -60,6 +77,7 @@ AGENT_STEPS = {
     "deliver": ("STORED", "in the PACS (DICOM C-STORE to Orthanc)"),
     "archive": ("COMPLETED", "the .phi archived, the raw file removed"),
 }
+ARCHIVED_AFTER_FAILURE = ("ARCHIVED", "the .phi archived with the cloud's reason")
 CLOUD_STATES = {
     "SUBMITTED": "submitted (the agent's v1/job_submit or the task file's S3 event)",
     "PENDING": "pending in the job queue",
@@ -75,9 +93,55 @@ CLOUD_STATES = {
 ORDER = [
     *("DE-IDENTIFIED", "UPLOADED"),
     *CLOUD_STATES,
-    *("DOWNLOADED", "RE-IDENTIFIED", "STORED", "COMPLETED"),
+    *("DOWNLOADED", "RE-IDENTIFIED", "STORED", "COMPLETED", "ARCHIVED"),
 ]
 """The stages in the order they happen, for those seen in the same poll."""
+
+
+@dataclass
+class Stack:
+    """What the demo started and set up: the cloud's environment, Orthanc, the agent."""
+
+    work_dir: Path
+    env: dict[str, str]
+    orthanc: Orthanc
+    key: NewKey
+    config: AgentConfig
+    folders: OrtFolders
+    api: ApiClient
+    agent: subprocess.Popen
+    cloud: subprocess.Popen
+
+
+@dataclass
+class Queued:
+    """A task in the ORT folders: its id, raw file, and the patient its ``.phi`` names."""
+
+    task_id: str
+    raw: Path
+    patient_name: str
+    patient_id: str
+    at: float
+    """When it was queued (``time.time()``); stage times count from here."""
+    size: int
+    """The raw file's size in bytes."""
+
+
+@dataclass
+class Outcome:
+    """How a task ended: the agent's last stage, its error, each stage's time, the study."""
+
+    stage: str
+    error: str
+    seconds: float
+    times: dict[str, float] = field(default_factory=dict)
+    study: dict[str, Any] | None = None
+    instances: list[str] = field(default_factory=list)
+    stored_name: str = ""
+
+    @property
+    def completed(self) -> bool:
+        return self.stage == COMPLETED
 
 
 def say(text: str = "") -> None:
@@ -129,15 +193,17 @@ def stop_cloud(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def set_up_site(ready_file: Path, orthanc: Orthanc, agent_dir: Path) -> NewKey:
-    """A site with billing off, the demo's mode, a PACS destination, and a user with an agent.
+def set_up_site(
+    ready_file: Path, orthanc: Orthanc, agent_dir: Path, mode: str = MODE, memory_mib: int = 2048
+) -> NewKey:
+    """A site with billing off, ``mode`` enabled, a PACS destination, and a user with an agent.
 
     The agent's config goes to ``agent_dir / "agent.toml"``; its ORT folders lie
     under ``agent_dir / "ort"``.
     """
     admin = Admin.connect(ready_file, say=lambda _: None)
     admin.add_site(SITE, "Demo Imaging Centre")
-    admin.enable_mode(SITE, MODE, vcpus=2, memory_mib=2048, spot=True, timeout_seconds=600)
+    admin.enable_mode(SITE, mode, vcpus=2, memory_mib=memory_mib, spot=True, timeout_seconds=600)
     admin.add_destination(
         SITE,
         Destination(
@@ -181,12 +247,20 @@ def stop_agent(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def journal_steps(path: Path) -> list[str]:
-    """The steps the agent's journal records as done (read only; a half-written one is [])."""
+def journal_steps(path: Path) -> dict[str, dict[str, Any]]:
+    """The steps the agent's journal records as done, with their facts, skipped ones left out.
+
+    Read only; a half-written journal reads as none.
+    """
     try:
-        return [entry["step"] for entry in json.loads(path.read_text())["steps"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
+        entries = json.loads(path.read_text())["steps"]
+        return {
+            entry["step"]: entry.get("facts") or {}
+            for entry in entries
+            if not (entry.get("facts") or {}).get("skipped")
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def watch(
@@ -196,32 +270,37 @@ def watch(
     task_id: str,
     started: float,
     timeout: float,
-) -> bool:
-    """Print each stage of the task once, in order, with its time since the export.
+) -> tuple[str, dict[str, float]]:
+    """Print each stage of the task once, in order, with its time since ``started``.
 
     The agent's steps are read from its journal as they are recorded; the cloud's
     states, with the times the cloud recorded, from ``v1/job_status``, as a client
-    would. Returns the task's last stage in the agent (``completed`` or ``failed``).
+    would. Returns the task's last stage in the agent (one of ``ENDED``) and the
+    time of each stage shown, in seconds since ``started``.
     """
-    shown: set[str] = set()
+    shown: dict[str, float] = {}
     deadline = time.monotonic() + timeout
     journal = folders.journal_file(task_id)
     while True:
         stage = agent_stage(folders.base, task_id)
-        ended = stage in (COMPLETED, FAILED)
+        ended = stage in ENDED
         now = time.time()
         events: list[tuple[float, str, str]] = []
         steps = journal_steps(journal)
-        for step in steps:
-            if step in AGENT_STEPS and step not in shown:
-                shown.add(step)
-                events.append((now, *AGENT_STEPS[step]))
+        for step, facts in steps.items():
+            if step in AGENT_STEPS:
+                name, label = AGENT_STEPS[step]
+                if step == "archive" and facts.get("result", "completed") != "completed":
+                    name, label = ARCHIVED_AFTER_FAILURE
+                if name not in shown:
+                    shown[name] = now
+                    events.append((now, name, label))
         if "upload_task" in steps:
             answer = api.post("job_status", {"name": task_id})
             if answer.status == 200:
                 for name, at in answer.body.get("status_times", {}).items():
                     if name in CLOUD_STATES and name not in shown:
-                        shown.add(name)
+                        shown[name] = min(at, now)
                         events.append((min(at, now), name, CLOUD_STATES[name]))
         events.sort(key=lambda event: ORDER.index(event[1]))
         for i in range(len(events) - 2, -1, -1):
@@ -229,9 +308,10 @@ def watch(
             at, name, label = events[i]
             events[i] = (min(at, events[i + 1][0]), name, label)
         for at, name, label in events:
+            shown[name] = at
             say(f"  +{at - started:6.2f} s  {name:<14} {label}")
         if ended:
-            return stage
+            return stage, {name: at - started for name, at in shown.items()}
         if agent.poll() is not None:
             raise SystemExit(f"the agent stopped (exit {agent.returncode}); see its log")
         if time.monotonic() > deadline:
@@ -268,13 +348,13 @@ def save_preview(orthanc: Orthanc, instances: list[str], path: Path) -> Path:
     return path
 
 
-def start_orthanc(work_dir: Path, args: argparse.Namespace) -> Orthanc:
+def start_orthanc(work_dir: Path, http_port: int = 0, dicom_port: int = 0) -> Orthanc:
     if not ORTHANC_BINARY.exists():
         raise SystemExit(INSTALL_ORTHANC)
     orthanc = Orthanc(
         work_dir / "orthanc",
-        http_port=args.orthanc_http_port,
-        dicom_port=args.orthanc_dicom_port,
+        http_port=http_port,
+        dicom_port=dicom_port,
         name="YarraCloud demo PACS",
     )
     try:
@@ -287,37 +367,72 @@ def start_orthanc(work_dir: Path, args: argparse.Namespace) -> Orthanc:
         ) from None
 
 
-def run(args: argparse.Namespace) -> int:
-    work_dir = args.work_dir.absolute()
+def busy_ports(ports: dict[str, int]) -> list[str]:
+    """What to say about each port given (not 0) that something already listens on."""
+    return [
+        f"port {port} ({option}) is in use: stop what listens on it, or give {option} another"
+        " port (0 takes any free one)"
+        for option, port in ports.items()
+        if port and not port_is_free(port)
+    ]
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be reconstructed as it stands, or None when it can be tried."""
+    if not path.exists():
+        return f"{path} does not exist; give the path of a raw data file"
+    if not path.is_file():
+        return f"{path} is not a file; give the path of a raw data file"
+    if path.suffix.lower() not in RAW_SUFFIXES:
+        return (
+            f"{path.name} is neither a Siemens TWIX (.dat) nor an MRD"
+            f" ({', '.join(sorted(MRD_SUFFIXES))}) file"
+        )
+    try:
+        with path.open("rb") as raw:
+            raw.read(1)
+    except OSError as exc:
+        return f"{path} cannot be read ({exc.strerror}); check its permissions"
+    if path.stat().st_size == 0:
+        return f"{path} is empty"
+    return None
+
+
+@contextlib.contextmanager
+def running(
+    work_dir: Path,
+    *,
+    aws_port: int = 0,
+    orthanc_http_port: int = 0,
+    orthanc_dicom_port: int = 0,
+    mode: str = MODE,
+    memory_mib: int = 2048,
+) -> Iterator[Stack]:
+    """Start the local cloud, Orthanc and the agent, and set the site up; stop all at the end."""
     work_dir.mkdir(parents=True, exist_ok=True)
     for old in ("agent", "orthanc"):
         shutil.rmtree(work_dir / old, ignore_errors=True)
-    if not ORTHANC_BINARY.exists():
-        raise SystemExit(INSTALL_ORTHANC)
-    say("YarraCloud demo: the embedded default, on this machine, with no AWS account.")
-    began = time.monotonic()
     say(
         "Starting the local cloud (AWS emulator, API gateway, local Batch, handlers); log: "
         f"{work_dir / 'local-cloud.log'}"
     )
-    process, env = start_cloud(work_dir, args.aws_port)
+    process, env = start_cloud(work_dir, aws_port)
     orthanc: Orthanc | None = None
     agent: subprocess.Popen | None = None
     try:
         say(f"  AWS emulator at {env['AWS_ENDPOINT_URL']}, API at {env['YC_API_URL']}")
-        orthanc = start_orthanc(work_dir, args)
+        orthanc = start_orthanc(work_dir, orthanc_http_port, orthanc_dicom_port)
         say(
             f"Started Orthanc (the site's PACS): DICOM {orthanc.aet}@{orthanc.host}:"
             f"{orthanc.dicom_port}, web {orthanc.url}/app/explorer.html; log: {orthanc.log_path}"
         )
         agent_dir = work_dir / "agent"
-        key = set_up_site(work_dir / "ready.json", orthanc, agent_dir)
+        key = set_up_site(work_dir / "ready.json", orthanc, agent_dir, mode, memory_mib)
         say(
-            f"Site {SITE!r} (billing: none), mode {MODE!r} enabled, PACS destination"
+            f"Site {SITE!r} (billing: none), mode {mode!r} enabled, PACS destination"
             f" {AGENT_AET} -> {orthanc.aet}, user {USER!r} with access key {key.access_key_id}"
         )
         config = AgentConfig.load(agent_dir / "agent.toml")
-        folders = OrtFolders(config.base)
         agent = start_agent(agent_dir / "agent.toml", work_dir / "agent.log")
         say(
             f"Started the site agent on the ORT folders {config.base}; log:"
@@ -326,73 +441,9 @@ def run(args: argparse.Namespace) -> int:
         api = ApiClient(
             env["YC_API_URL"], key.access_key_id, key.secret_access_key, env["AWS_REGION"]
         )
-
-        task_id, patient, _site = export_task(
-            config.base, args.seed, mode=MODE, matrix=args.matrix, slices=SLICES, coils=8
+        yield Stack(
+            work_dir, env, orthanc, key, config, OrtFolders(config.base), api, agent, process
         )
-        exported = time.time()
-        raw = folders.out / f"{task_id}.dat"
-        say(
-            f"ORT exported task {task_id}: {raw.name}, a Siemens VE TWIX of a Shepp-Logan"
-            f" phantom ({args.matrix}x{args.matrix}, {SLICES} slices, 8 coils,"
-            f" {raw.stat().st_size / 2**20:.1f} MiB) of the fictitious patient"
-            f" {patient.name} ({patient.patient_id}), its .phi, then its .task"
-        )
-        say("Stages, timed from the export:")
-        ok = watch(agent, api, folders, task_id, exported, args.timeout) == COMPLETED
-        whole = time.time() - exported
-
-        say()
-        job = api.post("jobs", [task_id]).body.get(task_id, {})
-        settings = Settings.from_env(env)
-        currency = settings.rates.currency
-        if not ok:
-            say(f"Result: the task failed: {agent_row(config.base, task_id).error}")
-        else:
-            say(f"Result: ORT folder to PACS in {whole:.1f} s")
-        study = study_of(orthanc, patient.patient_id)
-        if study is None:
-            say("  no study of the patient in Orthanc")
-            ok = False
-        else:
-            instances = [
-                i for series in study["Series"] for i in orthanc.series_info(series)["Instances"]
-            ]
-            name = study["PatientMainDicomTags"].get("PatientName", "")
-            say(
-                f"  Orthanc study: {orthanc.url}/app/explorer.html#study?uuid={study['ID']}"
-                f" (REST: {orthanc.url}/studies/{study['ID']})"
-            )
-            say(f"  instances stored: {len(instances)} in {len(study['Series'])} series")
-            say(
-                f"  patient name as stored: {name}"
-                f" ({'restored by the agent' if name == patient.name else 'NOT the exported one'};"
-                " the cloud saw only the task id)"
-            )
-            ok = ok and name == patient.name and len(instances) == SLICES
-            if instances:
-                preview = save_preview(orthanc, instances, work_dir / "preview.png")
-                say(f"  preview of the middle slice, as the PACS renders it: {preview}")
-        if "cost" in job:
-            say(f"  cost of the task: {job['cost']:.6f} {currency}")
-        say(f"  whole run, start-up included: {time.monotonic() - began:.1f} s")
-
-        if args.keep:
-            say()
-            say("Everything keeps running (--keep). To explore it from another shell:")
-            say(f"  Orthanc: {orthanc.url}/app/explorer.html")
-            for name in ("AWS_ENDPOINT_URL", "AWS_REGION"):
-                say(f"  export {name}={shlex.quote(env[name])}")
-            say(f"  export AWS_ACCESS_KEY_ID={key.access_key_id}")
-            say(f"  export AWS_SECRET_ACCESS_KEY={shlex.quote(key.secret_access_key)}")
-            say(
-                f"  aws s3 ls s3://{env.get('YC_OUT_BUCKET', 'the out bucket')}/{USER}/ --recursive"
-            )
-            say(f"  scripts/admin --cloud {work_dir / 'ready.json'} --help")
-            say(f"The agent watches {folders.out} for more ORT exports. Ctrl-C stops everything.")
-            with contextlib.suppress(KeyboardInterrupt):
-                process.wait()
-        return 0 if ok else 1
     finally:
         if agent is not None:
             stop_agent(agent)
@@ -401,12 +452,216 @@ def run(args: argparse.Namespace) -> int:
         stop_cloud(process)
 
 
-def main(argv: list[str] | None = None) -> int:
+def queue_phantom(stack: Stack, seed: int, matrix: int, mode: str = MODE) -> Queued:
+    """Export the phantom scan of ``seed`` into the ORT folders, as the ORT client does."""
+    task_id, patient, _site = export_task(
+        stack.config.base, seed, mode=mode, matrix=matrix, slices=SLICES, coils=8
+    )
+    raw = stack.folders.out / f"{task_id}.dat"
+    queued = Queued(task_id, raw, patient.name, patient.patient_id, time.time(), raw.stat().st_size)
+    say(
+        f"ORT exported task {task_id}: {queued.raw.name}, a Siemens VE TWIX of a Shepp-Logan"
+        f" phantom ({matrix}x{matrix}, {SLICES} slices, 8 coils,"
+        f" {queued.size / 2**20:.1f} MiB) of the fictitious patient"
+        f" {patient.name} ({patient.patient_id}), its .phi, then its .task"
+    )
+    return queued
+
+
+def queue_file(stack: Stack, path: Path, mode: str) -> Queued:
+    """Queue a raw file from anywhere with ``yarracloud-agent submit FILE --mode MODE``.
+
+    A file of one's own reaches the cloud at a site the way a technologist would
+    send it: with the agent's ``submit`` command, which reads the patient's
+    identity from the file's header into the ``.phi`` (ORT writes that file from
+    the scanner's database, which a file from elsewhere does not come with) and
+    queues the file in the ORT folders like any ORT export.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "agent",
+        "--config",
+        str(stack.work_dir / "agent" / "agent.toml"),
+        "submit",
+        str(path.absolute()),
+        "--mode",
+        mode,
+    ]
+    done = subprocess.run(
+        command, cwd=REPO_ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    queued_at = time.time()
+    found = re.search(r"queued task ([0-9a-f-]{36})", done.stdout)
+    if done.returncode != 0 or found is None:
+        reason = (done.stderr.strip().splitlines() or ["no reason given"])[-1]
+        raise SystemExit(
+            f"the agent did not queue {path}: {reason.removeprefix('yarracloud-agent: ')}"
+        )
+    task_id = found.group(1)
+    try:
+        identity = PhiFile.load(stack.folders.phi_file(task_id)).identity()
+    except AgentError as exc:
+        raise SystemExit(f"the agent queued {path} without a usable .phi: {exc}") from None
+    size = path.stat().st_size
+    queued = Queued(
+        task_id,
+        next(stack.folders.out.glob(f"{task_id}.*")),
+        identity.name,
+        identity.patient_id,
+        queued_at,
+        size,
+    )
+    say(
+        f"yarracloud-agent submit queued task {task_id}: {path.name} ({size / 2**20:.1f} MiB),"
+        f" mode {mode!r}; the patient its header names, which stays at the site:"
+        f" {identity.name} ({identity.patient_id})"
+    )
+    return queued
+
+
+def failure_reason(stack: Stack, task_id: str) -> str:
+    """Why the task stopped: the agent's error, or what it recorded of the cloud's reason.
+
+    A task the cloud ended badly carries the worker's reason (``v1/job_status``'s
+    ``error``), which the agent records with its poll step.
+    """
+    row = agent_row(stack.config.base, task_id)
+    if row.error:
+        return row.error
+    message = journal_steps(stack.folders.journal_file(task_id)).get("poll", {}).get("message")
+    if message:
+        return str(message)
+    answer = stack.api.post("job_status", {"name": task_id})
+    return str(answer.body.get("error", "")) if answer.status == 200 else ""
+
+
+def follow(stack: Stack, queued: Queued, timeout: float, since: str = "the export") -> Outcome:
+    """Show the task's stages until it ends; then find its study in Orthanc."""
+    say(f"Stages, timed from {since}:")
+    stage, times = watch(stack.agent, stack.api, stack.folders, queued.task_id, queued.at, timeout)
+    outcome = Outcome(
+        stage=stage,
+        error=failure_reason(stack, queued.task_id) if stage != COMPLETED else "",
+        seconds=time.time() - queued.at,
+        times=times,
+    )
+    outcome.study = study_of(stack.orthanc, queued.patient_id)
+    if outcome.study is not None:
+        outcome.instances = [
+            i
+            for series in outcome.study["Series"]
+            for i in stack.orthanc.series_info(series)["Instances"]
+        ]
+        outcome.stored_name = outcome.study["PatientMainDicomTags"].get("PatientName", "")
+    return outcome
+
+
+def report(stack: Stack, queued: Queued, outcome: Outcome, expected: int | None) -> bool:
+    """Print the result; True when the images reached Orthanc with the patient restored.
+
+    ``expected`` is the number of images the scan must give, or None for any number.
+    """
+    say()
+    if not outcome.completed:
+        say(f"Result: the task failed: {outcome.error or outcome.stage}")
+    else:
+        say(f"Result: ORT folder to PACS in {outcome.seconds:.1f} s")
+    ok = outcome.completed
+    study = outcome.study
+    if study is None:
+        say("  no study of the patient in Orthanc")
+        ok = False
+    else:
+        orthanc, name = stack.orthanc, outcome.stored_name
+        say(
+            f"  Orthanc study: {orthanc.url}/app/explorer.html#study?uuid={study['ID']}"
+            f" (REST: {orthanc.url}/studies/{study['ID']})"
+        )
+        say(f"  instances stored: {len(outcome.instances)} in {len(study['Series'])} series")
+        restored = name == queued.patient_name
+        say(
+            f"  patient name as stored: {name}"
+            f" ({'restored by the agent' if restored else 'NOT the one queued'};"
+            " the cloud saw only the task id)"
+        )
+        count = len(outcome.instances)
+        ok = ok and restored and (count == expected if expected is not None else count > 0)
+        if outcome.instances:
+            preview = save_preview(orthanc, outcome.instances, stack.work_dir / "preview.png")
+            say(f"  preview of the middle slice, as the PACS renders it: {preview}")
+    job = stack.api.post("jobs", [queued.task_id]).body.get(queued.task_id, {})
+    if "cost" in job:
+        currency = Settings.from_env(stack.env).rates.currency
+        say(f"  cost of the task: {job['cost']:.6f} {currency}")
+    return ok
+
+
+def keep_running(stack: Stack) -> None:
+    """Say how to explore what runs, then wait for Ctrl-C."""
+    env, key = stack.env, stack.key
+    say()
+    say("Everything keeps running (--keep). To explore it from another shell:")
+    say(f"  Orthanc: {stack.orthanc.url}/app/explorer.html")
+    for name in ("AWS_ENDPOINT_URL", "AWS_REGION"):
+        say(f"  export {name}={shlex.quote(env[name])}")
+    say(f"  export AWS_ACCESS_KEY_ID={key.access_key_id}")
+    say(f"  export AWS_SECRET_ACCESS_KEY={shlex.quote(key.secret_access_key)}")
+    say(f"  aws s3 ls s3://{env.get('YC_OUT_BUCKET', 'the out bucket')}/{USER}/ --recursive")
+    say(f"  scripts/admin --cloud {stack.work_dir / 'ready.json'} --help")
+    say(f"The agent watches {stack.folders.out} for more ORT exports. Ctrl-C stops everything.")
+    with contextlib.suppress(KeyboardInterrupt):
+        stack.cloud.wait()
+
+
+def run(args: argparse.Namespace) -> int:
+    if not ORTHANC_BINARY.exists():
+        raise SystemExit(INSTALL_ORTHANC)
+    say("YarraCloud demo: the embedded default, on this machine, with no AWS account.")
+    began = time.monotonic()
+    with running(
+        args.work_dir.absolute(),
+        aws_port=args.aws_port,
+        orthanc_http_port=args.orthanc_http_port,
+        orthanc_dicom_port=args.orthanc_dicom_port,
+        mode=args.mode,
+        memory_mib=args.memory_mib,
+    ) as stack:
+        if args.file is None:
+            queued = queue_phantom(stack, args.seed, args.matrix, args.mode)
+            expected: int | None = SLICES
+        else:
+            queued = queue_file(stack, args.file, args.mode)
+            expected = None
+        since = "the export" if args.file is None else "the submit"
+        outcome = follow(stack, queued, args.timeout, since)
+        ok = report(stack, queued, outcome, expected)
+        say(f"  whole run, start-up included: {time.monotonic() - began:.1f} s")
+        if args.keep:
+            keep_running(stack)
+    return 0 if ok else 1
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The options, checked before anything starts: a bad one ends with exit 2 and a reason."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="scripts/demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--keep", action="store_true", help="leave the cloud, Orthanc and the agent running"
+    )
+    parser.add_argument(
+        "--file",
+        type=Path,
+        help="reconstruct this raw file (TWIX .dat or MRD .h5) instead of the phantom scan",
+    )
+    modes = mode_ids(BUILTIN_MODES_DIR)
+    parser.add_argument(
+        "--mode",
+        default=MODE,
+        help=f"the reconstruction mode (default {MODE}; one of: {', '.join(modes)})",
     )
     parser.add_argument(
         "--aws-port",
@@ -425,8 +680,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seed", type=int, default=7, help="seed of the task id, the fictitious patient, the noise"
     )
+    parser.add_argument(
+        "--memory-mib", type=int, default=2048, help="memory of the mode's Batch jobs (MiB)"
+    )
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args(argv)
+    if args.mode not in modes:
+        parser.error(f"unknown mode {args.mode!r}: the local cloud offers {', '.join(modes)}")
+    if args.file is not None and (problem := file_problem(args.file)):
+        parser.error(problem)
+    ports = {
+        "--aws-port": args.aws_port,
+        "--orthanc-http-port": args.orthanc_http_port,
+        "--orthanc-dicom-port": args.orthanc_dicom_port,
+    }
+    for option, port in ports.items():
+        if not 0 <= port <= 65535:
+            parser.error(f"{option} {port} is not a port number (0 to 65535; 0 takes any free one)")
+    for problem in busy_ports(ports):
+        parser.error(problem)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     try:
         return run(args)
     except KeyboardInterrupt:

@@ -1,0 +1,70 @@
+"""The end-to-end benchmark at a tiny size: every stage timed, the goal and the ratios printed."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scripts.local_cloud.emulator import REPO_ROOT
+from scripts.orthanc import ORTHANC_BINARY
+
+STAGES = (
+    "DE-IDENTIFIED",
+    "UPLOADED",
+    "SUBMITTED",
+    "RUNNING",
+    "SUCCEEDED",
+    "DOWNLOADED",
+    "RE-IDENTIFIED",
+    "STORED",
+    "COMPLETED",
+)
+
+
+@pytest.mark.slow
+def test_bench_times_each_stage_of_both_files_and_prints_its_goal_and_ratios() -> None:
+    if not ORTHANC_BINARY.exists():
+        message = f"{ORTHANC_BINARY} is missing: install the Debian package orthanc"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "scripts.bench.e2e", "--matrix", "64"),
+            *("--size-mb", "2", "--large-matrix", "64", "--large-coils", "4"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "YC_VENV": os.environ.get("YC_VENV", str(REPO_ROOT / ".venv"))},
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert re.search(r"^stage\s+demo file s\s+step s\s+large file s\s+step s$", out, re.M)
+    for stage in STAGES:
+        assert re.search(rf"^{stage}\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M), stage
+    assert re.search(r"^demo: start-up [\d.]+ s, task [\d.]+ s .* result ok$", out, re.M)
+    assert re.search(
+        r"^demo whole run, the scripts/demo command as a user runs it: [\d.]+ s \(exit 0\)"
+        r" — (PASS|MISS) against 60 s$",
+        out,
+        re.M,
+    )
+    assert re.search(
+        r"^large: [\d.]+ MB through the whole path in [\d.]+ s, [\d.]+ MB/s;", out, re.M
+    )
+    assert re.search(r"^ratio whole path / plain upload \+ download: [\d.]+$", out, re.M)
+    assert re.search(r"^ratio agent de-identify \+ upload .* / plain upload: [\d.]+$", out, re.M)
+    written = re.search(r"^wrote ([\d.]+) MB in", out, re.M)
+    assert written is not None and 1.0 < float(written.group(1)) < 4.0
+    work = re.search(r"(/\S*/e2e-bench-[^/\s]+)/", done.stderr)
+    assert work is not None, done.stderr
+    assert not Path(work.group(1)).exists(), "its temporary folder, the raw file in it, is deleted"
