@@ -43,6 +43,7 @@ from recon_image.programs import ERROR_FILE_ENV, read_error
 
 BUILTIN_PROGRAMS: Mapping[str, tuple[str, ...]] = {
     "yc-cartesian": ("-m", "recon_image.programs.cartesian"),
+    "yc-parallel": ("-m", "recon_image.programs.parallel"),
 }
 """Built-in program names and the arguments that follow ``sys.executable``."""
 

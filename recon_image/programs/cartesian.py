@@ -119,6 +119,11 @@ def reconstruct_file(
         # The site knows the file by its name; the worker's folders mean nothing there.
         raise RawDataError(Path(error.path).name, error.offset, error.problem) from None
     read_s = time.monotonic() - started
+    if kspace.protocol.trajectory != "cartesian":
+        raise BadInput(
+            f"the measurement is {kspace.protocol.trajectory}, not Cartesian; choose a mode for"
+            " radial data (GRASP)"
+        )
     options = CartesianOptions(
         partial_fourier=partial_fourier,  # type: ignore[arg-type]
         coil_combination=coils,  # type: ignore[arg-type]

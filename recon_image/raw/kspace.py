@@ -60,6 +60,13 @@ class Protocol:
         One entry per slice in spatial order (2D) or one for the slab (3D).
     slice_spacing_mm
         Centre-to-centre distance of neighbouring slices (2D) or partitions (3D).
+    reference_lines
+        Parallel-imaging reference (calibration) lines along (phase, partition);
+        0 when the protocol names none.
+    trajectory
+        "cartesian", or "radial" for golden-angle spokes: then the lines of
+        the k-space are the spokes in acquisition order and ``matrix[1]`` is
+        their number.
     """
 
     sequence_name: str
@@ -79,6 +86,8 @@ class Protocol:
     field_strength_t: float
     patient_position: str = "HFS"
     software_version: str = ""
+    reference_lines: tuple[int, int] = (0, 0)
+    trajectory: Literal["cartesian", "radial"] = "cartesian"
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,35 @@ class VolumeLabel:
     phase: int = 0
     repetition: int = 0
     set: int = 0
+
+
+@dataclass
+class Reference:
+    """The parallel-imaging reference (calibration) block of k-space, fully sampled.
+
+    Separate reference scans (PATREFSCAN) and integrated ones
+    (PATREFANDIMASCAN, also part of the image) both land here.
+
+    Attributes
+    ----------
+    data
+        complex64 (coils, z, lines, columns): the block's samples, columns
+        as in ``KSpace.data``. For 2D, z covers every slice; for 3D, the
+        reference partitions only.
+    first_line, first_z
+        Where the block's first line and first z lie in ``KSpace.data``.
+    sampled
+        bool (z, lines) of the block: which positions were acquired.
+    """
+
+    data: np.ndarray
+    first_line: int
+    first_z: int
+    sampled: np.ndarray
+
+    @property
+    def lines(self) -> int:
+        return int(self.data.shape[2])
 
 
 @dataclass
@@ -112,6 +150,8 @@ class KSpace:
         The protocol values.
     volumes
         One label per entry of the first axis of ``data``.
+    reference
+        The parallel-imaging reference block of the first volume, or None.
     """
 
     data: np.ndarray
@@ -119,6 +159,7 @@ class KSpace:
     noise: np.ndarray | None
     protocol: Protocol
     volumes: tuple[VolumeLabel, ...] = field(default=(VolumeLabel(),))
+    reference: Reference | None = None
 
     @property
     def coils(self) -> int:

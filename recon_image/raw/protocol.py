@@ -15,6 +15,8 @@ from recon_image.raw.measurement_header import MeasurementHeader
 # sKSpace.ucPhasePartialFourier / ucSlicePartialFourier codes
 PARTIAL_FOURIER = {1: 4 / 8, 2: 5 / 8, 4: 6 / 8, 8: 7 / 8, 16: 1.0}
 PARTIAL_FOURIER_CODES = {value: key for key, value in PARTIAL_FOURIER.items()}
+# sKSpace.ucTrajectory codes
+TRAJECTORIES = {1: "cartesian", 2: "radial"}
 # sKSpace.ucDimension codes
 DIMENSIONS = {1: 2, 2: 2, 4: 3}
 
@@ -118,4 +120,21 @@ def protocol_from_header(header: MeasurementHeader, path: Path) -> Protocol:
         field_strength_t=float(field),
         patient_position=position if isinstance(position, str) and position else "HFS",
         software_version=software if isinstance(software, str) else "",
+        reference_lines=(
+            max(0, int(v.number("sPat.lRefLinesPE", 0.0))),
+            max(0, int(v.number("sPat.lRefLines3D", 0.0))) if dimension == 3 else 0,
+        ),
+        trajectory=_trajectory(v, header, path),  # type: ignore[arg-type]
     )
+
+
+def _trajectory(v: _Values, header: MeasurementHeader, path: Path) -> str:
+    code = int(v.number("sKSpace.ucTrajectory", 1.0))
+    if code not in TRAJECTORIES:
+        raise RawDataError(
+            str(path),
+            header.offset,
+            f"sKSpace.ucTrajectory = {code} is neither Cartesian (1) nor radial (2); this"
+            " trajectory cannot be reconstructed",
+        )
+    return TRAJECTORIES[code]

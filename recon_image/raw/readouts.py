@@ -111,6 +111,13 @@ def imaging(table: np.ndarray) -> np.ndarray:
     return keep & ~pat_only
 
 
+def reference(table: np.ndarray) -> np.ndarray:
+    """Boolean array: the parallel-imaging reference readouts, separate or also imaging."""
+    excluded = np.uint64(mask_of(*NOT_IMAGING))
+    keep = (table["flags"] & excluded) == 0
+    return keep & (has_flag(table, Flag.PATREFSCAN) | has_flag(table, Flag.PATREFANDIMASCAN))
+
+
 class SampleSource(Interface):
     """Hands out the samples of readouts that share one channel count and length."""
 

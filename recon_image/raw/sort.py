@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from recon_image.errors import RawDataError
-from recon_image.raw.kspace import KSpace, SliceGeometry, VolumeLabel
-from recon_image.raw.readouts import Flag, RawMeasurement, has_flag, imaging
+from recon_image.raw.kspace import KSpace, Reference, SliceGeometry, VolumeLabel
+from recon_image.raw.readouts import Flag, RawMeasurement, has_flag, imaging, reference
 
 _CHUNK = 2048  # readouts copied per step: bounds the temporary copy of raw samples
 _DEFAULT_AXES = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
@@ -177,6 +177,7 @@ def assemble(measurement: RawMeasurement, layout: Layout) -> KSpace:
         noise=_noise(measurement, layout),
         protocol=protocol,
         volumes=layout.labels,
+        reference=_reference(measurement, layout),
     )
 
 
@@ -197,6 +198,71 @@ def _geometry(measurement: RawMeasurement, layout: Layout) -> tuple[SliceGeometr
         position = tuple(float(x) for x in scan["position"])
         result.append(SliceGeometry(position, read, phase, normal, float(thickness)))
     return tuple(result)
+
+
+def _reference(measurement: RawMeasurement, layout: Layout) -> Reference | None:
+    """The reference block (PATREFSCAN and PATREFANDIMASCAN readouts) of the first volume.
+
+    Reference readouts of other volumes (echoes, repetitions) are left out when
+    the first volume has its own; repeats of one position are averaged.
+    """
+    table = measurement.readouts
+    name = str(measurement.path)
+    coils, columns = layout.shape[1], layout.shape[4]
+    rows = np.flatnonzero(reference(table) & (table["channels"] == coils))
+    if rows.size == 0:
+        return None
+    first = layout.labels[0]
+    keys = np.stack([table[key][rows] for key in ("eco", "phs", "rep", "set")], axis=1)
+    own = (keys == np.asarray([first.echo, first.phase, first.repetition, first.set])).all(1)
+    if own.any():
+        rows = rows[own]
+    scans = table[rows]
+    lines = layout.shape[3]
+    line = scans["lin"].astype(np.int64) - scans["centre_line"] + lines // 2
+    _check_range(name, scans, "lin", line, lines, "line")
+    column = columns // 2 - scans["centre_column"].astype(np.int64)
+    if ((column < 0) | (column + scans["samples"] > columns)).any():
+        raise RawDataError(
+            name, None, "a reference readout does not fit the imaging readout's columns"
+        )
+    if measurement.protocol.dimension == 3:
+        partitions = layout.shape[2]
+        z = scans["par"].astype(np.int64) - scans["centre_partition"] + partitions // 2
+        _check_range(name, scans, "par", z, partitions, "partition")
+        first_z, last_z = int(z.min()), int(z.max()) + 1
+    else:
+        counters = table["sli"][layout.rows]
+        spatial = np.full(int(max(counters.max(), scans["sli"].max())) + 1, -1, dtype=np.int64)
+        spatial[counters] = layout.z
+        z = spatial[scans["sli"]]
+        if (z < 0).any():
+            raise RawDataError(
+                name, None, "reference readouts name a slice that holds no imaging readouts"
+            )
+        first_z, last_z = 0, layout.shape[2]
+    first_line, last_line = int(line.min()), int(line.max()) + 1
+    block = (coils, last_z - first_z, last_line - first_line, columns)
+    data = np.zeros(block, dtype=np.complex64)
+    counts = np.zeros(block[1:3], dtype=np.int32)
+    reflect = has_flag(scans, Flag.REFLECT)
+    for length in np.unique(scans["samples"]):
+        chosen = np.flatnonzero(scans["samples"] == length)
+        for begin in range(0, chosen.size, _CHUNK):
+            part = chosen[begin : begin + _CHUNK]
+            samples = measurement.samples.read(rows[part])
+            flipped = reflect[part]
+            if flipped.any():
+                samples[flipped] = samples[flipped, :, ::-1]
+            for index, readout in zip(part, samples, strict=True):
+                start = int(column[index])
+                at = (slice(None), int(z[index]) - first_z, int(line[index]) - first_line)
+                data[(*at, slice(start, start + int(length)))] += readout
+                counts[at[1:]] += 1
+    repeated = counts > 1
+    if repeated.any():
+        data /= np.maximum(counts, 1).astype(np.float32)[None, :, :, None]
+    return Reference(data=data, first_line=first_line, first_z=first_z, sampled=counts > 0)
 
 
 def _noise(measurement: RawMeasurement, layout: Layout) -> np.ndarray | None:

@@ -251,6 +251,8 @@ def ascconv(protocol: Protocol, site: Site) -> str:
         f"sKSpace.lPartitions                      = {protocol.matrix[2]}",
         f"sKSpace.lImagesPerSlab                   = {protocol.matrix[2]}",
         f"sKSpace.ucDimension                      = {'0x4' if protocol.dimension == 3 else '0x2'}",
+        "sKSpace.ucTrajectory                     = "
+        f"{'0x2' if protocol.trajectory == 'radial' else '0x1'}",
         "sKSpace.dPhaseResolution                 = 1",
         f"sKSpace.ucPhasePartialFourier            = "
         f"0x{PARTIAL_FOURIER_CODES.get(protocol.partial_fourier[0], 16):x}",
@@ -258,6 +260,8 @@ def ascconv(protocol: Protocol, site: Site) -> str:
         f"0x{PARTIAL_FOURIER_CODES.get(protocol.partial_fourier[1], 16):x}",
         f"sPat.lAccelFactPE                        = {protocol.acceleration[0]}",
         f"sPat.lAccelFact3D                        = {protocol.acceleration[1]}",
+        f"sPat.lRefLinesPE                         = {protocol.reference_lines[0]}",
+        f"sPat.lRefLines3D                         = {protocol.reference_lines[1]}",
         f"sSliceArray.lSize                        = {len(geometry)}",
     ]
     for i, g in enumerate(geometry):

@@ -46,6 +46,19 @@ class ScanSettings:
         Noise-adjustment readouts acquired before the image.
     noise_sigma
         Standard deviation of complex Gaussian noise added to every sample.
+    acceleration
+        Parallel-imaging factors along (phase, partition): every R-th line
+        (partition) is acquired, the k-space centre among them.
+    reference_lines
+        Fully sampled calibration lines (partitions) around the centre along
+        (phase, partition); (0, 0) for none.
+    reference
+        "integrated": the reference lines are part of the image
+        (PATREFANDIMASCAN); "separate": acquired as their own readouts
+        (PATREFSCAN) before the undersampled image.
+    caipirinha_shift
+        3D: each acquired line's partitions are shifted by this many
+        partitions times the line's index in the lattice (CAIPIRINHA).
     """
 
     dimension: Literal[2, 3] = 2
@@ -58,6 +71,10 @@ class ScanSettings:
     noise_scans: int = 0
     noise_sigma: float = 0.0
     seed: int = 0
+    acceleration: tuple[int, int] = (1, 1)
+    reference_lines: tuple[int, int] = (0, 0)
+    reference: Literal["integrated", "separate"] = "integrated"
+    caipirinha_shift: int = 0
     fov_mm: tuple[float, float] = (220.0, 220.0)
     thickness_mm: float = 5.0
     slice_gap: float = 0.2
@@ -100,6 +117,11 @@ class SimulatedScan:
         complex64 (coils, samples) of the noise scans, or None.
     chronological_slices
         For 2D: the spatial index of each slice counter (acquisition order).
+    reference
+        complex64 (coils, z, lines, oversampled columns): the reference block a
+        reader must produce, or None without reference lines.
+    reference_first
+        (first z, first line) of that block in the k-space.
     """
 
     settings: ScanSettings
@@ -111,6 +133,8 @@ class SimulatedScan:
     sampled: np.ndarray
     noise: np.ndarray | None
     chronological_slices: tuple[int, ...] = field(default=())
+    reference: np.ndarray | None = None
+    reference_first: tuple[int, int] = (0, 0)
 
 
 def orientation(tilt_deg: float) -> tuple[Vector, Vector, Vector]:
@@ -140,10 +164,18 @@ def simulate(settings: ScanSettings) -> SimulatedScan:
     columns = nx * s.oversampling
 
     first_line = ny - round(s.partial_fourier * ny)
-    lines = np.arange(first_line, ny)
     chron = interleaved(nz) if s.dimension == 2 else list(range(nz))
+    lattice, in_reference, block = _sampling(s)
+    separate = s.reference == "separate" and in_reference.any()
+    imaging_mask = lattice if separate else lattice | in_reference
+    imaging_mask[:, :first_line] = False
+    # readouts in acquisition order: (z, line, is reference-only, index of the line)
+    order: list[tuple[int, int, bool, int]] = []
+    if separate:
+        order += _readout_order(s, in_reference, chron, reference_only=True)
+    order += _readout_order(s, imaging_mask, chron, reference_only=False)
 
-    count = s.averages * lines.size * nz
+    count = s.averages * len(order)
     table = np.zeros(s.noise_scans + count, dtype=READOUT_DTYPE)
     samples = np.empty((table.size, s.coils, columns), dtype=np.complex64)
     read, phase, normal = orientation(s.tilt_deg)
@@ -164,36 +196,43 @@ def simulate(settings: ScanSettings) -> SimulatedScan:
         noise = noise_block.transpose(1, 0, 2).reshape(s.coils, -1)
 
     expected = np.zeros((1, *full.shape), dtype=np.complex64)
+    reference_sums = np.zeros(full.shape, dtype=np.complex128)
     row = s.noise_scans
     sums = np.zeros(full.shape, dtype=np.complex128)
+    slice_counter = {spatial: counter for counter, spatial in enumerate(chron)}
     for average in range(s.averages):
-        for outer in range(nz if s.dimension == 3 else 1):
-            for k, line in enumerate(lines):
-                inner = chron if s.dimension == 2 else [outer]
-                for counter, spatial in enumerate(inner):
-                    z = spatial
-                    values = full[:, z, line, :]
-                    if s.noise_sigma > 0:
-                        values = values + _gaussian(rng, values.shape, s.noise_sigma)
-                    sums[:, z, line, :] += values
-                    flags = Flag.ONLINE.mask
-                    if s.reflect and k % 2 == 1:
-                        flags |= Flag.REFLECT.mask
-                        values = values[:, ::-1]
-                    entry = table[row]
-                    entry["lin"] = line
-                    entry["ave"] = average
-                    if s.dimension == 2:
-                        entry["sli"] = counter
-                        entry["position"] = positions[spatial]
-                    else:
-                        entry["par"] = outer
-                    entry["flags"] = flags
-                    samples[row] = values
-                    row += 1
+        for z, line, reference_only, k in order:
+            values = full[:, z, line, :]
+            if s.noise_sigma > 0:
+                values = values + _gaussian(rng, values.shape, s.noise_sigma)
+            flags = Flag.ONLINE.mask
+            if in_reference[z, line] and (reference_only or not separate):
+                reference_sums[:, z, line, :] += values
+                flags |= Flag.PATREFSCAN.mask
+                if not reference_only:
+                    flags |= Flag.PATREFANDIMASCAN.mask
+            if not reference_only:
+                sums[:, z, line, :] += values
+            if s.reflect and k % 2 == 1:
+                flags |= Flag.REFLECT.mask
+                values = values[:, ::-1]
+            entry = table[row]
+            entry["lin"] = line
+            entry["ave"] = average
+            if s.dimension == 2:
+                entry["sli"] = slice_counter[z]
+                entry["position"] = positions[z]
+            else:
+                entry["par"] = z
+            entry["flags"] = flags
+            samples[row] = values
+            row += 1
     expected[0] = (sums / s.averages).astype(np.complex64)
-    sampled = np.zeros((nz, ny), dtype=bool)
-    sampled[:, first_line:] = True
+    sampled = imaging_mask.copy()
+    reference = None
+    if in_reference.any():
+        (z0, z1), (l0, l1) = block
+        reference = (reference_sums[:, z0:z1, l0:l1] / s.averages).astype(np.complex64)
     table["offset"] = np.arange(table.size)
 
     geometry = tuple(
@@ -214,7 +253,7 @@ def simulate(settings: ScanSettings) -> SimulatedScan:
         fov_mm=(s.fov_mm[0], s.fov_mm[1], geometry[0].thickness_mm),
         readout_oversampling=float(s.oversampling),
         partial_fourier=(s.partial_fourier, 1.0),
-        acceleration=(1, 1),
+        acceleration=s.acceleration,
         slices=geometry,
         slice_spacing_mm=s.thickness_mm * (1.0 + s.slice_gap)
         if s.dimension == 2
@@ -226,6 +265,7 @@ def simulate(settings: ScanSettings) -> SimulatedScan:
         field_strength_t=s.field_strength_t,
         patient_position="HFS",
         software_version=s.software_version,
+        reference_lines=s.reference_lines if s.dimension == 3 else (s.reference_lines[0], 0),
     )
     return SimulatedScan(
         settings=s,
@@ -237,7 +277,54 @@ def simulate(settings: ScanSettings) -> SimulatedScan:
         sampled=sampled,
         noise=noise,
         chronological_slices=tuple(chron) if s.dimension == 2 else (),
+        reference=reference,
+        reference_first=(block[0][0], block[1][0]),
     )
+
+
+def _sampling(
+    s: ScanSettings,
+) -> tuple[np.ndarray, np.ndarray, tuple[tuple[int, int], tuple[int, int]]]:
+    """(undersampled lattice, reference region as (z, lines) masks, reference block bounds)."""
+    _, ny, nz = s.matrix
+    r_line, r_par = s.acceleration
+    if s.dimension == 2:
+        r_par = 1
+    z = np.arange(nz)[:, None]
+    line = np.arange(ny)[None, :]
+    step = (line - ny // 2) // r_line
+    shift = s.caipirinha_shift * step if s.dimension == 3 else 0
+    lattice = ((line - ny // 2) % r_line == 0) & ((z - nz // 2 - shift) % r_par == 0)
+    n_line, n_par = s.reference_lines
+    l0 = max(0, ny // 2 - n_line // 2)
+    l1 = min(ny, l0 + n_line)
+    if s.dimension == 3 and n_par:
+        z0 = max(0, nz // 2 - n_par // 2)
+        z1 = min(nz, z0 + n_par)
+    else:
+        z0, z1 = 0, nz
+    region = np.zeros((nz, ny), dtype=bool)
+    if n_line:
+        region[z0:z1, l0:l1] = True
+    return lattice, region, ((z0, z1), (l0, l1))
+
+
+def _readout_order(
+    s: ScanSettings, mask: np.ndarray, chron: list[int], *, reference_only: bool
+) -> list[tuple[int, int, bool, int]]:
+    """(z, line, reference only, line number) of every position in ``mask``, in scan order."""
+    order = []
+    if s.dimension == 2:
+        lines = np.flatnonzero(mask.any(axis=0))
+        for k, line in enumerate(lines):
+            for spatial in chron:
+                if mask[spatial, line]:
+                    order.append((spatial, int(line), reference_only, k))
+    else:
+        for z in range(mask.shape[0]):
+            for k, line in enumerate(np.flatnonzero(mask[z])):
+                order.append((z, int(line), reference_only, k))
+    return order
 
 
 def _slice_positions(s: ScanSettings, normal: Vector) -> np.ndarray:

@@ -316,3 +316,47 @@ def test_the_shipped_cartesian_mode_reconstructs_an_uploaded_twix_file(emulator,
     print(f"worker, yc_cartesian on an uploaded VE file: NRMSE {error:.4%}")
     assert error <= 0.01
     assert {str(ds.StudyInstanceUID) for ds in datasets} == {str(datasets[0].StudyInstanceUID)}
+
+
+@pytest.mark.parametrize(
+    ("mode", "param"), [("yc_grappa", "5"), ("yc_sense", "15"), ("yc_cs", "0.002")]
+)
+def test_an_undersampled_twix_file_with_reference_lines_runs_through_the_worker(
+    emulator, tmp_path, mode: str, param: str
+):
+    scan = simulate(
+        ScanSettings(
+            matrix=(64, 64, 2),
+            coils=8,
+            acceleration=(2, 1),
+            reference_lines=(24, 0),
+            noise_sigma=0.05,
+            seed=6,
+        )
+    )
+    raw = write_ve(scan, tmp_path / "scan.dat").read_bytes()
+    job = Job(emulator.endpoint, tmp_path, "unused")
+    job.upload_task(raw)
+    builtin = {key: value for key, value in job.env.items() if key != "YC_MODES_DIR"}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "recon_image"],
+        cwd=REPO,
+        env={**builtin, "YC_MODE": mode, "YC_PARAM": param},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    out = job.outputs()
+    names = json.loads(out["manifest.json"])["files"]
+    datasets = sorted(
+        (pydicom.dcmread(io.BytesIO(out[entry["name"]])) for entry in names),
+        key=lambda ds: int(ds.InstanceNumber),
+    )
+    pixels = np.stack([ds.pixel_array for ds in datasets])
+    error = nrmse(pixels, scan.truth)
+    print(f"worker, {mode} on an R=2 VE file with 24 reference lines: NRMSE {error:.4%}")
+    assert pixels.shape == scan.truth.shape
+    assert error <= 0.02

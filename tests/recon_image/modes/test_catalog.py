@@ -37,8 +37,12 @@ def test_the_shipped_modes_offer_what_the_clients_list() -> None:
     )
     for config in configs.values():
         assert {"Name", "Tag", "MinimumSizeMB", "SortIndex", "ParamLabel"} <= set(config)
-        assert int(config["ParamMin"]) <= int(config["ParamDefault"]) <= int(config["ParamMax"])
-        assert config["ParamIsFloat"] == "false"
+        assert config["ParamIsFloat"] in ("true", "false")
+        number = float if config["ParamIsFloat"] == "true" else int
+        low, default, high = (number(config[k]) for k in ("ParamMin", "ParamDefault", "ParamMax"))
+        assert low <= default <= high
+    assert configs["yc_cs"]["ParamIsFloat"] == "true"
+    assert configs["yc_grappa"]["Name"] == "GRAPPA parallel imaging"
 
 
 def test_the_catalog_prints_as_json_for_provisioning(capsys: pytest.CaptureFixture[str]) -> None:

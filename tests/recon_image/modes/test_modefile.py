@@ -4,6 +4,7 @@ import pytest
 
 from recon_image.errors import EXIT_BAD_INPUT, ModeError
 from recon_image.modes.modefile import find_mode, load_mode, mode_ids, parse_mode
+from recon_image.modes.runner import BUILTIN_PROGRAMS
 
 YARRA_STYLE = """\
 [ClientConfig]
@@ -114,10 +115,10 @@ def test_the_builtin_modes_parse_and_run_the_builtin_program() -> None:
     folder = Path(__file__).resolve().parents[3] / "recon_image" / "modes" / "builtin"
     ids = mode_ids(folder)
 
-    assert {"yc_cartesian", "yc_cartesian_adaptive"} <= set(ids)
+    assert {"yc_cartesian", "yc_cartesian_adaptive", "yc_grappa", "yc_sense", "yc_cs"} <= set(ids)
     for mode_id in ids:
         mode = load_mode(folder / f"{mode_id}.mode")
-        assert mode.reconstruction[0].binary == "yc-cartesian"
+        assert mode.reconstruction[0].binary in BUILTIN_PROGRAMS
         assert mode.client_config["Name"]
     assert load_mode(folder / "yc_cartesian.mode").name == "Cartesian FFT (root-sum-of-squares)"
     assert (
