@@ -12,19 +12,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist
 
+from functions.billing.charges import charge_job
+from functions.billing.metering import MeterEvent, record_usage
+from functions.billing.outbox import Outbox
+from functions.billing.stripe_gateway import BillingNotConfigured, StripeGateway
 from functions.core.aws import AwsClients
 from functions.core.clock import Clock, month_of, system_clock
 from functions.core.keys import FAILURE_FILE, normalise_task_id, task_prefix
-from functions.core.models import Task, UsageRecord
+from functions.core.models import Site, Task, UsageRecord
 from functions.core.pricing import job_cost_micros
 from functions.core.settings import Settings
 from functions.core.status import Status
-from functions.core.task_store import (
-    advance,
-    condition_failed,
-)
+from functions.core.task_store import advance
 from functions.submission import TAG_TASK
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class JobUpdater:
     settings: Settings
     clients: AwsClients
     clock: Clock = system_clock
+    outbox: Outbox | None = None
+    """Where usage reports go; made from the settings when None."""
 
     def apply(self, job: dict[str, Any]) -> JobUpdate:
         task_id = task_id_of(job)
@@ -108,8 +111,13 @@ class JobUpdater:
         vcpus = float(task.vcpus or 0)
         memory_gib = float(task.memory_mib or 0) / 1024
         spot = bool(task.spot)
+        charge = charge_job(job.get("attempts") or [], cancelled_at=_cancelled_at(task))
         cost = job_cost_micros(
-            self.settings.rates, seconds=seconds, vcpus=vcpus, memory_gib=memory_gib, spot=spot
+            self.settings.rates,
+            seconds=charge.charged_seconds,
+            vcpus=vcpus,
+            memory_gib=memory_gib,
+            spot=spot,
         )
         stopped = _seconds(job.get("stoppedAt") or job.get("createdAt"))
         started = job.get("startedAt")
@@ -141,16 +149,20 @@ class JobUpdater:
             attempts=len(job.get("attempts") or []),
             cost_micros=cost,
             currency=self.settings.rates.currency,
+            charged_seconds=charge.charged_seconds,
+            uncharged_seconds=charge.uncharged_seconds,
         )
         # The usage record first, keyed by the job: it is written once, however often the
-        # event comes. The task's final status follows; a retry after a crash between
-        # the two finds the record and still moves the task.
-        try:
-            usage.save(condition=UsageRecord.job_id.does_not_exist())
-        except PutError as exc:
-            if not condition_failed(exc):
-                raise
+        # event comes, together with the monthly rollups and the report for Stripe. The
+        # task's final status follows; a retry after a crash between the two finds the
+        # record and still moves the task.
+        meter = self._meter_event(task, cost, stopped)
+        if record_usage(usage, region=self.settings.region, meter=meter) and meter:
+            self._report(meter)
         if not advance(task, status, now=stopped, actions=actions, condition=ours):
+            if task.current_status is Status.CANCELED:
+                # A cancelled task keeps its status; what its job cost still shows.
+                task.update(actions=[Task.cost_micros.set(cost)], condition=ours)
             return JobUpdate(task.task_id, "unchanged", task.status)
         logger.info(
             "job finished",
@@ -168,6 +180,29 @@ class JobUpdater:
             cost_micros=cost,
             turnaround_seconds=max(0.0, stopped - float(task.created_at)),
         )
+
+    def _meter_event(self, task: Task, cost: int, stopped: float) -> MeterEvent | None:
+        """The usage report for Stripe, when the task's site is billed through Stripe."""
+        if cost <= 0:
+            return None
+        try:
+            site = Site.get(task.site_id)
+        except DoesNotExist:
+            return None
+        if site.billing_mode != "stripe":
+            return None
+        return MeterEvent(task.task_id, task.site_id, cost, int(stopped))
+
+    def _report(self, meter: MeterEvent) -> None:
+        """Send the report now; if that fails, the outbox keeps it for the next drain."""
+        if self.outbox is None:
+            self.outbox = Outbox(_gateway_or_none(self.settings), clock=self.clock)
+        try:
+            self.outbox.send(meter.task_id)
+        except Exception:
+            logger.warning(
+                "usage report left in the outbox", extra={"task_id": meter.task_id}, exc_info=True
+            )
 
     def _failure_reason(self, task: Task, job: dict[str, Any]) -> str:
         """The worker's own words when it left them, else what Batch says, with what to do."""
@@ -195,6 +230,21 @@ class JobUpdater:
             " task's results; resubmit once the cause is fixed, or contact support with the task"
             " id"
         )
+
+
+def _cancelled_at(task: Task) -> float | None:
+    """When a user cancelled the task, if they did."""
+    if task.current_status is not Status.CANCELED:
+        return None
+    at = task.status_times.as_dict().get(Status.CANCELED.value)
+    return float(at) if at is not None else None
+
+
+def _gateway_or_none(settings: Settings) -> StripeGateway | None:
+    try:
+        return StripeGateway.from_settings(settings)
+    except BillingNotConfigured:
+        return None
 
 
 def _seconds(epoch_ms: int | None) -> float:

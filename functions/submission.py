@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
+from functions.billing.access import billing_refusal
 from functions.core.aws import AwsClients
 from functions.core.clock import Clock, system_clock
 from functions.core.errors import TaskFileError, TaskRejected, TaskUnavailable, YarraCloudError
@@ -301,6 +302,9 @@ class Submitter:
                 "your site is suspended and cannot submit tasks; the site administrator can"
                 " see why in the portal"
             )
+        refusal = billing_refusal(site)
+        if refusal:
+            raise TaskRejected(refusal)
         try:
             catalog = ModeCatalog.get(mode_id)
         except DoesNotExist:

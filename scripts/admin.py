@@ -19,9 +19,10 @@
 
 It works against a running local cloud (``python -m scripts.local_cloud``): the
 ready file that command writes names the emulator, the tables and the credential
-store. Until the portal exists, this is how a site, its users and their keys come
-to be. Mistakes a person can make (an unknown site, a missing AE title, a file
-that is already there) end with exit status 2 and a message saying what to do.
+store. The operations themselves are ``functions.administration``'s, which the
+portal uses too; this command words their results and remedies for a shell.
+Mistakes a person can make (an unknown site, a missing AE title, a file that is
+already there) end with exit status 2 and a message saying what to do.
 """
 
 from __future__ import annotations
@@ -31,22 +32,39 @@ import configparser
 import contextlib
 import json
 import os
-import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, EndpointConnectionError
-from pynamodb.exceptions import PynamoDBException
+from botocore.exceptions import EndpointConnectionError
 
+from functions.administration import destinations, mode_settings, sites
+from functions.administration.agent_config import (
+    AGENT_DEFAULTS,
+    agent_config_text,
+    secret_file_for,
+    toml_string,
+    write_agent_config,
+    write_secret_file,
+)
+from functions.administration.errors import (
+    AdministrationError,
+    OutOfRange,
+    TooManyKeys,
+    UnknownKey,
+    UnknownMode,
+    UnknownSite,
+    UserExists,
+)
+from functions.administration.site_users import NewKey, SiteUsers, check_user_name
 from functions.core.destinations import Destination
 from functions.core.errors import ConfigurationError
-from functions.core.models import ModeCatalog, ModeSettings, Site, User, bind_models
-from functions.core.modes import CLIENT_CONFIG_KEYS, InvalidClientConfig, validate_client_config
+from functions.core.models import ModeCatalog, ModeSettings, Site, bind_models
+from functions.core.modes import CLIENT_CONFIG_KEYS, InvalidClientConfig
 from functions.core.settings import Settings
 from functions.core.yarra_ini import parse_yarra_ini
 from recon_image.errors import ReconError
@@ -55,28 +73,43 @@ from scripts.local_cloud.credentials import Credential, CredentialStore
 from scripts.local_cloud.modes import publish_modes
 from scripts.local_cloud.resources import Deployment, Resources
 
+__all__ = [
+    "AGENT_DEFAULTS",
+    "Admin",
+    "AdminError",
+    "CredentialStoreHook",
+    "NewKey",
+    "agent_config_text",
+    "main",
+    "secret_file_for",
+    "toml_string",
+    "write_agent_config",
+    "write_secret_file",
+]
+
 DEFAULT_READY_FILE = REPO_ROOT / "var" / "local-cloud" / "ready.json"
 CREDENTIALS_VARIABLE = "YC_LOCAL_CREDENTIALS"
 API_URL_VARIABLE = "YC_API_URL"
+WRITTEN_BY = "scripts/admin"
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_USER_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")  # IAM's rule for user names
 _IAM_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5)
-_MIN_BATCH_TIMEOUT_SECONDS = 60  # Batch refuses a shorter attempt duration
-AGENT_DEFAULTS = {"concurrency": 1, "poll_seconds": 10, "bandwidth_mbps": 0}
+_FLAGS = {"vcpus": "--vcpus", "memory_mib": "--memory-mib", "timeout_seconds": "--timeout-seconds"}
 
-
-class AdminError(Exception):
-    """Something the person at the keyboard can fix; the message says how."""
+AdminError = AdministrationError
+"""Something the person at the keyboard can fix; the message says how."""
 
 
 @dataclass(frozen=True)
-class NewKey:
-    """An access key just created; the only moment its secret is known."""
+class CredentialStoreHook:
+    """Keeps the local cloud's credential store in step with IAM's keys."""
 
-    user_name: str
-    access_key_id: str
-    secret_access_key: str
+    store: CredentialStore
+
+    def key_created(self, key: NewKey) -> None:
+        self.store.put(Credential(key.access_key_id, key.secret_access_key, key.user_name))
+
+    def key_deleted(self, user_name: str, access_key_id: str) -> None:
+        self.store.remove(access_key_id)
 
 
 # -- connecting ------------------------------------------------------------------------
@@ -114,6 +147,38 @@ def resources_for(settings: Settings) -> Resources:
         )
     prefix = table[len(head) : len(table) - len(tail)]
     return Resources(Deployment(prefix, settings.region, LOCAL_ACCOUNT))
+
+
+@contextlib.contextmanager
+def _in_shell_terms(mode_remedy: str | None = None) -> Iterator[None]:
+    """Re-word the remedies of the administration's errors as this command's invocations."""
+    try:
+        yield
+    except UnknownSite as exc:
+        raise AdminError(
+            f"there is no site {exc.site_id}; create it first with"
+            f" `scripts/admin site add {exc.site_id} --name NAME`"
+        ) from None
+    except UnknownMode as exc:
+        remedy = mode_remedy or (
+            f"publish it first with `scripts/admin mode publish {exc.mode_id} --mode-file"
+            " FILE.mode`"
+        )
+        raise AdminError(f"mode {exc.mode_id} is not in the mode catalog; {remedy}") from None
+    except OutOfRange as exc:
+        flag = _FLAGS.get(exc.field, exc.field)
+        raise AdminError(f"{flag} must be at least {exc.least}, not {exc.value}") from None
+    except UserExists as exc:
+        raise AdminError(
+            f"user {exc.user_name} exists already (at site {exc.site_id}); choose another"
+            f" name, or give it a new key with `scripts/admin key rotate {exc.user_name}`"
+        ) from None
+    except TooManyKeys as exc:
+        raise AdminError(
+            f"user {exc.user_name} has two access keys ({', '.join(exc.access_key_ids)}), the"
+            " most IAM allows; revoke the one not in use with `scripts/admin key revoke"
+            " ACCESS_KEY_ID`, then rotate"
+        ) from None
 
 
 @dataclass
@@ -159,48 +224,28 @@ class Admin:
             say=say,
         )
 
+    @property
+    def users(self) -> SiteUsers:
+        """Site users and keys, each key also recorded in the local credential store."""
+        return SiteUsers(self.iam, self.site_user_group, CredentialStoreHook(self.credentials))
+
     # -- sites ---------------------------------------------------------------------------
 
     def add_site(self, site_id: str, name: str) -> Site:
-        _check_id("site id", site_id)
         if not name.strip():
+            sites.check_id("site id", site_id)
             raise AdminError("a site needs a name people recognise: pass --name")
-        site = Site(site_id, name=name, billing_mode="none")
-        try:
-            site.save(condition=Site.site_id.does_not_exist())
-        except PynamoDBException as exc:
-            if _condition_failed(exc):
-                raise AdminError(f"site {site_id} exists already; choose another id") from None
-            raise
-        self.say(f"Created site {site_id} ({name}); billing: none.")
+        site = sites.create_site(site_id, name)
+        self.say(f"Created site {site_id} ({site.name}); billing: none.")
         return site
-
-    def _site(self, site_id: str) -> Site:
-        try:
-            return Site.get(site_id, consistent_read=True)
-        except Site.DoesNotExist:
-            raise AdminError(
-                f"there is no site {site_id}; create it first with"
-                f" `scripts/admin site add {site_id} --name NAME`"
-            ) from None
 
     # -- modes ---------------------------------------------------------------------------
 
     def publish_mode(self, mode_id: str, client_config: Mapping[str, Any]) -> ModeCatalog:
         """Put a mode's ``[ClientConfig]`` into the catalog (replacing an earlier one)."""
-        _check_id("mode id", mode_id)
-        try:
-            config = validate_client_config(client_config)
-        except InvalidClientConfig as exc:
-            raise AdminError(str(exc)) from None
-        try:
-            ModeCatalog.get(mode_id, consistent_read=True)
-            verb = "Republished"
-        except ModeCatalog.DoesNotExist:
-            verb = "Published"
-        entry = ModeCatalog(mode_id, client_config=config, disabled=False)
-        entry.save()
-        self.say(f"{verb} mode {mode_id} ({config['Name']}) in the mode catalog.")
+        entry, replaced = mode_settings.publish_mode(mode_id, client_config)
+        verb = "Republished" if replaced else "Published"
+        self.say(f"{verb} mode {mode_id} ({entry.client_config['Name']}) in the mode catalog.")
         return entry
 
     def publish_modes(self, folder: Path) -> list[str]:
@@ -223,39 +268,15 @@ class Admin:
         timeout_seconds: int | None = None,
     ) -> ModeSettings:
         """Let a site use a mode; options left None keep the current (or default) values."""
-        self._site(site_id)
-        try:
-            catalog = ModeCatalog.get(mode_id, consistent_read=True)
-        except ModeCatalog.DoesNotExist:
-            raise AdminError(
-                f"mode {mode_id} is not in the mode catalog; publish it first with"
-                f" `scripts/admin mode publish {mode_id} --mode-file FILE.mode`"
-            ) from None
-        if catalog.disabled:
-            raise AdminError(
-                f"mode {mode_id} is retired in the mode catalog; publish it again to enable it"
+        with _in_shell_terms():
+            settings = mode_settings.enable_mode(
+                site_id,
+                mode_id,
+                vcpus=vcpus,
+                memory_mib=memory_mib,
+                spot=spot,
+                timeout_seconds=timeout_seconds,
             )
-        for label, value, least in (
-            ("--vcpus", vcpus, 1),
-            ("--memory-mib", memory_mib, 1),
-            ("--timeout-seconds", timeout_seconds, _MIN_BATCH_TIMEOUT_SECONDS),
-        ):
-            if value is not None and value < least:
-                raise AdminError(f"{label} must be at least {least}, not {value}")
-        try:
-            settings = ModeSettings.get(site_id, mode_id, consistent_read=True)
-        except ModeSettings.DoesNotExist:
-            settings = ModeSettings(site_id, mode_id)
-        settings.enabled = True
-        if vcpus is not None:
-            settings.vcpus = vcpus
-        if memory_mib is not None:
-            settings.memory_mib = memory_mib
-        if spot is not None:
-            settings.spot = spot
-        if timeout_seconds is not None:
-            settings.timeout_seconds = timeout_seconds
-        settings.save()
         self.say(
             f"Enabled mode {mode_id} at site {site_id}: {int(settings.vcpus)} vCPUs,"
             f" {int(settings.memory_mib)} MiB, {'spot' if settings.spot else 'on-demand'}"
@@ -264,13 +285,8 @@ class Admin:
         return settings
 
     def disable_mode(self, site_id: str, mode_id: str) -> ModeSettings:
-        self._site(site_id)
-        try:
-            settings = ModeSettings.get(site_id, mode_id, consistent_read=True)
-        except ModeSettings.DoesNotExist:
-            raise AdminError(f"mode {mode_id} is not enabled at site {site_id}") from None
-        settings.enabled = False
-        settings.save()
+        with _in_shell_terms():
+            settings = mode_settings.disable_mode(site_id, mode_id)
         self.say(
             f"Disabled mode {mode_id} at site {site_id} (its settings are kept for when it"
             " is enabled again)."
@@ -281,19 +297,9 @@ class Admin:
 
     def add_destination(self, site_id: str, destination: Destination) -> None:
         """Store ``destination`` on the site's record, replacing one of the same name."""
-        site = self._site(site_id)
-        for mode_id in destination.modes:
-            try:
-                ModeCatalog.get(mode_id, consistent_read=True)
-            except ModeCatalog.DoesNotExist:
-                raise AdminError(
-                    f"mode {mode_id} is not in the mode catalog; publish it first, or leave"
-                    " out --mode to send every mode's images there"
-                ) from None
-        records = _plain(site.destinations)
-        replaced = destination.name in records
-        records[destination.name] = destination.to_record()
-        self._save_destinations(site, records)
+        remedy = "publish it first, or leave out --mode to send every mode's images there"
+        with _in_shell_terms(mode_remedy=remedy):
+            replaced = destinations.put_destination(site_id, destination)
         if destination.method == "PACS":
             where = (
                 f"PACS {destination.aec}@{destination.ip}:{destination.port}"
@@ -308,18 +314,9 @@ class Admin:
         )
 
     def remove_destination(self, site_id: str, name: str) -> None:
-        site = self._site(site_id)
-        records = _plain(site.destinations)
-        if name not in records:
-            known = ", ".join(sorted(records)) or "none"
-            raise AdminError(f"site {site_id} has no destination {name} (it has: {known})")
-        del records[name]
-        self._save_destinations(site, records)
+        with _in_shell_terms():
+            destinations.remove_destination(site_id, name)
         self.say(f"Removed destination {name} from site {site_id}.")
-
-    @staticmethod
-    def _save_destinations(site: Site, records: dict[str, Any]) -> None:
-        site.update(actions=[Site.destinations.set(records)], condition=Site.site_id.exists())
 
     # -- users and keys ------------------------------------------------------------------
 
@@ -336,21 +333,9 @@ class Admin:
         With ``agent_config``, also write the agent's TOML config there and the
         secret into a file beside it that only its owner can read.
         """
-        if not _USER_NAME.match(user_name):
-            raise AdminError(
-                f"{user_name!r} cannot be a user name: use up to 64 letters, digits and"
-                " + = , . @ _ - (it becomes the user's folder in the buckets)"
-            )
-        self._site(site_id)
-        try:
-            existing = User.get(user_name, consistent_read=True)
-        except User.DoesNotExist:
-            pass
-        else:
-            raise AdminError(
-                f"user {user_name} exists already (at site {existing.site_id}); choose another"
-                f" name, or give it a new key with `scripts/admin key rotate {user_name}`"
-            )
+        check_user_name(user_name)
+        with _in_shell_terms():
+            sites.get_site(site_id)
         secret_file = None
         if agent_config is not None:
             agent_config = agent_config.expanduser().absolute()
@@ -369,44 +354,28 @@ class Admin:
                 ) from None
             agent_base = (agent_base or agent_config.parent).expanduser().absolute()
 
-        undo: list[Callable[[], Any]] = []
-        try:
-            self._iam(self.iam.create_user, UserName=user_name)
-            undo.append(lambda: self.iam.delete_user(UserName=user_name))
-            self._iam(
-                self.iam.add_user_to_group, GroupName=self.site_user_group, UserName=user_name
-            )
-            undo.append(
-                lambda: self.iam.remove_user_from_group(
-                    GroupName=self.site_user_group, UserName=user_name
+        def write_config(key: NewKey) -> None:
+            if agent_config is None or secret_file is None or agent_base is None:
+                return
+            try:
+                write_agent_config(
+                    agent_config,
+                    secret_file,
+                    api_url=self.api_url,
+                    region=self.settings.region,
+                    access_key_id=key.access_key_id,
+                    secret_access_key=key.secret_access_key,
+                    base=agent_base,
+                    written_by=WRITTEN_BY,
                 )
-            )
-            key = self._create_key(user_name)
-            undo.append(lambda: self._delete_key(user_name, key.access_key_id))
-            User(user_name, site_id=site_id).save(condition=User.user_name.does_not_exist())
-            undo.append(lambda: User(user_name, site_id=site_id).delete())
-            if agent_config is not None and secret_file is not None and agent_base is not None:
-                try:
-                    write_agent_config(
-                        agent_config,
-                        secret_file,
-                        api_url=self.api_url,
-                        region=self.settings.region,
-                        access_key_id=key.access_key_id,
-                        secret_access_key=key.secret_access_key,
-                        base=agent_base,
-                    )
-                except OSError as exc:
-                    raise AdminError(
-                        f"cannot write the agent's config {agent_config}: {exc}; nothing was"
-                        " created, so fix that and run the same command again"
-                    ) from None
-        except BaseException:
-            for step in reversed(undo):
-                with contextlib.suppress(Exception):  # the first error is the one to report
-                    step()
-            raise
+            except OSError as exc:
+                raise AdminError(
+                    f"cannot write the agent's config {agent_config}: {exc}; nothing was"
+                    " created, so fix that and run the same command again"
+                ) from None
 
+        with _in_shell_terms():
+            key = self.users.create_user(user_name, site_id, then=write_config)
         self.say(
             f"Created user {user_name} at site {site_id} (IAM user in group"
             f" {self.site_user_group})."
@@ -425,16 +394,8 @@ class Admin:
 
     def rotate_key(self, user_name: str) -> NewKey:
         """A new key for ``user_name``; every older key is deleted."""
-        old = self._keys_of(user_name)
-        if len(old) >= 2:
-            raise AdminError(
-                f"user {user_name} has two access keys ({', '.join(old)}), the most IAM allows;"
-                " revoke the one not in use with `scripts/admin key revoke ACCESS_KEY_ID`,"
-                " then rotate"
-            )
-        key = self._create_key(user_name)
-        for access_key_id in old:
-            self._delete_key(user_name, access_key_id)
+        with _in_shell_terms():
+            key, old = self.users.rotate_key(user_name)
         self.say(f"New access key for {user_name}.")
         self._show_key(key)
         if old:
@@ -446,80 +407,38 @@ class Admin:
 
     def revoke_key(self, access_key_id: str) -> None:
         """Delete a key in IAM and in the credential store."""
-        owner = self._key_owner(access_key_id)
-        if owner is None:
-            stored = self.credentials.get(access_key_id)
-            if stored is None:
+        try:
+            owner = self.users.revoke_key(access_key_id)
+        except UnknownKey:
+            if self.credentials.get(access_key_id) is None:
                 raise AdminError(
                     f"there is no access key {access_key_id}; list a user's keys with"
                     " `aws iam list-access-keys --user-name USER`"
-                )
+                ) from None
             self.credentials.remove(access_key_id)
             self.say(
                 f"Access key {access_key_id} was no longer in IAM; removed it from the local"
                 " credential store."
             )
             return
-        self._delete_key(owner, access_key_id)
         self.say(f"Revoked access key {access_key_id} of {owner}; requests signed with it fail.")
 
     def deactivate_key(self, access_key_id: str) -> None:
         """Mark a key inactive in IAM: refused from now on, but not deleted."""
-        owner = self._key_owner(access_key_id)
-        if owner is None:
-            raise AdminError(f"there is no access key {access_key_id} in IAM")
-        self._iam(
-            self.iam.update_access_key,
-            UserName=owner,
-            AccessKeyId=access_key_id,
-            Status="Inactive",
-        )
+        try:
+            owner = self.users.set_key_active(access_key_id, False)
+        except UnknownKey:
+            raise AdminError(f"there is no access key {access_key_id} in IAM") from None
         self.say(
             f"Deactivated access key {access_key_id} of {owner}; requests signed with it fail"
             " until it is activated again (or revoke it for good with `scripts/admin key"
             " revoke`)."
         )
 
-    def _create_key(self, user_name: str) -> NewKey:
-        created = self._iam(self.iam.create_access_key, UserName=user_name)["AccessKey"]
-        key = NewKey(user_name, created["AccessKeyId"], created["SecretAccessKey"])
-        self.credentials.put(Credential(key.access_key_id, key.secret_access_key, user_name))
-        return key
-
-    def _delete_key(self, user_name: str, access_key_id: str) -> None:
-        self._iam(self.iam.delete_access_key, UserName=user_name, AccessKeyId=access_key_id)
-        self.credentials.remove(access_key_id)
-
-    def _keys_of(self, user_name: str) -> list[str]:
-        listed = self._iam(self.iam.list_access_keys, UserName=user_name)
-        return [k["AccessKeyId"] for k in listed["AccessKeyMetadata"]]
-
-    def _key_owner(self, access_key_id: str) -> str | None:
-        try:
-            return self.iam.get_access_key_last_used(AccessKeyId=access_key_id)["UserName"]
-        except ClientError as exc:
-            if _code(exc) in ("NoSuchEntity", "AccessDenied", "InvalidClientTokenId"):
-                return None
-            raise
-
     def _show_key(self, key: NewKey) -> None:
         self.say(f"  access key id:     {key.access_key_id}")
         self.say(f"  secret access key: {key.secret_access_key}")
         self.say("  (the secret is shown this once; keep it where only its user can read it)")
-
-    def _iam(self, call: Callable[..., Any], **kwargs: Any) -> Any:
-        """An IAM call whose refusals a person can act on become an AdminError."""
-        try:
-            return call(**kwargs)
-        except ClientError as exc:
-            code, message = _code(exc), exc.response.get("Error", {}).get("Message", "")
-            if code == "NoSuchEntity":
-                raise AdminError(f"IAM has no such entity: {message}") from None
-            if code == "EntityAlreadyExists":
-                raise AdminError(f"IAM already has this: {message}; choose another name") from None
-            if code == "LimitExceeded":
-                raise AdminError(f"IAM refuses: {message}") from None
-            raise
 
 
 # -- modes from files ------------------------------------------------------------------
@@ -542,132 +461,7 @@ def client_config_from_mode_file(path: Path) -> dict[str, Any]:
     return {key: section[key].strip() for key in canonical if key in section}
 
 
-# -- the agent's config ----------------------------------------------------------------
-
-
-def secret_file_for(agent_config: Path) -> Path:
-    """Where the secret goes: beside the config, same name, suffix ``.secret``."""
-    secret = agent_config.with_suffix(".secret")
-    return secret if secret != agent_config else agent_config.with_name(agent_config.name + ".key")
-
-
-def toml_string(value: str) -> str:
-    """``value`` as a TOML basic string."""
-    out = []
-    for char in value:
-        if char == "\\":
-            out.append("\\\\")
-        elif char == '"':
-            out.append('\\"')
-        elif char == "\t":
-            out.append("\\t")
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\r":
-            out.append("\\r")
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04X}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
-def agent_config_text(
-    *,
-    api_url: str | None,
-    region: str,
-    access_key_id: str,
-    secret_file: Path,
-    base: Path,
-) -> str:
-    """The agent's TOML config (the format in DESIGN.md)."""
-    lines = [
-        "# The YarraCloud agent's configuration, written by scripts/admin.",
-        "",
-        "[cloud]",
-    ]
-    if api_url:
-        lines.append(f"api_url = {toml_string(api_url)}")
-    else:
-        lines.append('# api_url = "https://..."  (not known when this file was written)')
-    lines += [
-        f"region = {toml_string(region)}",
-        f"access_key_id = {toml_string(access_key_id)}",
-        f"secret_file = {toml_string(str(secret_file))}",
-        "",
-        "[folders]",
-        "# holds cloud/out, cloud/in, cloud/phi and cloud/phi_archive",
-        f"base = {toml_string(str(base))}",
-        "",
-        "[agent]",
-        *(f"{key} = {value}" for key, value in AGENT_DEFAULTS.items()),
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def write_secret_file(path: Path, secret: str) -> None:
-    """Create ``path`` readable and writable only by its owner; never overwrite one."""
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        raise AdminError(f"{path} exists already; move it away or choose another path") from None
-    with os.fdopen(fd, "w") as out:
-        out.write(secret)
-
-
-def write_agent_config(
-    path: Path,
-    secret_file: Path,
-    *,
-    api_url: str | None,
-    region: str,
-    access_key_id: str,
-    secret_access_key: str,
-    base: Path,
-) -> None:
-    """Write the config and its secret file; neither may exist yet."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_secret_file(secret_file, secret_access_key)
-    text = agent_config_text(
-        api_url=api_url,
-        region=region,
-        access_key_id=access_key_id,
-        secret_file=secret_file,
-        base=base,
-    )
-    try:
-        with path.open("x") as out:
-            out.write(text)
-    except BaseException:
-        secret_file.unlink(missing_ok=True)
-        raise
-
-
 # -- helpers ---------------------------------------------------------------------------
-
-
-def _check_id(what: str, value: str) -> None:
-    if not _ID.match(value):
-        raise AdminError(
-            f"{value!r} cannot be a {what}: use up to 64 letters, digits, '.', '_' and '-',"
-            " starting with a letter or digit"
-        )
-
-
-def _plain(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    as_dict = getattr(value, "as_dict", None)
-    return dict(as_dict() if as_dict else value)
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _condition_failed(exc: PynamoDBException) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def _unreachable(exc: BaseException) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from functions.api.caller import Caller
+from functions.billing.access import billing_refusal
 from functions.core.aws import AwsClients
 from functions.core.clock import Clock, system_clock
 from functions.core.destinations import for_mode, site_destinations
@@ -84,12 +85,7 @@ class ApiService:
         site = caller.site
         if site.suspended:
             return "your site is suspended; the site administrator can see why in the portal"
-        if site.billing_mode == "stripe" and not site.payment_method_valid:
-            return (
-                "your site has no valid payment method; the site administrator can add a card"
-                " in the portal"
-            )
-        return None
+        return billing_refusal(site)
 
     def modes(self, caller: Caller) -> list[dict[str, Any]]:
         enabled = [s.mode_id for s in ModeSettings.query(caller.site.site_id) if s.enabled]
@@ -192,6 +188,9 @@ class ApiService:
             return {"name": task.task_id, "status": task.status}
         if task.current_status in FINAL or task.current_status is Status.SUCCEEDED:
             raise Conflict(f"task {task.task_id} is {task.status} and can no longer be canceled")
+        # The moment of the request, taken before the job is stopped: the site is charged
+        # up to it (functions.billing.charges), not for the time the job takes to stop.
+        now = self.clock()
         if task.job_id:
             try:
                 self.clients.batch.terminate_job(
@@ -202,7 +201,7 @@ class ApiService:
         if not advance(
             task,
             Status.CANCELED,
-            now=self.clock(),
+            now=now,
             actions=[Task.error.set(f"canceled by {caller.user_name}")],
         ):
             raise Conflict(f"task {task.task_id} is {task.status} and can no longer be canceled")

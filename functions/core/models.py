@@ -1,4 +1,4 @@
-"""The PynamoDB tables: Task, Site, User, ModeCatalog, ModeSettings, UsageRecord.
+"""The PynamoDB tables: Task, Site, User, ModeCatalog, ModeSettings, UsageRecord and billing's.
 
 Table names come from :class:`~functions.core.settings.Settings` through
 :func:`bind_models`; their keys and indexes match ``terraform/resources.json``
@@ -120,6 +120,12 @@ class Site(Model):
     payment_method_valid = BooleanAttribute(default=False)
     """A ``stripe`` site can submit only with a valid card on file."""
     destinations = MapAttribute(default=dict)
+    stripe_customer_id = UnicodeAttribute(null=True)
+    """The site's one Stripe customer, created when billing first needs it."""
+    stripe_subscription_id = UnicodeAttribute(null=True)
+    """The customer's subscription to the metered price, made once a card is saved."""
+    billing_blocked_reason = UnicodeAttribute(null=True)
+    """Why a ``stripe`` site may not submit although it has a card (an unpaid invoice)."""
 
 
 class UserSiteIndex(_Index):
@@ -208,10 +214,95 @@ class UsageRecord(Model):
     spot = BooleanAttribute()
     attempts = NumberAttribute()
     cost_micros = NumberAttribute()
+    """What the job is charged: the cost of :attr:`charged_seconds` alone."""
     currency = UnicodeAttribute()
+    charged_seconds = NumberAttribute(null=True)
+    """Seconds of attempts the site pays for (see ``functions.billing.charges``)."""
+    uncharged_seconds = NumberAttribute(null=True)
+    """Seconds of attempts lost to spot reclaims or to the service's own faults."""
 
     user_index = UsageUserIndex()
     site_index = UsageSiteIndex()
+
+
+class UsageRollup(Model):
+    """One month of usage of a user (``user#NAME``) or a site (``site#ID``).
+
+    Updated in the same transaction as the job's :class:`UsageRecord`, so it counts
+    each job exactly once.
+    """
+
+    class Meta:
+        table_name = "usage_rollup"
+        billing_mode = "PAY_PER_REQUEST"
+
+    owner = UnicodeAttribute(hash_key=True)
+    month = UnicodeAttribute(range_key=True)
+    jobs = NumberAttribute(default=0)
+    cost_micros = NumberAttribute(default=0)
+    charged_seconds = NumberAttribute(default=0)
+    uncharged_seconds = NumberAttribute(default=0)
+
+    @staticmethod
+    def user_owner(user_name: str) -> str:
+        return f"user#{user_name}"
+
+    @staticmethod
+    def site_owner(site_id: str) -> str:
+        return f"site#{site_id}"
+
+
+class OutboxPendingIndex(_Index):
+    """Sparse index of outbox items still to send, by when they may next be tried."""
+
+    class Meta(_Index.Meta):
+        index_name = "pending_index"
+
+    pending = UnicodeAttribute(hash_key=True)
+    next_attempt_at = NumberAttribute(range_key=True)
+
+
+class BillingOutboxItem(Model):
+    """A usage report for Stripe, kept until Stripe has taken it.
+
+    Keyed by the task (the meter event's identifier); ``pending`` is set while the
+    item waits and removed once it is sent or given up, which drops it from
+    :class:`OutboxPendingIndex`.
+    """
+
+    class Meta:
+        table_name = "billing_outbox"
+        billing_mode = "PAY_PER_REQUEST"
+
+    event_id = UnicodeAttribute(hash_key=True)
+    site_id = UnicodeAttribute()
+    value = NumberAttribute()
+    """The charged cost in micro-units of the currency (micro-USD)."""
+    timestamp = NumberAttribute()
+    """When the usage happened (the job's end), epoch seconds."""
+    pending = UnicodeAttribute(null=True)
+    next_attempt_at = NumberAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    state = UnicodeAttribute(default="pending")
+    """``pending``, ``sent`` or ``rejected`` (Stripe refused it for good)."""
+    last_error = UnicodeAttribute(null=True)
+    sent_at = NumberAttribute(null=True)
+
+    pending_index = OutboxPendingIndex()
+
+
+class StripeEvent(Model):
+    """A Stripe webhook event already handled: a replay of it is ignored."""
+
+    class Meta:
+        table_name = "stripe_events"
+        billing_mode = "PAY_PER_REQUEST"
+
+    event_id = UnicodeAttribute(hash_key=True)
+    type = UnicodeAttribute()
+    received_at = NumberAttribute()
+    expires_at = NumberAttribute()
+    """DynamoDB's TTL removes the record after Stripe has stopped retrying."""
 
 
 MODELS: dict[str, type[Model]] = {
@@ -221,6 +312,9 @@ MODELS: dict[str, type[Model]] = {
     "mode_catalog": ModeCatalog,
     "mode_settings": ModeSettings,
     "usage": UsageRecord,
+    "usage_rollup": UsageRollup,
+    "billing_outbox": BillingOutboxItem,
+    "stripe_events": StripeEvent,
 }
 """Each model by its name in ``terraform/resources.json``."""
 
@@ -238,6 +332,9 @@ def bind_models(settings: Settings) -> None:
         "mode_catalog": settings.mode_catalog_table,
         "mode_settings": settings.mode_settings_table,
         "usage": settings.usage_table,
+        "usage_rollup": settings.usage_rollup_table,
+        "billing_outbox": settings.billing_outbox_table,
+        "stripe_events": settings.stripe_events_table,
     }
     for key, model in MODELS.items():
         model.Meta.table_name = names[key]

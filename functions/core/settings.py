@@ -28,6 +28,9 @@ class Settings:
     mode_settings_table: str
     usage_table: str
     idempotency_table: str
+    usage_rollup_table: str
+    billing_outbox_table: str
+    stripe_events_table: str
     job_queue_spot: str
     job_queue_on_demand: str
     job_definition: str
@@ -39,6 +42,16 @@ class Settings:
     max_task_file_bytes: int = 64 * 1024
     idempotency_expiry_seconds: int = 24 * 3600
     metrics_namespace: str = "YarraCloud"
+    stripe_api_key: str | None = None
+    """Stripe's secret key; only ``stripe`` sites need it."""
+    stripe_api_base: str | None = None
+    """Where Stripe's API answers (Stripe's own address when None)."""
+    stripe_meter_event: str = "yarracloud_compute"
+    """The ``event_name`` of the Billing Meter that sums the usage (in micro-USD)."""
+    stripe_webhook_secret: str | None = None
+    """The signing secret of the portal's webhook endpoint."""
+    stripe_price_id: str | None = None
+    """The metered Price each site's customer is subscribed to once it has a card."""
 
     _ENV = {
         "region": "AWS_REGION",
@@ -51,6 +64,9 @@ class Settings:
         "mode_settings_table": "YC_MODE_SETTINGS_TABLE",
         "usage_table": "YC_USAGE_TABLE",
         "idempotency_table": "YC_IDEMPOTENCY_TABLE",
+        "usage_rollup_table": "YC_USAGE_ROLLUP_TABLE",
+        "billing_outbox_table": "YC_BILLING_OUTBOX_TABLE",
+        "stripe_events_table": "YC_STRIPE_EVENTS_TABLE",
         "job_queue_spot": "YC_JOB_QUEUE_SPOT",
         "job_queue_on_demand": "YC_JOB_QUEUE_ON_DEMAND",
         "job_definition": "YC_JOB_DEFINITION",
@@ -60,6 +76,13 @@ class Settings:
         "reconcile_after_seconds": "YC_RECONCILE_AFTER_SECONDS",
         "max_task_file_bytes": "YC_MAX_TASK_FILE_BYTES",
         "idempotency_expiry_seconds": "YC_IDEMPOTENCY_EXPIRY_SECONDS",
+    }
+    _OPTIONAL_STR = {
+        "stripe_api_key": "YC_STRIPE_API_KEY",
+        "stripe_api_base": "YC_STRIPE_API_BASE",
+        "stripe_meter_event": "YC_STRIPE_METER_EVENT",
+        "stripe_webhook_secret": "YC_STRIPE_WEBHOOK_SECRET",
+        "stripe_price_id": "YC_STRIPE_PRICE_ID",
     }
 
     @classmethod
@@ -86,6 +109,7 @@ class Settings:
                     values[name] = int(env[var])
                 except ValueError as exc:
                     raise ConfigurationError(f"{var} must be an integer, got {env[var]!r}") from exc
+        values.update({name: env[var] for name, var in cls._OPTIONAL_STR.items() if env.get(var)})
         rates = rates_for_region(values["region"])
         if env.get("YC_RATES"):
             try:
@@ -104,6 +128,13 @@ class Settings:
         """The environment variables that make :meth:`from_env` return these settings."""
         env = {var: str(getattr(self, name)) for name, var in self._ENV.items()}
         env.update({var: str(getattr(self, name)) for name, var in self._OPTIONAL_INT.items()})
+        env.update(
+            {
+                var: getattr(self, name)
+                for name, var in self._OPTIONAL_STR.items()
+                if getattr(self, name)
+            }
+        )
         env["YC_RATES"] = json.dumps(asdict(self.rates))
         env["YC_ENVIRONMENT"] = self.environment
         env["POWERTOOLS_METRICS_NAMESPACE"] = self.metrics_namespace

@@ -15,9 +15,10 @@ from typing import Any
 import boto3
 
 from functions.core.aws import AwsClients
+from functions.core.clock import Clock, system_clock
 from functions.core.models import Task, bind_models
 from functions.core.settings import Settings
-from functions.handlers import api, job_state, submit, sweeper
+from functions.handlers import api, billing_outbox, job_state, submit, sweeper
 from functions.handlers.runtime import Dependencies
 from functions.submission import Hooks
 from scripts.local_cloud.api_gateway import LocalApiGateway
@@ -25,7 +26,7 @@ from scripts.local_cloud.batch_runner import LocalBatch, eventbridge_publisher
 from scripts.local_cloud.credentials import CredentialStore
 from scripts.local_cloud.lambda_runtime import LambdaContext, QueuePoller
 from scripts.local_cloud.modes import publish_modes
-from scripts.local_cloud.provision import Provisioned, provision
+from scripts.local_cloud.provision import Provisioned, attach, provision
 from scripts.local_cloud.resources import Deployment, Resources
 
 logger = logging.getLogger("yarracloud.local_cloud")
@@ -51,10 +52,14 @@ class LocalCloud:
     worker_command
         The command Batch jobs run: the reconstruction worker unless a test swaps it.
     sweep_seconds
-        How often the sweeper runs; never when None (tests call :meth:`sweep`).
+        How often the sweeper and the billing outbox run; never when None (tests call
+        :meth:`sweep` and :meth:`drain_billing_outbox`).
     poll
         Whether the queues are polled; tests that drive each delivery themselves call
         ``pollers[queue].poll_once()`` instead.
+    attach
+        Use the resources already in the emulator (made by ``terraform apply``) instead of
+        creating them; only the local Batch's queues and job definition are created.
     """
 
     endpoint: str
@@ -66,8 +71,11 @@ class LocalCloud:
     lambda_concurrency: int = 1
     sweep_seconds: float | None = None
     poll: bool = True
+    attach: bool = False
     hooks: Hooks = field(default_factory=Hooks)
     settings_overrides: dict[str, Any] = field(default_factory=dict)
+    clock: Clock = system_clock
+    """The handlers' time (tests move it to make retries due)."""
 
     def __post_init__(self) -> None:
         self.resources = Resources(Deployment(self.prefix, self.region, LOCAL_ACCOUNT))
@@ -101,10 +109,11 @@ class LocalCloud:
         )
         os.environ["AWS_ENDPOINT_URL_BATCH"] = self.batch.start()
         self.clients = AwsClients.create(self.region, session)
-        self.provisioned = provision(self.resources, session, batch=self.clients.batch)
+        setup = attach if self.attach else provision
+        self.provisioned = setup(self.resources, session, batch=self.clients.batch)
         bind_models(self.settings)
         self.published_modes = publish_modes()
-        self.deps = Dependencies(settings=self.settings, clients=self.clients)
+        self.deps = Dependencies(settings=self.settings, clients=self.clients, clock=self.clock)
         handlers = {
             "submit": submit.build(self.deps, hooks=self.hooks),
             "job_state": job_state.build(self.deps),
@@ -134,6 +143,7 @@ class LocalCloud:
         )
         self.api.start()
         self._sweep_handler = sweeper.build(self.deps)
+        self._outbox_handler = billing_outbox.build(self.deps)
         if self.sweep_seconds:
             self._sweeper_thread = threading.Thread(
                 target=self._sweep_loop, daemon=True, name="sweeper"
@@ -229,9 +239,24 @@ class LocalCloud:
         self._notify()
         return result
 
+    def drain_billing_outbox(self) -> dict:
+        """Run the billing outbox once, as its schedule would."""
+        context = LambdaContext.for_invocation(
+            f"{self.prefix}-billing_outbox", self.region, LOCAL_ACCOUNT, 300
+        )
+        result = self._outbox_handler(
+            {"source": "aws.events", "detail-type": "Scheduled Event"}, context
+        )
+        self._notify()
+        return result
+
     def _sweep_loop(self) -> None:
         while not self._stop.wait(self.sweep_seconds or 300):
-            try:
-                self.sweep()
-            except Exception:
-                logger.exception("the sweeper failed; it runs again at its next period")
+            for run, what in (
+                (self.sweep, "sweeper"),
+                (self.drain_billing_outbox, "billing outbox"),
+            ):
+                try:
+                    run()
+                except Exception:
+                    logger.exception("the %s failed; it runs again at its next period", what)

@@ -38,6 +38,21 @@ def provision(resources: Resources, session: Any, *, batch: Any) -> Provisioned:
     return Provisioned(queue_urls=queue_urls, dlq_urls=dlq_urls)
 
 
+def attach(resources: Resources, session: Any, *, batch: Any) -> Provisioned:
+    """Use buckets, queues, rules, tables and the group that already exist (Terraform made them).
+
+    Only the Batch resources are created, in the local Batch, which the emulator's Batch
+    cannot stand in for.
+    """
+    sqs = session.client("sqs", region_name=resources.deployment.region)
+    queue_urls, dlq_urls = {}, {}
+    for key, spec in resources.raw["queues"].items():
+        queue_urls[key] = sqs.get_queue_url(QueueName=resources.queue(key))["QueueUrl"]
+        dlq_urls[key] = sqs.get_queue_url(QueueName=resources.resolve(spec["dlq"]))["QueueUrl"]
+    _batch(resources, batch)
+    return Provisioned(queue_urls=queue_urls, dlq_urls=dlq_urls)
+
+
 def _buckets(resources: Resources, s3: Any) -> None:
     region = resources.deployment.region
     for key, spec in resources.raw["buckets"].items():

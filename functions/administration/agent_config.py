@@ -1,0 +1,124 @@
+"""The site agent's TOML config (the format in DESIGN.md) and its secret file.
+
+The config names the access key; the secret lives in a separate file that only
+its owner can read, so the config can be shown, copied and kept in version
+control without giving the key away.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePath
+
+from functions.administration.errors import AdministrationError
+
+AGENT_DEFAULTS = {"concurrency": 1, "poll_seconds": 10, "bandwidth_mbps": 0}
+DEFAULT_SECRET_FILE = "agent.secret"
+"""Relative to the config's own folder, where the agent resolves it."""
+DEFAULT_BASE = "/data/yarra"
+
+
+def toml_string(value: str) -> str:
+    """``value`` as a TOML basic string."""
+    out = []
+    for char in value:
+        if char == "\\":
+            out.append("\\\\")
+        elif char == '"':
+            out.append('\\"')
+        elif char == "\t":
+            out.append("\\t")
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\r":
+            out.append("\\r")
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def agent_config_text(
+    *,
+    api_url: str | None,
+    region: str,
+    access_key_id: str,
+    secret_file: PurePath | str,
+    base: PurePath | str,
+    written_by: str = "the YarraCloud administration",
+) -> str:
+    """The agent's config for one access key; without ``api_url`` a comment says where it goes."""
+    lines = [
+        f"# The YarraCloud agent's configuration, written by {written_by}.",
+        "# The secret access key is not in this file: secret_file names the file that holds",
+        "# it, which must be readable only by the user the agent runs as (chmod 600).",
+        "",
+        "[cloud]",
+    ]
+    if api_url:
+        lines.append(f"api_url = {toml_string(api_url)}")
+    else:
+        lines.append('# api_url = "https://..."  (not known when this file was written)')
+    lines += [
+        f"region = {toml_string(region)}",
+        f"access_key_id = {toml_string(access_key_id)}",
+        f"secret_file = {toml_string(str(secret_file))}",
+        "",
+        "[folders]",
+        "# holds cloud/out, cloud/in, cloud/phi and cloud/phi_archive",
+        f"base = {toml_string(str(base))}",
+        "",
+        "[agent]",
+        *(f"{key} = {value}" for key, value in AGENT_DEFAULTS.items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def secret_file_for(agent_config: Path) -> Path:
+    """Where the secret goes: beside the config, same name, suffix ``.secret``."""
+    secret = agent_config.with_suffix(".secret")
+    return secret if secret != agent_config else agent_config.with_name(agent_config.name + ".key")
+
+
+def write_secret_file(path: Path, secret: str) -> None:
+    """Create ``path`` readable and writable only by its owner; never overwrite one."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        raise AdministrationError(
+            f"{path} exists already; move it away or choose another path"
+        ) from None
+    with os.fdopen(fd, "w") as out:
+        out.write(secret)
+
+
+def write_agent_config(
+    path: Path,
+    secret_file: Path,
+    *,
+    api_url: str | None,
+    region: str,
+    access_key_id: str,
+    secret_access_key: str,
+    base: Path,
+    written_by: str = "the YarraCloud administration",
+) -> None:
+    """Write the config and its secret file; neither may exist yet."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_secret_file(secret_file, secret_access_key)
+    text = agent_config_text(
+        api_url=api_url,
+        region=region,
+        access_key_id=access_key_id,
+        secret_file=secret_file,
+        base=base,
+        written_by=written_by,
+    )
+    try:
+        with path.open("x") as out:
+            out.write(text)
+    except BaseException:
+        secret_file.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,40 @@
+"""``billing_outbox``: runs on a schedule; sends the usage reports Stripe has not yet taken."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from functions.billing.outbox import Outbox
+from functions.billing.stripe_gateway import BillingNotConfigured, StripeGateway
+from functions.handlers.runtime import Dependencies, Handler, Powertools, lambda_entry, reported
+
+
+def build(deps: Dependencies) -> Handler:
+    tools = Powertools.for_function("billing_outbox", deps.settings)
+    logger, metrics = tools.logger, tools.metrics
+    try:
+        gateway: StripeGateway | None = StripeGateway.from_settings(deps.settings)
+    except BillingNotConfigured:
+        gateway = None
+    outbox = Outbox(gateway, clock=deps.clock)
+
+    @reported
+    def handler(event: dict, context: Any) -> dict:
+        report = outbox.drain()
+        metrics.add_metric(name="UsageReportsSent", unit=MetricUnit.Count, value=len(report.sent))
+        metrics.add_metric(
+            name="UsageReportsRetrying", unit=MetricUnit.Count, value=len(report.retrying)
+        )
+        metrics.add_metric(
+            name="UsageReportsRejected", unit=MetricUnit.Count, value=len(report.rejected)
+        )
+        logger.info("outbox drained", extra={k: len(v) for k, v in asdict(report).items()})
+        return asdict(report)
+
+    return tools.entry_point(handler)
+
+
+lambda_handler = lambda_entry(build, component="billing_outbox")

@@ -1,0 +1,10 @@
+"""Signing in and out."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+NAV: tuple = ()
+
+from portal_flask.auth import views  # noqa: E402, F401  (registers the routes)

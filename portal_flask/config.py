@@ -1,0 +1,169 @@
+"""The portal's typed configuration, read once from the environment and passed in."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from functions.core.errors import ConfigurationError
+from functions.core.settings import Settings
+
+#: Where the local default keeps its SQLite file and generated secret key.
+DEFAULT_VAR_DIR = Path(__file__).resolve().parent.parent / "var" / "portal"
+
+
+@dataclass(frozen=True)
+class StripeConfig:
+    """Stripe settings for sites billed by card (``Site.billing_mode == "stripe"``).
+
+    Read from the same variables as the backend's functions (``YC_STRIPE_API_KEY``,
+    ``YC_STRIPE_WEBHOOK_SECRET``, ``YC_STRIPE_API_BASE``), so one secret has one name.
+    """
+
+    secret_key: str
+    webhook_secret: str
+    price_currency: str = "usd"
+    api_base: str | None = None
+    """Where Stripe's API answers; Stripe's own address when None."""
+    price_id: str | None = None
+    """The metered Price a site's customer is subscribed to once its card is saved."""
+
+
+@dataclass(frozen=True)
+class PortalConfig:
+    """Everything the portal needs to know about its deployment.
+
+    Attributes
+    ----------
+    database_url
+        SQLAlchemy URL of the relational store (accounts, audit log, invoices):
+        ``sqlite:///…`` embedded, ``postgresql+psycopg://…`` in production.
+    secret_key
+        Signs the session cookie and CSRF tokens.
+    backend
+        The backend's table names and region; ``None`` leaves the DynamoDB models
+        unbound (commands that touch only the SQL store).
+    secure_cookies
+        Session and remember cookies carry ``Secure``. Only a portal served over
+        plain HTTP on loopback turns it off.
+    auto_migrate
+        Apply the Alembic migrations when the app is created (the local default).
+    """
+
+    database_url: str
+    secret_key: str
+    backend: Settings | None = None
+    secure_cookies: bool = True
+    environment: str = "production"
+    sentry_dsn: str | None = None
+    max_failed_logins: int = 5
+    lockout_seconds: int = 15 * 60
+    login_rate_limit: str = "20 per minute"
+    rate_limiting: bool = True
+    session_hours: int = 12
+    proxy_hops: int = 0
+    auto_migrate: bool = False
+    tasks_page_size: int = 50
+    tasks_poll_seconds: float = 3.0
+    stripe: StripeConfig | None = None
+    clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
+
+    def __repr__(self) -> str:  # never print the secret key
+        return f"PortalConfig(database_url={_safe_url(self.database_url)!r}, ...)"
+
+    def with_(self, **changes) -> PortalConfig:
+        """A copy with ``changes`` applied."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, var_dir: Path = DEFAULT_VAR_DIR
+    ) -> PortalConfig:
+        """Read the configuration from ``env`` (``os.environ`` by default).
+
+        Variables: ``YC_PORTAL_DATABASE_URL`` (default: a SQLite file in ``var_dir``,
+        ``var/portal/`` of the checkout), ``YC_PORTAL_SECRET_KEY`` (required unless the
+        database is the local default, where one is generated once and kept next to it),
+        ``YC_PORTAL_PLAIN_HTTP=1`` (no ``Secure`` cookie flag; loopback only),
+        ``YC_PORTAL_PROXY_HOPS``, ``YC_PORTAL_MAX_FAILED_LOGINS``,
+        ``YC_PORTAL_LOCKOUT_SECONDS``, ``YC_PORTAL_LOGIN_RATE_LIMIT``,
+        ``YC_STRIPE_API_KEY`` + ``YC_STRIPE_WEBHOOK_SECRET`` (+ ``YC_STRIPE_API_BASE``,
+        ``YC_STRIPE_PRICE_ID``),
+        and the backend's
+        variables (:meth:`functions.core.settings.Settings.from_env`) when
+        ``YC_TASK_TABLE`` is set.
+
+        Raises
+        ------
+        ConfigurationError
+            When a required variable is missing or a value does not parse.
+        """
+        env = os.environ if env is None else env
+        url = env.get("YC_PORTAL_DATABASE_URL", "").strip()
+        local_default = not url
+        if local_default:
+            var_dir.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{var_dir / 'portal.db'}"
+        secret = env.get("YC_PORTAL_SECRET_KEY", "").strip()
+        if not secret:
+            if not local_default:
+                raise ConfigurationError(
+                    "YC_PORTAL_SECRET_KEY is required with YC_PORTAL_DATABASE_URL: set it to a"
+                    " long random string (python -c 'import secrets; print(secrets.token_hex(32))')"
+                )
+            secret = local_secret_key(var_dir / "secret_key")
+        backend = Settings.from_env(env) if env.get("YC_TASK_TABLE") else None
+        stripe = None
+        if env.get("YC_STRIPE_API_KEY"):
+            stripe = StripeConfig(
+                secret_key=env["YC_STRIPE_API_KEY"],
+                webhook_secret=env.get("YC_STRIPE_WEBHOOK_SECRET", ""),
+                api_base=env.get("YC_STRIPE_API_BASE") or None,
+                price_id=env.get("YC_STRIPE_PRICE_ID") or None,
+            )
+        return cls(
+            database_url=url,
+            secret_key=secret,
+            backend=backend,
+            secure_cookies=env.get("YC_PORTAL_PLAIN_HTTP", "") not in ("1", "true", "yes"),
+            environment=env.get("YC_ENVIRONMENT", "production"),
+            sentry_dsn=env.get("SENTRY_DSN") or None,
+            max_failed_logins=_int(env, "YC_PORTAL_MAX_FAILED_LOGINS", 5),
+            lockout_seconds=_int(env, "YC_PORTAL_LOCKOUT_SECONDS", 15 * 60),
+            login_rate_limit=env.get("YC_PORTAL_LOGIN_RATE_LIMIT", "20 per minute"),
+            proxy_hops=_int(env, "YC_PORTAL_PROXY_HOPS", 0),
+            auto_migrate=local_default,
+            stripe=stripe,
+        )
+
+
+def local_secret_key(path: Path) -> str:
+    """The secret key kept at ``path``, generated (readable by the owner only) on first use."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key)
+    return key
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be an integer, got {value!r}") from exc
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

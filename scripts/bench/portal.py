@@ -1,0 +1,240 @@
+"""The task monitor over 100,000 tasks in DynamoDB (the emulator): page times and throughput.
+
+Tasks of three sites are written with batch writes, then the portal's task pages
+are requested in this process through Flask's test client, signed in as each
+role: the first page, pages deep into a site's history (following the "Older"
+cursor through ``site_index``), and the filters (user, status, period). The
+baseline is the bare ``site_index`` query that reads one page, run against the
+same table: the ratio says what the portal adds to the index read.
+
+    python -m scripts.bench.portal [--tasks 100000] [--samples 30] [--depth 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import re
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from functions.core.models import Site, Task, User
+from portal_flask import create_app
+from portal_flask.accounts import create_account
+from portal_flask.config import PortalConfig
+from scripts.local_cloud.cloud import LocalCloud
+from scripts.local_cloud.emulator import Emulator
+
+SITES = {"bench-a": 0.80, "bench-b": 0.15, "bench-c": 0.05}
+USERS_PER_SITE = 10
+DAYS = 180
+START = 1_767_225_600.0  # 2026-01-01 UTC
+PASSWORD = "bench password 2026"
+_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+_OLDER = re.compile(r'id="older" href="([^"]+)"')
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def write_tasks(count: int, rng: random.Random) -> dict[str, int]:
+    """``count`` tasks over the sites, one user in ten per site, ~1 % failed."""
+    per_site = dict.fromkeys(SITES, 0)
+    names, weights = list(SITES), list(SITES.values())
+    for site in SITES:
+        Site(site, name=site.title()).save()
+        for n in range(USERS_PER_SITE):
+            User(f"{site}-user{n}", site_id=site).save()
+    with Task.batch_write() as batch:
+        for _ in range(count):
+            site = rng.choices(names, weights)[0]
+            per_site[site] += 1
+            created = START + rng.random() * DAYS * 86400
+            failed = rng.random() < 0.01
+            status = "FAILED" if failed else "DELIVERED"
+            batch.save(
+                Task(
+                    str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    site_id=site,
+                    user_name=f"{site}-user{rng.randrange(USERS_PER_SITE)}",
+                    status=status,
+                    created_at=round(created, 3),
+                    touched_at=round(created + 600, 3),
+                    status_times={"UPLOADING": round(created, 3), status: round(created + 600, 3)},
+                    recon_mode="demo_fft",
+                    vcpus=4,
+                    memory_mib=16384,
+                    spot=True,
+                    started_at=round(created + 60, 3),
+                    stopped_at=round(created + 600, 3),
+                    cost_micros=rng.randrange(10_000, 90_000),
+                    attempts=1,
+                    error="The reconstruction ran out of memory." if failed else None,
+                )
+            )
+    return per_site
+
+
+def signed_in(app, email: str):
+    client = app.test_client()
+    client.environ_base["HTTP_REFERER"] = "http://localhost/"
+    page = client.get("/auth/sign-in").get_data(as_text=True)
+    token = _TOKEN.search(page).group(1)
+    answer = client.post(
+        "/auth/sign-in", data={"csrf_token": token, "email": email, "password": PASSWORD}
+    )
+    assert answer.status_code == 302, answer.status_code
+    return client
+
+
+def timed(call: Callable[[], object], samples: int) -> list[float]:
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def page(client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return response.get_data(as_text=True)
+
+
+def deep_pages(client, depth: int) -> tuple[list[float], int]:
+    """Follow "Older" ``depth`` times from the first page; the time of each page."""
+    times, url, rows = [], "/tasks/", 0
+    for _ in range(depth + 1):
+        start = time.perf_counter()
+        html = page(client, url)
+        times.append(time.perf_counter() - start)
+        rows += html.count("<tr data-task=")
+        older = _OLDER.search(html)
+        if not older:
+            break
+        url = older.group(1).replace("&amp;", "&")
+    return times, rows
+
+
+def throughput(app, email: str, url: str, requests: int, threads: int) -> float:
+    clients = [signed_in(app, email) for _ in range(threads)]
+    per_thread = requests // threads
+
+    def work(client) -> None:
+        for _ in range(per_thread):
+            page(client, url)
+
+    workers = [threading.Thread(target=work, args=(client,)) for client in clients]
+    start = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return per_thread * threads / (time.perf_counter() - start)
+
+
+def report(name: str, times: list[float], baseline_p95: float | None = None) -> None:
+    p50, p95 = statistics.median(times), percentile(times, 0.95)
+    ratio = f"  {p95 / baseline_p95:5.1f}x bare query" if baseline_p95 else ""
+    print(f"  {name:<44} p50 {p50 * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms{ratio}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument("--depth", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=20261125)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory() as tmp, Emulator() as emulator:
+        cloud = LocalCloud(endpoint=emulator.endpoint, work_dir=Path(tmp) / "cloud", poll=False)
+        with cloud:
+            start = time.perf_counter()
+            per_site = write_tasks(args.tasks, rng)
+            seconds = time.perf_counter() - start
+            print(
+                f"wrote {args.tasks:,} tasks in {seconds:.0f} s ({args.tasks / seconds:,.0f}/s): "
+                + ", ".join(f"{site} {n:,}" for site, n in per_site.items())
+            )
+            config = PortalConfig(
+                database_url=f"sqlite:///{Path(tmp) / 'portal.db'}",
+                secret_key="bench",
+                backend=cloud.settings,
+                secure_cookies=False,
+                rate_limiting=False,
+                auto_migrate=True,
+            )
+            app = create_app(config)
+            with app.app_context():
+                create_account("admin@a.example.org", PASSWORD, "site_admin", "bench-a")
+                create_account(
+                    "user@a.example.org", PASSWORD, "site_user", "bench-a", "bench-a-user3"
+                )
+                create_account("operator@example.org", PASSWORD, "operator")
+            admin = signed_in(app, "admin@a.example.org")
+            user = signed_in(app, "user@a.example.org")
+            operator = signed_in(app, "operator@example.org")
+            size = config.tasks_page_size
+
+            def bare_query() -> None:
+                list(
+                    Task.site_index.query(
+                        "bench-a", scan_index_forward=False, limit=size + 1, page_size=size + 1
+                    )
+                )
+
+            n = args.samples
+            baseline = timed(bare_query, n)
+            base_p95 = percentile(baseline, 0.95)
+            print(f"\npages of {size} tasks, {n} samples each (in-process test client):")
+            report("baseline: bare site_index query of a page", baseline)
+            report("site admin, first page", timed(lambda: page(admin, "/tasks/"), n), base_p95)
+            deep, rows = deep_pages(admin, args.depth)
+            report(f"site admin, pages 1..{len(deep)} via cursor ({rows:,} rows)", deep, base_p95)
+            report(
+                "site admin, one user",
+                timed(lambda: page(admin, "/tasks/?user=bench-a-user3"), n),
+                base_p95,
+            )
+            report(
+                "site admin, one week",
+                timed(lambda: page(admin, "/tasks/?from=2026-03-02&to=2026-03-08"), n),
+                base_p95,
+            )
+            report(
+                "site admin, status FAILED (~1 %)",
+                timed(lambda: page(admin, "/tasks/?status=FAILED"), max(5, n // 3)),
+                base_p95,
+            )
+            report("site user, own tasks", timed(lambda: page(user, "/tasks/"), n), base_p95)
+            report(
+                "operator, all sites (one query per site)",
+                timed(lambda: page(operator, "/tasks/"), n),
+                base_p95,
+            )
+            report(
+                "live feed (feed.json), site admin",
+                timed(lambda: admin.get("/tasks/feed.json").get_data(), n),
+                base_p95,
+            )
+            rps = throughput(app, "admin@a.example.org", "/tasks/", args.requests, args.threads)
+            print(f"\nsite admin first page, {args.threads} threads: {rps:.1f} requests/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Billing steps the tests share: saving a card the way a site administrator does."""
+
+from __future__ import annotations
+
+import itertools
+
+from functions.billing.stripe_gateway import StripeGateway
+from functions.billing.webhooks import WebhookResult, handle
+from functions.core.models import Site
+from functions.core.settings import Settings
+from tests.helpers.stripe_server import (
+    WEBHOOK_SECRET,
+    StripeStandIn,
+    event_payload,
+    signature_header,
+)
+
+_events = itertools.count(1)
+
+
+def deliver(gateway: StripeGateway, kind: str, obj: dict, event_id: str | None = None, **kw):
+    """Sign and hand one webhook event to the handler, as the portal's route does."""
+    payload = event_payload(kind, obj, event_id or f"evt_test{next(_events):05d}")
+    return handle(payload, signature_header(payload), secret=WEBHOOK_SECRET, gateway=gateway, **kw)
+
+
+def save_card(settings: Settings, stripe_api: StripeStandIn, site_id: str = "site-a") -> Site:
+    """Make ``site_id`` a ``stripe`` site and save a card through Checkout's setup mode."""
+    Site(site_id).update(actions=[Site.billing_mode.set("stripe")])
+    gateway = StripeGateway.from_settings(settings)
+    url = gateway.setup_session(
+        Site.get(site_id),
+        success_url="https://portal.test/billing/?saved=1",
+        cancel_url="https://portal.test/billing/",
+    )
+    session = stripe_api.complete_setup(url.rsplit("/", 1)[-1])
+    result: WebhookResult = deliver(gateway, "checkout.session.completed", session)
+    assert result.action == "handled", result
+    site = Site.get(site_id, consistent_read=True)
+    assert site.payment_method_valid
+    return site

@@ -1,0 +1,115 @@
+"""The outbox keeps a usage report until Stripe has taken it, retrying with backoff."""
+
+from __future__ import annotations
+
+from functions.billing.metering import MeterEvent, record_usage
+from functions.billing.outbox import Outbox, backoff_seconds
+from functions.billing.stripe_gateway import StripeGateway
+from functions.core.models import BillingOutboxItem, UsageRecord, UsageRollup
+from tests.functions.billing.helpers import save_card
+
+TASK = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
+NOW = 1_764_000_000.0
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def usage(job_id: str = "job-1", cost: int = 5_000) -> UsageRecord:
+    return UsageRecord(
+        job_id,
+        task_id=TASK,
+        user_name="alice",
+        site_id="site-a",
+        finished_at=NOW,
+        month="2025-11",
+        status="SUCCEEDED",
+        seconds=10,
+        vcpus=2,
+        memory_gib=2,
+        spot=True,
+        attempts=1,
+        cost_micros=cost,
+        currency="USD",
+        charged_seconds=10,
+        uncharged_seconds=0,
+    )
+
+
+def test_backoff_doubles_up_to_an_hour():
+    assert [backoff_seconds(n) for n in (1, 2, 3, 7, 20)] == [60, 120, 240, 3600, 3600]
+
+
+def test_usage_is_recorded_once_with_its_rollups_and_report(billing_cloud):
+    cloud, _ = billing_cloud(poll=False)
+    meter = MeterEvent(TASK, "site-a", 5_000, int(NOW))
+    region = cloud.settings.region
+    assert record_usage(usage(), region=region, meter=meter) is True
+    assert record_usage(usage(), region=region, meter=meter) is False
+    assert record_usage(usage(), region=region, meter=meter) is False
+    assert [u.job_id for u in UsageRecord.scan()] == ["job-1"]
+    for owner in ("user#alice", "site#site-a"):
+        rollup = UsageRollup.get(owner, "2025-11")
+        assert (rollup.jobs, rollup.cost_micros, rollup.charged_seconds) == (1, 5_000, 10)
+    [item] = BillingOutboxItem.scan()
+    assert (item.event_id, item.value, item.pending, item.state) == (TASK, 5_000, "1", "pending")
+
+
+def test_a_report_waits_out_an_outage_and_is_sent_once_stripe_is_back(billing_cloud, stripe_api):
+    cloud, _ = billing_cloud(poll=False)
+    save_card(cloud.settings, stripe_api)
+    record_usage(
+        usage(), region=cloud.settings.region, meter=MeterEvent(TASK, "site-a", 5_000, int(NOW))
+    )
+    clock = Clock(NOW)
+    outbox = Outbox(StripeGateway.from_settings(cloud.settings), clock=clock)
+
+    stripe_api.down("meter_events")
+    assert outbox.send(TASK) == "pending"
+    item = BillingOutboxItem.get(TASK)
+    assert (item.attempts, item.next_attempt_at) == (1, NOW + 60)
+    assert "APIError" in item.last_error
+    assert outbox.drain().retrying == []  # not due yet: nothing tried
+    assert len(stripe_api.calls("/v1/billing/meter_events", status=None)) == 1
+
+    clock.now += 60
+    assert outbox.drain().retrying == [TASK]
+    assert BillingOutboxItem.get(TASK).next_attempt_at == NOW + 60 + 120
+
+    stripe_api.up("meter_events")
+    clock.now += 120
+    assert outbox.drain().sent == [TASK]
+    item = BillingOutboxItem.get(TASK)
+    assert (item.state, item.pending, item.attempts, item.sent_at) == ("sent", None, 3, NOW + 180)
+    assert list(stripe_api.state.meter_events) == [TASK]
+    clock.now += 3600
+    assert outbox.drain().sent == [] and outbox.send(TASK) == "sent"
+    assert len(stripe_api.calls("/v1/billing/meter_events")) == 1
+
+
+def test_a_report_stripe_refuses_is_set_aside_for_an_operator(billing_cloud, stripe_api):
+    cloud, _ = billing_cloud(poll=False)
+    save_card(cloud.settings, stripe_api)
+    stripe_api.state.meter_events[TASK] = {}  # Stripe already holds an event with this id
+    record_usage(
+        usage(), region=cloud.settings.region, meter=MeterEvent(TASK, "site-a", 5_000, int(NOW))
+    )
+    outbox = Outbox(StripeGateway.from_settings(cloud.settings), clock=Clock(NOW))
+    assert outbox.send(TASK) == "rejected"
+    item = BillingOutboxItem.get(TASK)
+    assert item.pending is None and "InvalidRequestError" in item.last_error
+    assert outbox.drain().rejected == []
+
+
+def test_without_stripe_configured_reports_wait(seeded_cloud):
+    cloud, _ = seeded_cloud(poll=False)
+    record_usage(
+        usage(), region=cloud.settings.region, meter=MeterEvent(TASK, "site-a", 5_000, int(NOW))
+    )
+    assert Outbox(None, clock=Clock(NOW)).send(TASK) == "pending"
+    assert "not configured" in BillingOutboxItem.get(TASK).last_error

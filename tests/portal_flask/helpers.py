@@ -1,0 +1,77 @@
+"""Helpers for portal tests: accounts, signing in, CSRF tokens, a settable clock."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flask.testing import FlaskClient
+
+PASSWORD = "correct horse battery staple"
+"""The password :meth:`Portal.account` gives an account unless told otherwise."""
+
+_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+@dataclass(frozen=True)
+class TestAccount:
+    """An account the test made, with its password in the clear."""
+
+    __test__ = False
+
+    id: int
+    email: str
+    password: str
+    role: str
+    site_id: str | None
+    user_name: str | None
+
+
+class Clock:
+    """A clock the test moves: ``clock()`` is the time, ``advance(seconds)`` moves it."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def csrf_token_in(html: str) -> str:
+    """The CSRF token of the first form in ``html``."""
+    match = _TOKEN.search(html)
+    assert match, "no csrf_token field in the page"
+    return match.group(1)
+
+
+def csrf_token(client: FlaskClient, path: str = "/auth/sign-in") -> str:
+    """A valid CSRF token for ``client``'s session, read from the form at ``path``.
+
+    For a signed-in client any portal page works (the sign-out form carries one);
+    the default, the sign-in page, suits a signed-out client.
+    """
+    response = client.get(path)
+    assert response.status_code == 200, f"GET {path} answered {response.status_code}"
+    return csrf_token_in(response.get_data(as_text=True))
+
+
+def sign_in(client: FlaskClient, account: TestAccount, password: str | None = None):
+    """Sign ``client`` in as ``account`` through the sign-in form; returns the response."""
+    token = csrf_token(client, "/auth/sign-in")
+    return client.post(
+        "/auth/sign-in",
+        data={
+            "csrf_token": token,
+            "email": account.email,
+            "password": account.password if password is None else password,
+        },
+    )
+
+
+def post_form(client: FlaskClient, path: str, data: dict, token_from: str | None = None):
+    """POST ``data`` to ``path`` with a valid CSRF token (read from ``token_from`` or ``path``)."""
+    token = csrf_token(client, token_from or path)
+    return client.post(path, data={"csrf_token": token, **data})

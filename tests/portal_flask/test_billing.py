@@ -1,0 +1,124 @@
+"""The billing page, the way to Checkout, and Stripe's webhook endpoint in the portal."""
+
+from __future__ import annotations
+
+import pytest
+
+from functions.administration.display import money
+from functions.core.models import Site, Task
+from portal_flask.config import StripeConfig
+from portal_flask.extensions import db
+from portal_flask.models import AuditLog, Invoice
+from tests.helpers.stripe_server import (
+    API_KEY,
+    WEBHOOK_SECRET,
+    event_payload,
+    invoice,
+    signature_header,
+    stripe_api,
+)
+from tests.portal_flask.helpers import post_form
+
+__all__ = ["stripe_api"]
+
+TASK = "2c9a5f0e-7b1d-4c3e-8f2a-6d5b4c3a2e1f"
+
+
+@pytest.fixture
+def stripe_portal(portal, stripe_api):
+    """The portal with Stripe configured to the stand-in, and site-a billed by card."""
+    stripe = StripeConfig(API_KEY, WEBHOOK_SECRET, api_base=stripe_api.url)
+    portal.app.config["PORTAL"] = portal.config.with_(stripe=stripe)
+    Site("site-a").update(actions=[Site.billing_mode.set("stripe")])
+    return portal
+
+
+def post_event(client, kind: str, obj: dict, event_id: str, secret: str = WEBHOOK_SECRET):
+    payload = event_payload(kind, obj, event_id)
+    return client.post(
+        "/stripe/webhook",
+        data=payload,
+        headers={"Stripe-Signature": signature_header(payload, secret=secret)},
+        content_type="application/json",
+    )
+
+
+def test_the_billing_page_shows_prices_and_rules_to_site_admins_only(
+    portal, client, make_account, sign_in
+):
+    sign_in(client, make_account("site_user", "site-a"))
+    assert client.get("/billing/").status_code == 403
+    other = portal.client()
+    sign_in(other, make_account("site_admin", "site-a"))
+    page = other.get("/billing/").get_data(as_text=True)
+    assert "This site is not charged" in page
+    assert "Time lost to a spot reclaim" in page and "Spot per hour" in page
+    assert "Add a card" not in page
+
+
+def test_add_a_card_goes_to_checkout_in_setup_mode(
+    stripe_portal, stripe_api, client, make_account, sign_in
+):
+    sign_in(client, make_account("site_admin", "site-a"))
+    page = client.get("/billing/").get_data(as_text=True)
+    assert "no valid payment method" in page and "Add a card" in page
+    response = post_form(client, "/billing/card", {}, token_from="/billing/")
+    assert response.status_code == 303
+    [session] = stripe_api.state.sessions.values()
+    assert response.headers["Location"] == session["url"]
+    assert session["mode"] == "setup" and session["client_reference_id"] == "site-a"
+    assert session["success_url"] == "https://localhost/billing/?card=saved"
+    with stripe_portal.app.app_context():
+        entry = db.session.scalar(db.select(AuditLog).where(AuditLog.action == "billing.card"))
+        assert entry.target == "site-a"
+
+
+def test_the_webhook_saves_the_card_and_records_invoices(
+    stripe_portal, stripe_api, make_account, sign_in
+):
+    hook = stripe_portal.client()  # as Stripe calls: not signed in, no CSRF token
+    admin = stripe_portal.client()
+    sign_in(admin, make_account("site_admin", "site-a"))
+    assert post_form(admin, "/billing/card", {}, token_from="/billing/").status_code == 303
+    [session_id] = stripe_api.state.sessions
+    session = stripe_api.complete_setup(session_id)
+    assert post_event(hook, "checkout.session.completed", session, "evt_p1").status_code == 200
+    site = Site.get("site-a", consistent_read=True)
+    assert site.payment_method_valid
+
+    failed = invoice("in_p0001", site.stripe_customer_id, "open", amount=4321)
+    assert post_event(hook, "invoice.payment_failed", failed, "evt_p2").status_code == 200
+    replay = post_event(hook, "invoice.payment_failed", failed, "evt_p2")
+    assert replay.status_code == 200 and replay.get_json()["action"] == "replayed"
+    page = admin.get("/billing/").get_data(as_text=True)
+    assert "last invoice could not be paid" in page
+    assert "$43.21" in page and "YC-0001" in page
+
+    paid = invoice("in_p0001", site.stripe_customer_id, "paid", amount=4321)
+    assert post_event(hook, "invoice.paid", paid, "evt_p3").status_code == 200
+    with stripe_portal.app.app_context():
+        [stored] = db.session.scalars(db.select(Invoice)).all()
+        assert (stored.status, stored.amount_paid, stored.site_id) == ("paid", 4321, "site-a")
+    assert "could not be paid" not in admin.get("/billing/").get_data(as_text=True)
+
+
+def test_the_webhook_refuses_what_stripe_did_not_sign(stripe_portal):
+    hook = stripe_portal.client()
+    obj = invoice("in_p0009", "cus_x", "paid")
+    wrong = post_event(hook, "invoice.paid", obj, "evt_p9", secret="whsec_wrong")
+    assert wrong.status_code == 400 and "signature" in wrong.get_json()["error"]
+    unsigned = hook.post("/stripe/webhook", data=b"{}", content_type="application/json")
+    assert unsigned.status_code == 400
+    with stripe_portal.app.app_context():
+        assert db.session.scalars(db.select(Invoice)).all() == []
+
+
+@pytest.mark.slow
+def test_a_finished_tasks_cost_shows_on_the_billing_page(portal, client, make_account, sign_in):
+    sign_in(client, make_account("site_admin", "site-a"))
+    portal.uploader.task("alice", TASK)
+    task: Task = portal.cloud.wait_for_task(TASK, {"SUCCEEDED", "FAILED"})
+    assert task.status == "SUCCEEDED" and task.cost_micros > 0
+    page = client.get("/billing/").get_data(as_text=True)
+    cost = money(int(task.cost_micros), "USD", places=4)
+    assert f'<td class="num" id="site-cost">{cost}</td>' in page
