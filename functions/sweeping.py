@@ -33,6 +33,7 @@ class SweepReport:
     lost: list[str] = field(default_factory=list)
     resubmitted: list[str] = field(default_factory=list)
     oldest_waiting_seconds: float = 0.0
+    oldest_runnable_seconds: float = 0.0
 
 
 @dataclass
@@ -46,7 +47,11 @@ class Sweeper:
         now = self.clock()
         self._expire_uploads(now, report)
         self._reconcile(now, report)
-        report.oldest_waiting_seconds = self.oldest_waiting_seconds(self.clock())
+        measured_at = self.clock()
+        report.oldest_waiting_seconds = self.oldest_waiting_seconds(measured_at)
+        report.oldest_runnable_seconds = self.oldest_waiting_seconds(
+            measured_at, statuses=(Status.RUNNABLE,)
+        )
         return report
 
     def _stale(self, status: Status, before: float) -> Iterator[Task]:
@@ -138,10 +143,14 @@ class Sweeper:
         jobs = self.clients.batch.describe_jobs(jobs=[summary["jobId"]])["jobs"]
         return jobs[0] if jobs else None
 
-    def oldest_waiting_seconds(self, now: float) -> float:
-        """Age of the oldest task waiting in ``SUBMITTED`` or ``RUNNABLE`` (0 when none)."""
+    def oldest_waiting_seconds(self, now: float, statuses: tuple[Status, ...] = WAITING) -> float:
+        """Age of the oldest task waiting in one of ``statuses`` (0 when none).
+
+        By default ``SUBMITTED`` or ``RUNNABLE``; ``RUNNABLE`` alone measures how long
+        Batch has not found an instance for a job.
+        """
         oldest = 0.0
-        for status in WAITING:
+        for status in statuses:
             for task in Task.open_index.query(status.value, scan_index_forward=True, limit=1):
                 oldest = max(oldest, now - float(task.touched_at))
         return oldest

@@ -24,6 +24,11 @@ def build(deps: Dependencies) -> Handler:
             unit=MetricUnit.Seconds,
             value=report.oldest_waiting_seconds,
         )
+        metrics.add_metric(
+            name="OldestRunnableTaskAgeSeconds",
+            unit=MetricUnit.Seconds,
+            value=report.oldest_runnable_seconds,
+        )
         metrics.add_metric(name="TasksExpired", unit=MetricUnit.Count, value=len(report.expired))
         metrics.add_metric(name="TasksLost", unit=MetricUnit.Count, value=len(report.lost))
         logger.info(

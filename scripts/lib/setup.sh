@@ -69,3 +69,31 @@ _fatal_in_ci() {
   fi
   return 0
 }
+
+# ensure_tool_venv NAME: a virtual environment of its own under .venv-tools/NAME
+# holding the `checks` extra's pinned NAME (from pyproject.toml), for tools whose
+# dependencies conflict with the project's. Prints nothing when it is ready.
+ensure_tool_venv() {
+  local name="$1" root="${YC_TOOLS:-$PWD/.venv-tools}" spec
+  spec="$(python3 -c 'import sys, tomllib
+extra = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["checks"]
+print(next((s for s in extra if s.split("==")[0] == sys.argv[1]), ""))' "$name")" || return 1
+  if [[ -z "$spec" ]]; then
+    echo "pyproject.toml's checks extra pins no $name" >&2
+    return 1
+  fi
+  local venv="$root/$name" stamp
+  stamp="$venv/.installed-$(echo "$spec" | sha256sum | cut -c1-16)"
+  [[ -f "$stamp" ]] && return 0
+  mkdir -p "$root"
+  [[ -f "$root/.gitignore" ]] || echo '*' >"$root/.gitignore"
+  [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv" || return 1
+  local log="$venv/install.log"
+  if ! "$venv/bin/python" -m pip install "$spec" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    echo "Installing $spec failed; the whole log is in $log" >&2
+    return 1
+  fi
+  rm -f "$venv"/.installed-*
+  touch "$stamp"
+}

@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from functions.core.models import Task
+from functions.core.status import Status
 from functions.sweeping import Sweeper, SweepReport
 from tests.helpers.cloud import drain, jobs_of, usage_of
 
@@ -257,8 +258,10 @@ def test_oldest_waiting_seconds_is_the_age_of_the_oldest_queued_task(seeded_clou
     set_state(UPLOADING_TASK, touched_at=now - 99999)
 
     assert sweeper.oldest_waiting_seconds(now) == pytest.approx(500)
+    assert sweeper.oldest_waiting_seconds(now, statuses=(Status.RUNNABLE,)) == pytest.approx(500)
     set_state(OTHER, status="STARTING", touched_at=now - 20)
     assert sweeper.oldest_waiting_seconds(now) == pytest.approx(100)
+    assert sweeper.oldest_waiting_seconds(now, statuses=(Status.RUNNABLE,)) == 0
 
 
 # -- the handler ---------------------------------------------------------------------------
@@ -276,6 +279,7 @@ def test_the_sweeper_handler_returns_its_report(seeded_cloud):
         "lost": [],
         "resubmitted": [],
         "oldest_waiting_seconds": 0.0,
+        "oldest_runnable_seconds": 0.0,
     }
     assert Task.get(OLD_UPLOAD, consistent_read=True).status == "EXPIRED"
     assert cloud.sweep()["expired"] == []

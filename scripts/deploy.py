@@ -1,0 +1,235 @@
+"""``scripts/deploy REGION [--dry-run]``: one region, from source to a running deployment.
+
+Steps, in order:
+
+1. the Lambda package ``build/functions.zip``: ``functions/`` with the ``functions``
+   extra's pinned dependencies, built for Lambda's Linux and Python 3.11;
+2. ``terraform init`` with the root's ``backend.hcl`` (S3 state, DynamoDB lock), and an
+   apply of the worker's ECR repository alone, so the image has somewhere to go;
+3. the worker image (``recon_image/Dockerfile``) built, tagged with the commit, pushed;
+   where no container engine exists these steps are printed instead;
+4. ``terraform apply`` of the whole region with that package and image tag;
+5. the mode catalog: every mode file the image carries, published into the region's
+   ``mode_catalog`` table (the same code as ``scripts/admin mode publish``).
+
+``--dry-run`` builds the package and prints every other step without running it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BUILD_DIR = REPO_ROOT / "build"
+REGIONS_DIR = REPO_ROOT / "terraform" / "regions"
+ECR_TARGET = "module.stack.module.batch.aws_ecr_repository.worker"
+LAMBDA_PLATFORM = ("--platform", "manylinux2014_x86_64", "--python-version", "3.11")
+ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+"""Every entry's timestamp, so an unchanged source gives an identical package."""
+
+
+class DeployError(Exception):
+    """A step failed; the message says which and what to do."""
+
+
+def pinned_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
+    """The ``functions`` extra of pyproject.toml: what the Lambda package carries."""
+    extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+    return list(extras["functions"])
+
+
+def build_lambda_zip(
+    out: Path,
+    requirements: Sequence[str],
+    run: Callable[[Sequence[str]], None],
+    source: Path = REPO_ROOT / "functions",
+) -> Path:
+    """Install ``requirements`` for Lambda's platform and zip them with ``source``."""
+    deps = out.parent / "lambda-deps"
+    shutil.rmtree(deps, ignore_errors=True)
+    if requirements:
+        run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--target",
+                str(deps),
+                *LAMBDA_PLATFORM,
+                "--only-binary=:all:",
+                *requirements,
+            ]
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    files = [(p, p.relative_to(deps)) for p in sorted(deps.rglob("*")) if p.is_file()]
+    files += [
+        (p, p.relative_to(source.parent))
+        for p in sorted(source.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, name in files:
+            if path.suffix == ".pyc" or "__pycache__" in name.parts:
+                continue
+            info = zipfile.ZipInfo(str(name), date_time=ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return out
+
+
+def container_engine() -> str | None:
+    """``docker`` or ``podman`` when one answers, else None."""
+    for engine in ("docker", "podman"):
+        if shutil.which(engine) is None:
+            continue
+        probe = subprocess.run([engine, "info"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return engine
+    return None
+
+
+def image_tag(cwd: Path = REPO_ROOT) -> str:
+    """The commit the image is built from (``-dirty`` with uncommitted changes)."""
+    result = subprocess.run(
+        ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip() or "unversioned"
+
+
+def image_steps(engine: str, repository: str, tag: str, region: str) -> list[list[str]]:
+    """Log in to ECR, build the worker image, push it."""
+    registry = repository.split("/", 1)[0]
+    return [
+        [
+            "sh",
+            "-c",
+            f"aws ecr get-login-password --region {region} | {engine} login"
+            f" --username AWS --password-stdin {registry}",
+        ],
+        [engine, "build", "-f", "recon_image/Dockerfile", "-t", f"{repository}:{tag}", "."],
+        [engine, "push", f"{repository}:{tag}"],
+    ]
+
+
+@dataclass
+class Deployer:
+    """The steps of one region's deployment; ``dry_run`` prints instead of running."""
+
+    region: str
+    dry_run: bool = False
+    say: Callable[[str], None] = print
+    tag: str = field(default_factory=image_tag)
+
+    @property
+    def root(self) -> Path:
+        return REGIONS_DIR / self.region
+
+    def run(self, command: Sequence[str], *, cwd: Path = REPO_ROOT) -> None:
+        self.say("$ " + shlex.join(command))
+        if self.dry_run:
+            return
+        if subprocess.run(list(command), cwd=cwd, check=False).returncode != 0:
+            raise DeployError(f"`{shlex.join(command)}` failed; fix it and run again")
+
+    def output(self, name: str) -> str:
+        if self.dry_run:
+            return f"<terraform output {name}>"
+        result = subprocess.run(
+            ["terraform", "output", "-raw", name],
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise DeployError(f"terraform has no output {name}: {result.stderr.strip()}")
+        return result.stdout.strip()
+
+    def deploy(self) -> None:
+        if not (self.root / "terraform.tfvars").is_file():
+            known = ", ".join(sorted(p.name for p in REGIONS_DIR.iterdir() if p.is_dir()))
+            raise DeployError(
+                f"no Terraform root for {self.region}; the regions are {known}"
+                " (add terraform/regions/<region>/ by copying one)"
+            )
+        package = BUILD_DIR / "functions.zip"
+        self.say(f"Building {package} ...")
+        build_lambda_zip(package, pinned_requirements(), self._build_run)
+        tf = ["terraform", f"-chdir={self.root.relative_to(REPO_ROOT)}"]
+        variables = [f"-var=lambda_zip={package}", f"-var=worker_image_tag={self.tag}"]
+        self.run([*tf, "init", "-input=false", "-backend-config=backend.hcl"])
+        self.run([*tf, "apply", "-input=false", f"-target={ECR_TARGET}", *variables])
+        engine = container_engine()
+        repository = self.output("worker_repository_url")
+        steps = image_steps(engine or "docker", repository, self.tag, self.region)
+        if engine is None and not self.dry_run:
+            raise DeployError(
+                "no container engine (docker or podman) answers: the worker image cannot"
+                " be built here; run on a machine with one, or see --dry-run's steps"
+            )
+        if engine is None:
+            self.say("No container engine here; the image steps would be:")
+        for step in steps:
+            self.run(step)
+        self.run([*tf, "apply", "-input=false", *variables])
+        self.publish_modes()
+
+    def _build_run(self, command: Sequence[str]) -> None:
+        self.say("$ " + shlex.join(command))
+        if subprocess.run(list(command), check=False).returncode != 0:
+            raise DeployError("installing the Lambda package's dependencies failed (see above)")
+
+    def publish_modes(self) -> None:
+        from recon_image.modes.catalog import client_configs
+        from recon_image.settings import BUILTIN_MODES_DIR
+
+        mode_ids = sorted(client_configs(BUILTIN_MODES_DIR))
+        if self.dry_run:
+            self.say(f"Would publish {len(mode_ids)} modes: {', '.join(mode_ids)}")
+            return
+        import boto3
+
+        from functions.core.models import bind_models
+        from scripts.local_cloud.modes import publish_modes
+        from scripts.local_cloud.resources import Deployment, Resources
+
+        account = boto3.client("sts", region_name=self.region).get_caller_identity()["Account"]
+        resources = Resources(Deployment("yarracloud", self.region, account))
+        bind_models(resources.settings(environment="production"))
+        published = publish_modes(BUILTIN_MODES_DIR)
+        self.say(f"Published {len(published)} modes: {', '.join(published)}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/deploy", description=__doc__.split("\n")[0])
+    parser.add_argument("region", help="a folder of terraform/regions/, e.g. us-east-1")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="build the package; print the other steps"
+    )
+    args = parser.parse_args(argv)
+    try:
+        Deployer(args.region, dry_run=args.dry_run).deploy()
+    except DeployError as exc:
+        print(f"deploy: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,4 @@
+output "resources" {
+  description = "resources.json with every placeholder resolved."
+  value       = jsondecode(local.resolved)
+}

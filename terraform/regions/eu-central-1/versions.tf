@@ -1,0 +1,12 @@
+terraform {
+  required_version = ">= 1.11"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.100"
+    }
+  }
+  # State lives in S3 with a DynamoDB lock table; scripts/deploy passes
+  # backend.hcl (bucket, key, region, dynamodb_table) to `terraform init`.
+  backend "s3" {}
+}
