@@ -22,14 +22,17 @@ class CompressedSensingOptions:
     """Iterations, L1 weight (relative to max |E^H y|), the wavelet and the shifts' seed.
 
     Each iteration thresholds the wavelet coefficients of the image circularly
-    shifted by a random offset (cycle spinning), which removes the blocky
-    artefacts of a fixed wavelet grid; the seed makes the shifts repeatable.
+    shifted by ``shifts`` random offsets and averages the results (cycle
+    spinning), which removes the blocky artefacts of a fixed wavelet grid and,
+    with two shifts, halves the variance the random offsets add to the
+    reached error; the seed makes the shifts repeatable.
     """
 
     iterations: int = 30
     regularisation: float = 0.002
     wavelet: str = "haar"
-    levels: int = 4
+    levels: int = 5
+    shifts: int = 2
     seed: int = 0
 
 
@@ -48,14 +51,18 @@ def l1_wavelet(
     t = 1.0
     rng = np.random.default_rng(options.seed)
     block = 2**wavelet.levels
+    shifts = max(1, options.shifts)
     for _ in range(options.iterations):
         operator.normal(z, out=gradient)
         gradient -= rhs
         z -= gradient
         # the image lives in shifted coordinates; the wavelet sees it shifted at random
-        shift = tuple(int(v) for v in rng.integers(0, block, size=2))
-        spun = np.roll(z, shift, axis=(0, 1))
-        shrunk = np.roll(wavelet.shrink(spun, threshold), (-shift[0], -shift[1]), axis=(0, 1))
+        shrunk = np.zeros_like(z)
+        for offset in rng.integers(0, block, size=(shifts, 2)):
+            spun = np.roll(z, tuple(offset), axis=(0, 1))
+            shrunk += np.roll(wavelet.shrink(spun, threshold), tuple(-offset), axis=(0, 1))
+        if shifts > 1:
+            shrunk *= np.float32(1.0 / shifts)
         t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
         momentum = np.float32((t - 1.0) / t_next)
         np.subtract(shrunk, x, out=z)

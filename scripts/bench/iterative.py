@@ -23,6 +23,7 @@ pygrappa at equal or lower error; memory bounded (peak a small multiple of
 the k-space).
 
     python -m scripts.bench.iterative [--size 192] [--coils 16] [--acceleration 4] [--quick]
+        [--espirit-grid 1,4]
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from recon_image.pipeline import grappa, iterative
 from recon_image.pipeline.compressed_sensing import CompressedSensingOptions, l1_wavelet
 from recon_image.pipeline.operators import SenseOperator
 from recon_image.pipeline.sense import SenseOptions, cg_sense
-from recon_image.pipeline.sensitivities import espirit
+from recon_image.pipeline.sensitivities import EspiritOptions, espirit
 from recon_image.pipeline.wavelets import Wavelet
 from recon_image.raw.kspace import KSpace, Protocol, Reference, SliceGeometry
 from scripts.phantoms import bart
@@ -148,7 +149,8 @@ def iterative_case(size: int, coils: int, acceleration: int) -> None:
         agreement = np.abs(np.sum(maps.conj() * bart_maps, axis=0))[inside].mean()
         print(f"  maps agree with bart ecalib: mean |<ours, bart>| {agreement:.5f} in the object")
 
-    wavelet = Wavelet((size, size), "haar", 4)
+    defaults = CompressedSensingOptions()
+    wavelet = Wavelet((size, size), "haar", defaults.levels)
     image = operator.adjoint(data)
     repeats = 20
     started = time.perf_counter()
@@ -161,7 +163,8 @@ def iterative_case(size: int, coils: int, acceleration: int) -> None:
     normal_s = (time.perf_counter() - started) / repeats
     print(
         f"  per iteration: E^H E {normal_s * 1e3:.2f} ms ({coils} coils), wavelet shrink"
-        f" (PyWavelets haar, 4 levels) {shrink_s * 1e3:.2f} ms"
+        f" (PyWavelets haar, {wavelet.levels} levels) {shrink_s * 1e3:.2f} ms, done"
+        f" {defaults.shifts} times (cycle spinning)"
     )
 
     sense: dict[str, Figure] = {}
@@ -329,8 +332,14 @@ def radial_case(size: int, coils: int, threads: int) -> None:
     )
 
 
-def memory_child(method: str, coils: int, shape: tuple[int, int, int], threads: int) -> dict:
-    """Peak memory of one 3D reconstruction in this (fresh) process."""
+def memory_child(
+    method: str, coils: int, shape: tuple[int, int, int], threads: int, grid: int
+) -> dict:
+    """Peak memory of one 3D reconstruction in this (fresh) process.
+
+    ``grid`` is the ESPIRiT grid step of the SENSE reconstruction (1: the
+    eigenproblems solved at every pixel).
+    """
     partitions, lines, columns = shape
     truth = shepp_logan((partitions, lines, columns))
     wide = oversample(truth, 2)
@@ -366,7 +375,11 @@ def memory_child(method: str, coils: int, shape: tuple[int, int, int], threads: 
         filled = grappa.reconstruct_kspace(kspace, threads=threads)
         images = cartesian.reconstruct(filled, cartesian.CartesianOptions(), threads=threads)
     else:
-        options = iterative.IterativeOptions(method="sense", sense=SenseOptions(iterations=10))
+        options = iterative.IterativeOptions(
+            method="sense",
+            sense=SenseOptions(iterations=10),
+            espirit=EspiritOptions(grid=grid),
+        )
         images = iterative.reconstruct(kspace, options, threads=threads)
     seconds = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
@@ -384,12 +397,16 @@ def memory_child(method: str, coils: int, shape: tuple[int, int, int], threads: 
     }
 
 
-def memory_case(coils: int, shape: tuple[int, int, int], threads: int) -> None:
+def memory_case(
+    coils: int, shape: tuple[int, int, int], threads: int, grids: tuple[int, ...]
+) -> None:
+    """Each of ``grids`` (ESPIRiT grid steps) for SENSE, then GRAPPA, in a child process each."""
     print(f"\nMemory: 3D volume, {coils} coils, {shape} (partitions, lines, columns), 2x readout")
-    for method in ("sense", "grappa"):
+    runs = [("sense", grid) for grid in grids] + [("grappa", 1)]
+    for method, grid in runs:
         command = [sys.executable, "-m", "scripts.bench.iterative", "--memory-child", method]
         command += ["--coils", str(coils), "--shape", ",".join(map(str, shape))]
-        command += ["--threads", str(threads)]
+        command += ["--threads", str(threads), "--espirit-grid", str(grid)]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"memory child {method} failed:\n{done.stderr}")
@@ -398,8 +415,9 @@ def memory_case(coils: int, shape: tuple[int, int, int], threads: int) -> None:
         k = figures["kspace_bytes"] / gib
         traced = figures["traced_peak_bytes"] / gib
         resident = figures["resident_peak_bytes"] / gib
+        name = f"{method} (ESPIRiT grid {grid})" if method == "sense" else method
         print(
-            f"  {method:<7} k-space {k:.2f} GiB; NumPy peak during the reconstruction"
+            f"  {name:<24} k-space {k:.2f} GiB; NumPy peak during the reconstruction"
             f" {traced:.2f} GiB ({traced / k:.2f}x the k-space); process resident peak"
             f" {resident:.2f} GiB (phantom making included); {figures['seconds']:.1f} s,"
             f" NRMSE {figures['error']:.4f}"
@@ -415,11 +433,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--shape", default="64,128,128", help="3D memory case")
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
+    parser.add_argument(
+        "--espirit-grid",
+        default=str(EspiritOptions().grid),
+        help="3D case: ESPIRiT grid steps to compare, comma-separated (1: every pixel)",
+    )
     parser.add_argument("--memory-child", choices=("sense", "grappa"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     shape = tuple(int(n) for n in args.shape.split(","))
     if args.memory_child:
-        result = memory_child(args.memory_child, args.coils, shape, args.threads)  # type: ignore[arg-type]
+        grid = int(args.espirit_grid.split(",")[0])
+        result = memory_child(args.memory_child, args.coils, shape, args.threads, grid)  # type: ignore[arg-type]
         print(json.dumps(result))
         return
     if args.quick:
@@ -430,7 +454,8 @@ def main() -> None:
     grappa_case(min(args.size, 128), args.coils)
     multislice_case(args.size, args.coils, args.acceleration, args.slices, args.threads)
     radial_case(96 if args.quick else 128, 8, args.threads)
-    memory_case(32, shape, args.threads)  # type: ignore[arg-type]
+    grids = tuple(int(n) for n in args.espirit_grid.split(","))
+    memory_case(32, shape, args.threads, grids)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

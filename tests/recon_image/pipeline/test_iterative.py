@@ -10,7 +10,7 @@ from recon_image.pipeline.compressed_sensing import CompressedSensingOptions, l1
 from recon_image.pipeline.iterative import IterativeOptions, reconstruct
 from recon_image.pipeline.operators import SenseOperator
 from recon_image.pipeline.sense import SenseOptions, cg_sense
-from recon_image.pipeline.sensitivities import espirit, walsh
+from recon_image.pipeline.sensitivities import EspiritOptions, espirit, walsh
 from scripts.phantoms import bart
 from scripts.phantoms.numeric import coil_maps, nrmse, shepp_logan, to_kspace
 from tests.recon_image.pipeline.undersampled import undersampled, zero_filled
@@ -46,6 +46,32 @@ def test_espirit_finds_the_coil_sensitivities(phantom) -> None:
     rss = np.sqrt(np.sum(np.abs(found) ** 2, axis=0))
     np.testing.assert_allclose(rss[inside], 1.0, atol=1e-4)
     assert rss[0, 0] == 0.0  # outside the object: no sensitivity
+
+
+def test_espirit_on_a_coarse_grid_gives_the_maps_of_every_pixel(phantom) -> None:
+    truth, _, kspace = phantom
+    calibration = kspace[:, SIZE // 2 - 12 : SIZE // 2 + 12]
+    every_pixel = espirit(calibration, (SIZE, SIZE), EspiritOptions(grid=1))
+    inside = truth > 0
+    for grid in (2, 4):
+        coarse = espirit(calibration, (SIZE, SIZE), EspiritOptions(grid=grid))
+        agreement = np.abs(np.sum(coarse.conj() * every_pixel, axis=0))[inside]
+        assert agreement.min() > 0.99, grid
+        rss = np.sqrt(np.sum(np.abs(coarse) ** 2, axis=0))
+        np.testing.assert_allclose(rss[inside], 1.0, atol=1e-4)
+        assert rss[0, 0] == 0.0
+        # the phase convention is kept: relative to the first coil
+        assert np.all(np.abs(coarse[0].imag[inside]) < 1e-4)
+
+
+@pytest.mark.parametrize("grid", [1, 4])
+def test_espirit_of_a_block_without_signal_is_zero_not_nan(grid: int) -> None:
+    # e.g. a readout position of a 3D volume outside the object
+    empty = np.zeros((COILS, 24, 24), dtype=np.complex64)
+    with np.errstate(all="raise"):
+        maps = espirit(empty, (SIZE, SIZE), EspiritOptions(grid=grid))
+    assert maps.shape == (COILS, SIZE, SIZE)
+    assert not np.any(maps)
 
 
 @needs_bart
@@ -85,7 +111,7 @@ def test_sense_and_cs_are_no_worse_than_bart_pics(phantom, acceleration: int) ->
     )
     assert sense < zero and cs < zero
     assert sense <= bart_sense_error * 1.01
-    assert cs <= bart_cs_error * 1.01
+    assert cs <= bart_cs_error
 
 
 @pytest.mark.parametrize("method", ["sense", "cs"])
