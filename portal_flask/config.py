@@ -52,6 +52,9 @@ class PortalConfig:
         plain HTTP on loopback turns it off.
     auto_migrate
         Apply the Alembic migrations when the app is created (the local default).
+    api_url
+        The v1 API's address, written into the agent configs the portal hands out;
+        ``None`` leaves the agent's own default.
     """
 
     database_url: str
@@ -70,6 +73,7 @@ class PortalConfig:
     tasks_page_size: int = 50
     tasks_poll_seconds: float = 3.0
     stripe: StripeConfig | None = None
+    api_url: str | None = None
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
     def __repr__(self) -> str:  # never print the secret key
@@ -92,7 +96,7 @@ class PortalConfig:
         ``YC_PORTAL_PROXY_HOPS``, ``YC_PORTAL_MAX_FAILED_LOGINS``,
         ``YC_PORTAL_LOCKOUT_SECONDS``, ``YC_PORTAL_LOGIN_RATE_LIMIT``,
         ``YC_STRIPE_API_KEY`` + ``YC_STRIPE_WEBHOOK_SECRET`` (+ ``YC_STRIPE_API_BASE``,
-        ``YC_STRIPE_PRICE_ID``),
+        ``YC_STRIPE_PRICE_ID``), ``YC_API_URL`` (the v1 API named in agent configs),
         and the backend's
         variables (:meth:`functions.core.settings.Settings.from_env`) when
         ``YC_TASK_TABLE`` is set.
@@ -138,6 +142,7 @@ class PortalConfig:
             proxy_hops=_int(env, "YC_PORTAL_PROXY_HOPS", 0),
             auto_migrate=local_default,
             stripe=stripe,
+            api_url=env.get("YC_API_URL", "").strip() or None,
         )
 
 

@@ -8,8 +8,10 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from flask import Flask
 from waitress.server import create_server
 
 from portal_flask import create_app, observability
@@ -34,8 +36,13 @@ def serve(
     ready_file: str | None,
     plain_http: bool,
     threads: int = 8,
+    *,
+    prepare: Callable[[Flask], None] | None = None,
 ) -> int:
-    """Serve until SIGTERM or SIGINT; write ``http://host:port`` to ``ready_file`` first."""
+    """Serve until SIGTERM or SIGINT; write ``http://host:port`` to ``ready_file`` first.
+
+    ``prepare`` runs on the app before it serves (a deployment installing its key hook).
+    """
     if plain_http:
         if not is_loopback(host):
             print(
@@ -47,6 +54,8 @@ def serve(
         config = config.with_(secure_cookies=False)
     observability.configure_logs()
     app = create_app(config)
+    if prepare is not None:
+        prepare(app)
     server = create_server(app, host=host, port=port, threads=threads, ident="yarracloud")
     bound_port = server.socket.getsockname()[1]
     url = f"http://{host}:{bound_port}"

@@ -11,7 +11,10 @@ then the task file last). The agent de-identifies it, uploads it and submits the
 task; the local Batch runs the reconstruction worker; the agent downloads the DICOM
 series, restores the patient's identity and stores it in Orthanc. Each stage is
 shown as it happens, with its time; the run ends with the Orthanc study, its web
-address, the patient's name as stored there, and the task's cost.
+address, the patient's name as stored there, and the task's cost. The portal runs
+too (plain HTTP on loopback, a fresh SQLite database in the work folder), with an
+account for the site's administrator: its address and sign-in are printed with
+the result, to see the task, its cost and the site's settings there.
 
 ``--file PATH`` reconstructs a raw file of your own instead (Siemens TWIX VB/VD/VE
 ``.dat`` or MRD ``.h5``), queued with the agent's ``submit`` command; ``--mode``
@@ -19,7 +22,7 @@ chooses the mode (default ``yc_cartesian``). The patient shown is the one the
 file's header names: the agent keeps that identity at the site and restores it.
 
 Ctrl-C, or the end of the run, stops everything the demo started; ``--keep`` leaves
-the local cloud, Orthanc and the agent running until Ctrl-C.
+the local cloud, Orthanc, the agent and the portal running until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -53,10 +56,13 @@ from recon_image.settings import BUILTIN_MODES_DIR
 from scripts.admin import Admin, NewKey
 from scripts.local_cloud.api_client import ApiClient
 from scripts.local_cloud.cloud import REPO_ROOT
+from scripts.local_cloud.portal import add_account, portal_config
 from scripts.orthanc import ORTHANC_BINARY, Orthanc, OrthancError, port_is_free
 from scripts.phantoms.ort import export_task
 
 SITE, USER = "demo-site", "demo-user"
+PORTAL_ADMIN = "admin@demo-site.example.org"
+"""The portal account of the demo site's administrator."""
 MODE = "yc_cartesian"
 SLICES = 4
 AGENT_AET = "YARRACLOUD"
@@ -98,9 +104,18 @@ ORDER = [
 """The stages in the order they happen, for those seen in the same poll."""
 
 
+@dataclass(frozen=True)
+class Portal:
+    """The portal the demo serves: its address and the site administrator's sign-in."""
+
+    url: str
+    email: str
+    password: str
+
+
 @dataclass
 class Stack:
-    """What the demo started and set up: the cloud's environment, Orthanc, the agent."""
+    """What the demo started and set up: the cloud's environment, Orthanc, the agent, the portal."""
 
     work_dir: Path
     env: dict[str, str]
@@ -111,6 +126,7 @@ class Stack:
     api: ApiClient
     agent: subprocess.Popen
     cloud: subprocess.Popen
+    portal: Portal
 
 
 @dataclass
@@ -148,49 +164,76 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def start_cloud(work_dir: Path, aws_port: int) -> tuple[subprocess.Popen, dict[str, str]]:
-    ready = work_dir / "ready.json"
+def start_until_ready(
+    command: list[str], ready: Path, log: Path, what: str, stop_signal: int
+) -> tuple[subprocess.Popen, str]:
+    """Start ``command`` in its own session, output into ``log``; wait for its ready file.
+
+    Returns the process and the ready file's text. A process that ends first, or is
+    not ready within 2 minutes, ends the demo with its log's tail.
+    """
     ready.unlink(missing_ok=True)
-    log = (work_dir / "local-cloud.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "scripts.local_cloud",
-            "--aws-port",
-            str(aws_port),
-            "--work-dir",
-            str(work_dir / "cloud"),
-            "--ready-file",
-            str(ready),
-        ],
-        cwd=REPO_ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     deadline = time.monotonic() + 120
     while not ready.exists():
         if process.poll() is not None:
             raise SystemExit(
-                f"the local cloud did not start (exit {process.returncode}); its log:\n"
-                + (work_dir / "local-cloud.log").read_text()[-2000:]
+                f"{what} did not start (exit {process.returncode}); its log:\n"
+                + log.read_text()[-2000:]
             )
         if time.monotonic() > deadline:
-            stop_cloud(process)
-            raise SystemExit("the local cloud did not start within 2 minutes")
+            stop_process(process, stop_signal)
+            raise SystemExit(f"{what} did not start within 2 minutes")
         time.sleep(0.1)
-    return process, json.loads(ready.read_text())
+    return process, ready.read_text()
 
 
-def stop_cloud(process: subprocess.Popen) -> None:
+def stop_process(process: subprocess.Popen, stop_signal: int, timeout: float = 30) -> None:
+    """``stop_signal`` to the process's group, SIGKILL after ``timeout`` seconds."""
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
+        os.killpg(process.pid, stop_signal)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def start_cloud(work_dir: Path, aws_port: int) -> tuple[subprocess.Popen, dict[str, str]]:
+    command = [sys.executable, "-m", "scripts.local_cloud", "--aws-port", str(aws_port)]
+    command += ["--work-dir", str(work_dir / "cloud"), "--ready-file", str(work_dir / "ready.json")]
+    process, ready = start_until_ready(
+        command,
+        work_dir / "ready.json",
+        work_dir / "local-cloud.log",
+        "the local cloud",
+        signal.SIGINT,
+    )
+    return process, json.loads(ready)
+
+
+def stop_cloud(process: subprocess.Popen) -> None:
+    stop_process(process, signal.SIGINT)
+
+
+def start_portal(work_dir: Path, port: int, env: dict[str, str]) -> tuple[subprocess.Popen, Portal]:
+    """Serve the portal on loopback for the local cloud; add the site administrator's account."""
+    portal_dir = work_dir / "portal"
+    command = [sys.executable, "-m", "scripts.local_cloud.portal", "--port", str(port)]
+    command += ["--cloud", str(work_dir / "ready.json"), "--work-dir", str(portal_dir)]
+    command += ["--ready-file", str(work_dir / "portal-ready")]
+    process, ready = start_until_ready(
+        command, work_dir / "portal-ready", work_dir / "portal.log", "the portal", signal.SIGTERM
+    )
+    try:
+        password = add_account(portal_config(env, portal_dir), PORTAL_ADMIN, "site_admin", SITE)
+    except BaseException:
+        stop_process(process, signal.SIGTERM)
+        raise
+    return process, Portal(ready.strip(), PORTAL_ADMIN, password)
 
 
 def set_up_site(
@@ -405,12 +448,16 @@ def running(
     aws_port: int = 0,
     orthanc_http_port: int = 0,
     orthanc_dicom_port: int = 0,
+    portal_port: int = 0,
     mode: str = MODE,
     memory_mib: int = 2048,
 ) -> Iterator[Stack]:
-    """Start the local cloud, Orthanc and the agent, and set the site up; stop all at the end."""
+    """Start the local cloud, Orthanc, the portal and the agent, and set the site up.
+
+    Everything is stopped at the end.
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
-    for old in ("agent", "orthanc"):
+    for old in ("agent", "orthanc", "portal"):
         shutil.rmtree(work_dir / old, ignore_errors=True)
     say(
         "Starting the local cloud (AWS emulator, API gateway, local Batch, handlers); log: "
@@ -419,6 +466,7 @@ def running(
     process, env = start_cloud(work_dir, aws_port)
     orthanc: Orthanc | None = None
     agent: subprocess.Popen | None = None
+    portal_process: subprocess.Popen | None = None
     try:
         say(f"  AWS emulator at {env['AWS_ENDPOINT_URL']}, API at {env['YC_API_URL']}")
         orthanc = start_orthanc(work_dir, orthanc_http_port, orthanc_dicom_port)
@@ -432,6 +480,11 @@ def running(
             f"Site {SITE!r} (billing: none), mode {mode!r} enabled, PACS destination"
             f" {AGENT_AET} -> {orthanc.aet}, user {USER!r} with access key {key.access_key_id}"
         )
+        portal_process, portal = start_portal(work_dir, portal_port, env)
+        say(
+            f"Started the portal at {portal.url} with an account for the site's administrator;"
+            f" log: {work_dir / 'portal.log'}"
+        )
         config = AgentConfig.load(agent_dir / "agent.toml")
         agent = start_agent(agent_dir / "agent.toml", work_dir / "agent.log")
         say(
@@ -442,11 +495,22 @@ def running(
             env["YC_API_URL"], key.access_key_id, key.secret_access_key, env["AWS_REGION"]
         )
         yield Stack(
-            work_dir, env, orthanc, key, config, OrtFolders(config.base), api, agent, process
+            work_dir,
+            env,
+            orthanc,
+            key,
+            config,
+            OrtFolders(config.base),
+            api,
+            agent,
+            process,
+            portal,
         )
     finally:
         if agent is not None:
             stop_agent(agent)
+        if portal_process is not None:
+            stop_process(portal_process, signal.SIGTERM)
         if orthanc is not None:
             orthanc.stop()
         stop_cloud(process)
@@ -557,10 +621,13 @@ def follow(stack: Stack, queued: Queued, timeout: float, since: str = "the expor
     return outcome
 
 
-def report(stack: Stack, queued: Queued, outcome: Outcome, expected: int | None) -> bool:
+def report(
+    stack: Stack, queued: Queued, outcome: Outcome, expected: int | None, keep: bool = False
+) -> bool:
     """Print the result; True when the images reached Orthanc with the patient restored.
 
-    ``expected`` is the number of images the scan must give, or None for any number.
+    ``expected`` is the number of images the scan must give, or None for any number;
+    ``keep`` says whether the portal stays up after the run.
     """
     say()
     if not outcome.completed:
@@ -594,7 +661,15 @@ def report(stack: Stack, queued: Queued, outcome: Outcome, expected: int | None)
     if "cost" in job:
         currency = Settings.from_env(stack.env).rates.currency
         say(f"  cost of the task: {job['cost']:.6f} {currency}")
+    say_portal(stack.portal, keep)
     return ok
+
+
+def say_portal(portal: Portal, keep: bool) -> None:
+    """The portal's address and the site administrator's sign-in."""
+    until = "" if keep else " (scripts/demo --keep leaves it running)"
+    say(f"  portal: {portal.url}/tasks/ - open it to see the task, its cost, the settings{until}")
+    say(f"    sign in as {portal.email} with the password {portal.password}")
 
 
 def keep_running(stack: Stack) -> None:
@@ -603,6 +678,7 @@ def keep_running(stack: Stack) -> None:
     say()
     say("Everything keeps running (--keep). To explore it from another shell:")
     say(f"  Orthanc: {stack.orthanc.url}/app/explorer.html")
+    say(f"  portal: {stack.portal.url} (sign in as {stack.portal.email})")
     for name in ("AWS_ENDPOINT_URL", "AWS_REGION"):
         say(f"  export {name}={shlex.quote(env[name])}")
     say(f"  export AWS_ACCESS_KEY_ID={key.access_key_id}")
@@ -624,6 +700,7 @@ def run(args: argparse.Namespace) -> int:
         aws_port=args.aws_port,
         orthanc_http_port=args.orthanc_http_port,
         orthanc_dicom_port=args.orthanc_dicom_port,
+        portal_port=args.portal_port,
         mode=args.mode,
         memory_mib=args.memory_mib,
     ) as stack:
@@ -635,7 +712,7 @@ def run(args: argparse.Namespace) -> int:
             expected = None
         since = "the export" if args.file is None else "the submit"
         outcome = follow(stack, queued, args.timeout, since)
-        ok = report(stack, queued, outcome, expected)
+        ok = report(stack, queued, outcome, expected, args.keep)
         say(f"  whole run, start-up included: {time.monotonic() - began:.1f} s")
         if args.keep:
             keep_running(stack)
@@ -650,7 +727,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--keep", action="store_true", help="leave the cloud, Orthanc and the agent running"
+        "--keep",
+        action="store_true",
+        help="leave the cloud, Orthanc, the agent and the portal running",
     )
     parser.add_argument(
         "--file",
@@ -675,6 +754,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--orthanc-dicom-port", type=int, default=0, help="Orthanc's DICOM port (default: any free)"
     )
+    parser.add_argument(
+        "--portal-port", type=int, default=0, help="the portal's web port (default: any free)"
+    )
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / "var" / "demo")
     parser.add_argument("--matrix", type=int, default=128, help="image matrix of the phantom scan")
     parser.add_argument(
@@ -693,6 +775,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--aws-port": args.aws_port,
         "--orthanc-http-port": args.orthanc_http_port,
         "--orthanc-dicom-port": args.orthanc_dicom_port,
+        "--portal-port": args.portal_port,
     }
     for option, port in ports.items():
         if not 0 <= port <= 65535:

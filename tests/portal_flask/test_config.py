@@ -40,3 +40,9 @@ def test_plain_http_and_numbers_come_from_the_environment(tmp_path):
     assert config.max_failed_logins == 3
     with pytest.raises(ConfigurationError, match="YC_PORTAL_LOCKOUT_SECONDS must be an integer"):
         PortalConfig.from_env({"YC_PORTAL_LOCKOUT_SECONDS": "soon"}, var_dir=tmp_path)
+
+
+def test_the_api_url_comes_from_the_environment_for_agent_configs(tmp_path):
+    assert PortalConfig.from_env({}, var_dir=tmp_path).api_url is None
+    config = PortalConfig.from_env({"YC_API_URL": "https://api.example.org/v1"}, var_dir=tmp_path)
+    assert config.api_url == "https://api.example.org/v1"

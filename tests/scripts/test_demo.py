@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
+import queue
 import re
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -14,6 +20,7 @@ import pytest
 from scripts.orthanc import ORTHANC_BINARY
 from scripts.phantoms.__main__ import main as write_phantom
 from scripts.phantoms.header import Patient
+from tests.portal_flask.helpers import csrf_token_in
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = 7
@@ -41,6 +48,68 @@ def demo(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def demo_until(marker: str, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """``scripts/demo ARGS`` started as a user runs it, and its output up to a line with ``marker``.
+
+    The demo leads its own process group, as in a terminal, so that a Ctrl-C can be sent
+    to the group alone.
+    """
+    process = subprocess.Popen(
+        [str(REPO / "scripts" / "demo"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "YC_VENV": os.environ.get("YC_VENV", str(REPO / ".venv"))},
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.put(line)
+        lines.put("")
+
+    threading.Thread(target=read, daemon=True).start()
+    out = []
+    while True:
+        try:
+            line = lines.get(timeout=600)
+        except queue.Empty:
+            ctrl_c(process)
+            pytest.fail("the demo printed nothing for 10 minutes:\n" + "".join(out))
+        out.append(line)
+        if marker in line or not line:
+            return process, "".join(out)
+
+
+def ctrl_c(process: subprocess.Popen[str]) -> str:
+    """What the terminal does on Ctrl-C: SIGINT to the demo's group; the rest of its output."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+    rest, _ = process.communicate(timeout=120)
+    return rest or ""
+
+
+def portal_tasks_page(out: str) -> str:
+    """The portal's task monitor, signed in with the email and password the demo printed."""
+    url = re.search(r"^  portal: (http://127\.0\.0\.1:\d+)/tasks/ ", out, flags=re.MULTILINE)
+    sign_in = re.search(r"sign in as (\S+@\S+) with the password (\S+)$", out, flags=re.MULTILINE)
+    assert url and sign_in, out
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    with browser.open(url.group(1) + "/auth/sign-in", timeout=30) as page:
+        token = csrf_token_in(page.read().decode())
+    form = {"csrf_token": token, "email": sign_in.group(1), "password": sign_in.group(2)}
+    with browser.open(
+        url.group(1) + "/auth/sign-in", urllib.parse.urlencode(form).encode(), timeout=30
+    ) as signed_in:
+        assert "/auth/sign-in" not in signed_in.url, "the printed sign-in was refused"
+    with browser.open(url.group(1) + "/tasks/", timeout=30) as page:
+        return page.read().decode()
+
+
 def demo_options(*args: str) -> subprocess.CompletedProcess[str]:
     """The demo's own program with ``args``, without the environment set-up of ``scripts/demo``."""
     return subprocess.run(
@@ -63,10 +132,21 @@ def phantom(path: Path, kind: str) -> Path:
 def test_the_demo_runs_the_whole_path_and_leaves_nothing_running(tmp_path):
     need_orthanc()
     work_dir = tmp_path / "demo"
-    result = demo("--work-dir", str(work_dir), "--matrix", "64", "--seed", str(SEED))
-    out = result.stdout
-    print(out)
-    assert result.returncode == 0, out + result.stderr
+    process, out = demo_until(
+        "Ctrl-C stops everything",
+        *("--work-dir", str(work_dir), "--matrix", "64", "--seed", str(SEED), "--keep"),
+    )
+    try:
+        assert "Ctrl-C stops everything" in out, out
+        tasks_page = portal_tasks_page(out)
+    finally:
+        out += ctrl_c(process)
+        print(out)
+    assert process.returncode == 0, out
+    task_id = re.search(r"^ORT exported task ([0-9a-f-]{36}):", out, flags=re.MULTILINE).group(1)
+    row = re.search(rf'<tr data-task="{task_id}">.*?data-status="(\w+)"', tasks_page, re.DOTALL)
+    assert row is not None, "the demo's task is on the portal's task monitor"
+    assert row.group(1) in ("SUCCEEDED", "DELIVERED")
     stages = [
         "DE-IDENTIFIED",
         "UPLOADED",
@@ -147,15 +227,16 @@ def test_a_truncated_file_ends_failed_with_the_workers_reason_and_nothing_left(t
     assert processes_mentioning(str(work_dir)) == []
 
 
-def test_a_busy_aws_port_is_named_before_anything_starts(tmp_path):
+@pytest.mark.parametrize("option", ["--aws-port", "--portal-port"])
+def test_a_busy_port_is_named_before_anything_starts(tmp_path, option):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = demo_options("--work-dir", str(tmp_path), "--aws-port", str(port))
+        result = demo_options("--work-dir", str(tmp_path), option, str(port))
 
     assert result.returncode == 2
-    assert f"port {port} (--aws-port) is in use" in result.stderr
+    assert f"port {port} ({option}) is in use" in result.stderr
     assert "another port (0 takes any free one)" in result.stderr
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == [], "nothing was started"
