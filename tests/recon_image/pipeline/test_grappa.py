@@ -54,7 +54,13 @@ def test_grappa_at_r2_with_24_reference_lines_is_within_10_percent_of_pygrappa()
 
 @pytest.mark.parametrize(
     ("acceleration", "reference", "dimension"),
-    [(2, "separate", 2), (3, "integrated", 2), (4, "separate", 2), (2, "integrated", 3)],
+    [
+        (2, "separate", 2),
+        (3, "integrated", 2),
+        (4, "separate", 2),
+        (8, "separate", 2),
+        (2, "integrated", 3),
+    ],
 )
 def test_grappa_beats_zero_filling(acceleration: int, reference: str, dimension: int) -> None:
     scan, kspace = undersampled(

@@ -117,7 +117,13 @@ def test_sense_and_cs_are_no_worse_than_bart_pics(phantom, acceleration: int) ->
 @pytest.mark.parametrize("method", ["sense", "cs"])
 @pytest.mark.parametrize(
     ("dimension", "acceleration", "reference"),
-    [(2, (2, 1), "integrated"), (2, (4, 1), "separate"), (3, (2, 2), "separate")],
+    [
+        (2, (2, 1), "integrated"),
+        (2, (4, 1), "separate"),
+        (2, (8, 1), "separate"),
+        (3, (2, 2), "separate"),
+        (3, (4, 2), "separate"),
+    ],
 )
 def test_iterative_reconstructions_beat_zero_filling(
     method: str, dimension: int, acceleration: tuple[int, int], reference: str
@@ -140,7 +146,9 @@ def test_iterative_reconstructions_beat_zero_filling(
 
     print(f"\n{method} {dimension}D R={acceleration}: zero-filled {zero:.4f}, {error:.4f}")
     assert image.shape == (1, *scan.truth.shape)
-    assert error < zero / 2
+    # Eight coils leave little to unfold at R=8: there, beating zero-filling clearly is the bar.
+    total = acceleration[0] * acceleration[1]
+    assert error < zero * (0.5 if total <= 4 else 0.8)
 
 
 def test_sense_with_walsh_sensitivities_beats_zero_filling() -> None:
