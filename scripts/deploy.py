@@ -5,12 +5,17 @@ Steps, in order:
 1. the Lambda package ``build/functions.zip``: ``functions/`` with the ``functions``
    extra's pinned dependencies, built for Lambda's Linux and Python 3.11;
 2. ``terraform init`` with the root's ``backend.hcl`` (S3 state, DynamoDB lock), and an
-   apply of the worker's ECR repository alone, so the image has somewhere to go;
-3. the worker image (``recon_image/Dockerfile``) built, tagged with the commit, pushed;
-   where no container engine exists these steps are printed instead;
-4. ``terraform apply`` of the whole region with that package and image tag;
+   apply of the images' ECR repositories alone, so the images have somewhere to go;
+3. the worker image (``recon_image/Dockerfile``) and, in the region that hosts the portal
+   (``portal = true`` in its ``terraform.tfvars``), the portal image
+   (``portal_flask/Dockerfile``), built, tagged with the commit, pushed; where no
+   container engine exists these steps are printed instead;
+4. ``terraform apply`` of the whole region with that package and those image tags;
 5. the mode catalog: every mode file the image carries, published into the region's
-   ``mode_catalog`` table (the same code as ``scripts/admin mode publish``).
+   ``mode_catalog`` table (the same code as ``scripts/admin mode publish``);
+6. in the portal's region, the database migrations' command: a one-off task of the
+   portal's task definition running ``python -m portal_flask migrate`` in the service's
+   own subnets, printed for the operator to run once per release.
 
 ``--dry-run`` builds the package and prints every other step without running it.
 """
@@ -18,6 +23,8 @@ Steps, in order:
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -31,10 +38,38 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = REPO_ROOT / "build"
 REGIONS_DIR = REPO_ROOT / "terraform" / "regions"
-ECR_TARGET = "module.stack.module.batch.aws_ecr_repository.worker"
 LAMBDA_PLATFORM = ("--platform", "manylinux2014_x86_64", "--python-version", "3.11")
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 """Every entry's timestamp, so an unchanged source gives an identical package."""
+
+
+@dataclass(frozen=True)
+class Image:
+    """One container image the region runs, and where Terraform names it."""
+
+    dockerfile: str
+    repository_output: str
+    """The root's output holding the image's ECR repository URL."""
+    ecr_target: str
+    """The repository's resource address, applied alone before the push."""
+    tag_variable: str
+    """The root's variable the commit tag is passed in."""
+
+
+WORKER = Image(
+    dockerfile="recon_image/Dockerfile",
+    repository_output="worker_repository_url",
+    ecr_target="module.stack.module.batch.aws_ecr_repository.worker",
+    tag_variable="worker_image_tag",
+)
+PORTAL = Image(
+    dockerfile="portal_flask/Dockerfile",
+    repository_output="portal_repository_url",
+    ecr_target="module.stack.module.portal[0].aws_ecr_repository.portal",
+    tag_variable="portal_image_tag",
+)
+PORTAL_CONTAINER = "portal"
+"""The container's name in the portal's task definition (terraform/modules/portal)."""
 
 
 class DeployError(Exception):
@@ -112,18 +147,63 @@ def image_tag(cwd: Path = REPO_ROOT) -> str:
     return result.stdout.strip() or "unversioned"
 
 
-def image_steps(engine: str, repository: str, tag: str, region: str) -> list[list[str]]:
-    """Log in to ECR, build the worker image, push it."""
-    registry = repository.split("/", 1)[0]
-    return [
+def image_steps(
+    engine: str, images: Sequence[tuple[str, str]], tag: str, region: str
+) -> list[list[str]]:
+    """Log in to each ECR registry once, then build and push each image.
+
+    ``images`` holds ``(dockerfile, repository URL)`` pairs; every image gets ``tag``.
+    """
+    registries = dict.fromkeys(repository.split("/", 1)[0] for _, repository in images)
+    steps = [
         [
             "sh",
             "-c",
             f"aws ecr get-login-password --region {region} | {engine} login"
             f" --username AWS --password-stdin {registry}",
-        ],
-        [engine, "build", "-f", "recon_image/Dockerfile", "-t", f"{repository}:{tag}", "."],
-        [engine, "push", f"{repository}:{tag}"],
+        ]
+        for registry in registries
+    ]
+    for dockerfile, repository in images:
+        steps.append([engine, "build", "-f", dockerfile, "-t", f"{repository}:{tag}", "."])
+        steps.append([engine, "push", f"{repository}:{tag}"])
+    return steps
+
+
+def tfvars_scalar(tfvars: Path, name: str) -> str | None:
+    """The value of a top-level ``name = "text"`` or ``name = true`` line, else None."""
+    pattern = re.compile(rf'^\s*{re.escape(name)}\s*=\s*("([^"]*)"|[A-Za-z0-9_.-]+)\s*(#.*)?$')
+    for line in tfvars.read_text().splitlines():
+        match = pattern.match(line)
+        if match:
+            return match.group(2) if match.group(2) is not None else match.group(1)
+    return None
+
+
+def migration_steps(prefix: str, region: str) -> list[str]:
+    """The portal's migrations as shell lines: a one-off task of its task definition.
+
+    The task runs ``python -m portal_flask migrate`` in the portal service's own subnets
+    and security group (read from the service); the last line prints its exit code.
+    """
+    cluster = service = family = f"{prefix}-portal"
+    overrides = {
+        "containerOverrides": [
+            {"name": PORTAL_CONTAINER, "command": ["python", "-m", "portal_flask", "migrate"]}
+        ]
+    }
+    ecs = ["aws", "ecs"]
+    where = ["--region", region, "--cluster", cluster]
+    network = [*ecs, "describe-services", *where, "--services", service]
+    network += ["--query", "services[0].networkConfiguration", "--output", "json"]
+    run_task = [*ecs, "run-task", *where, "--launch-type", "FARGATE", "--task-definition", family]
+    run_task += ["--overrides", json.dumps(overrides, separators=(",", ":"))]
+    run_task += ["--query", "tasks[0].taskArn", "--output", "text"]
+    exit_code = [*ecs, "describe-tasks", *where, "--query", "tasks[0].containers[0].exitCode"]
+    return [
+        f'task=$({shlex.join(run_task)} --network-configuration "$({shlex.join(network)})")',
+        f'{shlex.join([*ecs, "wait", "tasks-stopped", *where])} --tasks "$task"',
+        f'{shlex.join(exit_code)} --output text --tasks "$task"  # 0: migrated',
     ]
 
 
@@ -139,6 +219,15 @@ class Deployer:
     @property
     def root(self) -> Path:
         return REGIONS_DIR / self.region
+
+    @property
+    def tfvars(self) -> Path:
+        return self.root / "terraform.tfvars"
+
+    def images(self) -> list[Image]:
+        """The worker image everywhere; the portal's too where this region hosts it."""
+        hosts_portal = tfvars_scalar(self.tfvars, "portal") == "true"
+        return [WORKER, PORTAL] if hosts_portal else [WORKER]
 
     def run(self, command: Sequence[str], *, cwd: Path = REPO_ROOT) -> None:
         self.say("$ " + shlex.join(command))
@@ -162,7 +251,7 @@ class Deployer:
         return result.stdout.strip()
 
     def deploy(self) -> None:
-        if not (self.root / "terraform.tfvars").is_file():
+        if not self.tfvars.is_file():
             known = ", ".join(sorted(p.name for p in REGIONS_DIR.iterdir() if p.is_dir()))
             raise DeployError(
                 f"no Terraform root for {self.region}; the regions are {known}"
@@ -171,16 +260,19 @@ class Deployer:
         package = BUILD_DIR / "functions.zip"
         self.say(f"Building {package} ...")
         build_lambda_zip(package, pinned_requirements(), self._build_run)
+        images = self.images()
         tf = ["terraform", f"-chdir={self.root.relative_to(REPO_ROOT)}"]
-        variables = [f"-var=lambda_zip={package}", f"-var=worker_image_tag={self.tag}"]
+        variables = [f"-var=lambda_zip={package}"]
+        variables += [f"-var={image.tag_variable}={self.tag}" for image in images]
+        targets = [f"-target={image.ecr_target}" for image in images]
         self.run([*tf, "init", "-input=false", "-backend-config=backend.hcl"])
-        self.run([*tf, "apply", "-input=false", f"-target={ECR_TARGET}", *variables])
+        self.run([*tf, "apply", "-input=false", *targets, *variables])
         engine = container_engine()
-        repository = self.output("worker_repository_url")
-        steps = image_steps(engine or "docker", repository, self.tag, self.region)
+        built = [(image.dockerfile, self.output(image.repository_output)) for image in images]
+        steps = image_steps(engine or "docker", built, self.tag, self.region)
         if engine is None and not self.dry_run:
             raise DeployError(
-                "no container engine (docker or podman) answers: the worker image cannot"
+                "no container engine (docker or podman) answers: the images cannot"
                 " be built here; run on a machine with one, or see --dry-run's steps"
             )
         if engine is None:
@@ -189,6 +281,11 @@ class Deployer:
             self.run(step)
         self.run([*tf, "apply", "-input=false", *variables])
         self.publish_modes()
+        if PORTAL in images:
+            prefix = tfvars_scalar(self.tfvars, "prefix") or "yarracloud"
+            self.say("Then run the portal's database migrations, once per release:")
+            for line in migration_steps(prefix, self.region):
+                self.say("$ " + line)
 
     def _build_run(self, command: Sequence[str]) -> None:
         self.say("$ " + shlex.join(command))

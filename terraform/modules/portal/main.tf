@@ -278,13 +278,18 @@ resource "aws_ecs_task_definition" "portal" {
   memory                   = "1024"
   execution_role_arn       = aws_iam_role.execution.arn
   task_role_arn            = aws_iam_role.task.arn
+  volume {
+    name = "tmp"
+  }
   container_definitions = jsonencode([{
     name                   = "portal"
     image                  = "${aws_ecr_repository.portal.repository_url}:${var.image_tag}"
     essential              = true
     readonlyRootFilesystem = true
-    command                = ["python", "-m", "portal_flask", "serve", "--host", "0.0.0.0", "--port", tostring(local.port)]
-    portMappings           = [{ containerPort = local.port, protocol = "tcp" }]
+    # The server spools large request and response bodies to files: a task-local volume for them.
+    mountPoints  = [{ sourceVolume = "tmp", containerPath = "/tmp/portal", readOnly = false }]
+    command      = ["python", "-m", "portal_flask", "serve", "--host", "0.0.0.0", "--port", tostring(local.port)]
+    portMappings = [{ containerPort = local.port, protocol = "tcp" }]
     environment = [
       for key, value in merge(var.backend_environment, { YC_PORTAL_PROXY_HOPS = "1" }) : { name = key, value = value }
     ]
