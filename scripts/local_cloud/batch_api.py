@@ -562,7 +562,10 @@ class BatchHttpServer:
     def __init__(self, dispatch: Dispatch) -> None:
         self._server = _Server(("127.0.0.1", 0), dispatch)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="local-batch-http", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # how soon stop() is heard
+            name="local-batch-http",
+            daemon=True,
         )
 
     @property

@@ -153,6 +153,9 @@ class LocalCloud:
 
     def stop(self) -> None:
         self._stop.set()
+        # Every poller's long poll ends within a second: let them end together.
+        for poller in self.pollers.values():
+            poller.request_stop()
         for poller in self.pollers.values():
             poller.stop()
         self.pollers.clear()

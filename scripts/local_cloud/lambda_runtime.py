@@ -111,8 +111,12 @@ class QueuePoller:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Ask the threads to end after their current poll, without waiting for them."""
         self._stop.set()
+
+    def stop(self) -> None:
+        self.request_stop()
         for thread in self._threads:
             thread.join(timeout=30)
         self._threads.clear()
