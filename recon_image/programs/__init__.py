@@ -10,8 +10,15 @@ raises the worker error that ``exit_code`` stands for, with that reason.
 from __future__ import annotations
 
 import json
+import logging
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from recon_image.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, ReconError
+
+logger = logging.getLogger(__name__)
 
 ERROR_FILE_ENV = "YC_ERROR_FILE"
 """The environment variable naming the error file of the step being run."""
@@ -47,3 +54,39 @@ def read_error(path: Path) -> ProgramError | None:
     if not isinstance(reason, str) or not reason.strip() or not isinstance(code, int):
         return None
     return ProgramError(exit_code=code, reason=reason.strip())
+
+
+def run_guarded(program: str, error_file: Path | None, body: Callable[[], None]) -> int:
+    """Run a program's ``body``; what it raises becomes the exit code and the recorded reason.
+
+    Returns 0 when ``body`` returns, else 65 (bad input, too little memory included)
+    or 70 (an internal fault), after printing the reason and writing it to ``error_file``.
+    """
+    try:
+        body()
+    except MemoryError:
+        return _fail(
+            program,
+            error_file,
+            EXIT_BAD_INPUT,
+            "the raw data needs more memory than this instance has; choose a larger instance"
+            " for this protocol in the site's reconstruction settings",
+        )
+    except ReconError as error:
+        return _fail(program, error_file, error.exit_code, str(error))
+    except Exception as error:
+        logger.exception("internal error")
+        return _fail(
+            program,
+            error_file,
+            EXIT_INTERNAL,
+            f"{program} failed with an internal error ({type(error).__name__}: {error})",
+        )
+    return 0
+
+
+def _fail(program: str, error_file: Path | None, code: int, reason: str) -> int:
+    print(f"{program}: {reason}", file=sys.stderr)
+    if error_file is not None:
+        write_error(error_file, code, reason)
+    return code

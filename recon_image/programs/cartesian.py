@@ -18,13 +18,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from recon_image.errors import (
-    EXIT_BAD_INPUT,
-    EXIT_INTERNAL,
     BadInput,
     RawDataError,
-    ReconError,
 )
-from recon_image.programs import write_error
+from recon_image.programs import run_guarded
 from recon_image.settings import ProgramSettings
 
 logger = logging.getLogger("yarracloud.cartesian")
@@ -159,7 +156,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     """Run the program; return its exit code (0, 65 bad input, 70 internal fault)."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     settings = ProgramSettings.from_env(env if env is not None else {})
-    try:
+
+    def run() -> None:
         args = parser().parse_args(argv)
         threads = args.threads if args.threads is not None else settings.threads
         if threads < 1:
@@ -180,30 +178,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             series_number=args.series_number,
             wisdom=settings.fftw_wisdom,
         )
-    except MemoryError:
-        return _fail(
-            settings,
-            EXIT_BAD_INPUT,
-            "the raw data needs more memory than this instance has; choose a larger instance"
-            " for this protocol in the site's reconstruction settings",
-        )
-    except ReconError as error:
-        return _fail(settings, error.exit_code, str(error))
-    except Exception as error:
-        logger.exception("internal error")
-        return _fail(
-            settings,
-            EXIT_INTERNAL,
-            f"yc-cartesian failed with an internal error ({type(error).__name__}: {error})",
-        )
-    return 0
 
-
-def _fail(settings: ProgramSettings, code: int, reason: str) -> int:
-    print(f"yc-cartesian: {reason}", file=sys.stderr)
-    if settings.error_file is not None:
-        write_error(settings.error_file, code, reason)
-    return code
+    return run_guarded("yc-cartesian", settings.error_file, run)
 
 
 if __name__ == "__main__":

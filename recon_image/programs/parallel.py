@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from recon_image.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, BadInput, RawDataError, ReconError
-from recon_image.programs import write_error
+from recon_image.errors import BadInput, RawDataError
+from recon_image.programs import run_guarded
 from recon_image.programs.cartesian import coil_compression
 from recon_image.settings import ProgramSettings
 
@@ -219,7 +219,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     """Run the program; return its exit code (0, 65 bad input, 70 internal fault)."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     settings = ProgramSettings.from_env(env if env is not None else {})
-    try:
+
+    def run() -> None:
         args = parser().parse_args(argv)
         threads = args.threads if args.threads is not None else settings.threads
         if threads < 1:
@@ -229,30 +230,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
                 f"the raw data file {args.raw_file.name} does not exist; upload it with the task"
             )
         reconstruct_file(args.raw_file, args.out_dir, args, threads, settings.fftw_wisdom)
-    except MemoryError:
-        return _fail(
-            settings,
-            EXIT_BAD_INPUT,
-            "the raw data needs more memory than this instance has; choose a larger instance"
-            " for this protocol in the site's reconstruction settings",
-        )
-    except ReconError as error:
-        return _fail(settings, error.exit_code, str(error))
-    except Exception as error:
-        logger.exception("internal error")
-        return _fail(
-            settings,
-            EXIT_INTERNAL,
-            f"{PROGRAM} failed with an internal error ({type(error).__name__}: {error})",
-        )
-    return 0
 
-
-def _fail(settings: ProgramSettings, code: int, reason: str) -> int:
-    print(f"{PROGRAM}: {reason}", file=sys.stderr)
-    if settings.error_file is not None:
-        write_error(settings.error_file, code, reason)
-    return code
+    return run_guarded(PROGRAM, settings.error_file, run)
 
 
 if __name__ == "__main__":
