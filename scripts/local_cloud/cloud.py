@@ -153,9 +153,6 @@ class LocalCloud:
 
     def stop(self) -> None:
         self._stop.set()
-        # Every poller's long poll ends within a second: let them end together.
-        for poller in self.pollers.values():
-            poller.request_stop()
         for poller in self.pollers.values():
             poller.stop()
         self.pollers.clear()

@@ -102,6 +102,8 @@ class QueuePoller:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._active = 0
 
     def start(self) -> None:
         for index in range(self.concurrency):
@@ -111,14 +113,15 @@ class QueuePoller:
             thread.start()
             self._threads.append(thread)
 
-    def request_stop(self) -> None:
-        """Ask the threads to end after their current poll, without waiting for them."""
-        self._stop.set()
-
     def stop(self) -> None:
-        self.request_stop()
-        for thread in self._threads:
-            thread.join(timeout=30)
+        """Stop polling; returns once no batch is being handled.
+
+        A poll still waiting for messages is not waited for: it ends within its wait,
+        hands back anything it received and its thread exits, handling nothing more.
+        """
+        with self._idle:
+            self._stop.set()
+            self._idle.wait_for(lambda: self._active == 0, timeout=30)
         self._threads.clear()
 
     def _run(self) -> None:
@@ -142,6 +145,32 @@ class QueuePoller:
         ).get("Messages", [])
         if not messages:
             return 0
+        with self._idle:
+            if self._stop.is_set():
+                self._hand_back(messages)
+                return 0
+            self._active += 1
+        try:
+            return self._handle(messages)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def _hand_back(self, messages: list[dict[str, Any]]) -> None:
+        """Make messages received after stop visible again at once, for whoever polls next."""
+        try:
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(messages)
+                ],
+            )
+        except Exception:
+            logger.debug("messages received while stopping could not be handed back")
+
+    def _handle(self, messages: list[dict[str, Any]]) -> int:
         records = [sqs_record(m, self.queue_arn, self.region) for m in messages]
         context = LambdaContext.for_invocation(
             self.function_name, self.region, self.account, self.timeout_seconds

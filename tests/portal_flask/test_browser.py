@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -50,14 +51,20 @@ def test_a_task_moves_to_succeeded_on_the_monitor_without_a_reload(
     task_id = str(uuid.uuid4())
     portal.uploader.task("alice", task_id)
     row = (By.CSS_SELECTOR, f'tr[data-task="{task_id}"] [data-status]')
-    WebDriverWait(browser, 60).until(ec.presence_of_element_located(row))
-    WebDriverWait(browser, 120).until(
+    # The live update replaces the rows: an element found a moment ago may be gone.
+    live = WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,))
+    live.until(ec.presence_of_element_located(row))
+    live.until(
         lambda driver: (
             driver.find_element(*row).get_attribute("data-status") in ("SUCCEEDED", "DELIVERED")
         )
     )
     assert browser.execute_script("return window.notReloaded === true;")
     assert "Live · updated" in browser.find_element(By.ID, "live-status").text
-    browser.find_element(By.CSS_SELECTOR, f'tr[data-task="{task_id}"] a').click()
+    live.until(
+        lambda driver: (
+            driver.find_element(By.CSS_SELECTOR, f'tr[data-task="{task_id}"] a').click() or True
+        )
+    )
     WebDriverWait(browser, 30).until(ec.url_contains(task_id))
     assert "Timeline" in browser.page_source
