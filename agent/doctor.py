@@ -71,13 +71,7 @@ def check_api(api: CloudApi) -> tuple[dict[str, Any] | None, list[Finding]]:
     try:
         status = api.user_status()
     except AgentError as error:
-        return None, [
-            _fail(
-                "api",
-                f"{api.base_url}: {error}; check [cloud] api_url, access_key_id and the key"
-                " file (the portal shows the site's API URL and rotates keys)",
-            )
-        ]
+        return None, [_fail("api", f"{api.base_url}: {error}")]
     findings = []
     if status.get("can_submit_jobs"):
         findings.append(_ok("api", f"signed in as {status.get('username')}; jobs can be submitted"))

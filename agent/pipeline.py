@@ -218,9 +218,11 @@ class TaskPipeline:
             self.state.reset_attempts(step)
             self.state.update(error="")
             self.log.info("step %s done", step)
-        ended = self.journal.facts("archive")
-        stage = COMPLETED if ended.get("result") == "completed" else "processing error"
-        self.state.update(stage=stage, retry_at=None)
+        if self.journal.facts("archive").get("result") == "completed":
+            self.state.update(stage=COMPLETED, retry_at=None)
+        else:
+            reason = self.journal.facts("poll").get("message", "")
+            self.state.update(stage="processing error", retry_at=None, error=reason)
         return Outcome("done")
 
     def _wait(self, step: str, wait: Wait) -> Outcome:
@@ -434,7 +436,6 @@ class TaskPipeline:
         self._phi_update(record)
         for step in ("download", "reidentify", "deliver", "delivered"):
             self.journal.done(step, skipped=True)
-        self.state.update(error=message)
         return {"status": "FAILED", "message": message}
 
     def _download(self) -> dict[str, Any]:

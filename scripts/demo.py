@@ -585,19 +585,12 @@ def queue_file(stack: Stack, path: Path, mode: str) -> Queued:
 
 
 def failure_reason(stack: Stack, task_id: str) -> str:
-    """Why the task stopped: the agent's error, or what it recorded of the cloud's reason.
+    """Why the task stopped, as ``yarracloud-agent status`` shows it.
 
     A task the cloud ended badly carries the worker's reason (``v1/job_status``'s
-    ``error``), which the agent records with its poll step.
+    ``error``), which the agent keeps as the task's last error.
     """
-    row = agent_row(stack.config.base, task_id)
-    if row.error:
-        return row.error
-    message = journal_steps(stack.folders.journal_file(task_id)).get("poll", {}).get("message")
-    if message:
-        return str(message)
-    answer = stack.api.post("job_status", {"name": task_id})
-    return str(answer.body.get("error", "")) if answer.status == 200 else ""
+    return agent_row(stack.config.base, task_id).error
 
 
 def follow(stack: Stack, queued: Queued, timeout: float, since: str = "the export") -> Outcome:

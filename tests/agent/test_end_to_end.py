@@ -233,3 +233,32 @@ def test_doctor_passes_and_submit_queues_a_raw_file_from_anywhere(
     assert studies[0]["MainDicomTags"]["AccessionNumber"] == "A501"
     assert raw.read_bytes() == before, "the submitted file is left as it was"
     print(f"submitted {raw.name} as task {task}: delivered to Orthanc with its patient")
+
+
+@pytest.mark.slow
+def test_a_wrong_secret_fails_the_task_in_status_and_doctor_and_uploads_nothing(
+    api_cloud: Any, orthanc: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cloud, _clients, _uploader, admin = api_cloud(poll=False)
+    config_path = enable_site(admin, orthanc, tmp_path)
+    config = AgentConfig.load(config_path)
+    config.secret_file.write_text("not-the-secret-the-portal-showed\n")
+    task, _patient, _site = export_task(config.base, seed=311)
+
+    capsys.readouterr()
+    assert main(["--config", str(config_path), "doctor"]) == 1
+    report = capsys.readouterr().out
+    print(report)
+    assert "FAIL" in report and "signature" in report
+
+    agent = Agent(AgentConfig.load(config_path))
+    run_agent_until(agent, lambda: task in agent.failed | agent.finished, 60)
+    assert task in agent.failed
+    assert main(["--config", str(config_path), "status"]) == 0
+    table = capsys.readouterr().out
+    print(table)
+    row = {row.uuid: row for row in task_rows(config.base)}[task]
+    assert row.stage == "failed" and "signature" in row.error
+    assert row.error in table and "not-the-secret" not in table
+    objects, _ = leaks_in_bucket(boto3.client("s3"), cloud.settings.in_bucket, set())
+    assert objects == 0, "something was uploaded with a key the cloud refuses"
