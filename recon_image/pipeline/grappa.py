@@ -17,13 +17,13 @@ accelerated along both axes goes to :mod:`grappa_3d`.
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from recon_image.errors import BadInput
 from recon_image.pipeline import fft
+from recon_image.pipeline.threads import run_each
 from recon_image.raw.kspace import KSpace, Reference
 
 _PATCH_BYTES = 32 << 20  # kernel patches copied per matrix product
@@ -384,8 +384,7 @@ def reconstruct_kspace(
             block = np.ascontiguousarray(data[v, :, z])
             data[v, :, z] = fill(block, sampled, weights)
 
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        list(pool.map(run, slices))
+    run_each(run, slices, threads)
     if three_d:
         for v in range(volumes):
             fft.centred(data[v], (1,), "forward", threads=threads)

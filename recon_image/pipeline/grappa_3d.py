@@ -16,12 +16,12 @@ target positions, so memory stays a few tens of MiB beyond the k-space.
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from recon_image.errors import BadInput
+from recon_image.pipeline.threads import run_each
 from recon_image.raw.kspace import KSpace
 
 _PATCH_BYTES = 32 << 20
@@ -188,8 +188,7 @@ def reconstruct_kspace(
                 values = (patches @ matrix).reshape(zc.size, nx, coils)
                 volume[:, zc, yc] = values.transpose(2, 0, 1)
 
-        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            list(pool.map(fill, targets))
+        run_each(fill, targets, threads)
     sampled = np.ones_like(kspace.sampled)
     return dataclasses.replace(
         kspace, sampled=sampled, protocol=dataclasses.replace(protocol, acceleration=(1, 1))

@@ -18,7 +18,6 @@ with 2x oversampling), plus per thread one problem's coil data and buffer.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -32,6 +31,7 @@ from recon_image.pipeline.operators import SenseOperator
 from recon_image.pipeline.prewhiten import whitening_matrix
 from recon_image.pipeline.sense import SenseOptions, cg_sense
 from recon_image.pipeline.sensitivities import EspiritOptions, espirit, walsh
+from recon_image.pipeline.threads import run_each
 from recon_image.raw.kspace import KSpace
 
 Method = Literal["sense", "cs"]
@@ -251,8 +251,7 @@ def _reconstruct(kspace: KSpace, options: IterativeOptions, threads: int) -> np.
                 image = l1_wavelet(operator, data, options.cs)
             problems.put(out, index, np.abs(image))
 
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            list(pool.map(solve, range(problems.count)))
+        run_each(solve, range(problems.count), threads)
     return result
 
 

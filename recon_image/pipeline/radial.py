@@ -30,6 +30,7 @@ import numpy as np
 
 from recon_image.errors import BadInput
 from recon_image.pipeline.sensitivities import EspiritOptions, espirit
+from recon_image.pipeline.threads import thread_pool
 
 GOLDEN_ANGLE = math.pi * (math.sqrt(5.0) - 1.0) / 2.0  # 111.246...° in radians
 _EPS = 1e-5
@@ -178,7 +179,7 @@ def grasp(
     sigma = lipschitz / 8.0
     x = np.zeros_like(rhs)
     dual = np.zeros_like(rhs[:-1])
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+    with thread_pool(threads) as pool:
         for _ in range(options.iterations):
             gradient = _normal(operators, x, pool) - rhs
             gradient += _difference_adjoint(dual)
