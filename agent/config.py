@@ -17,6 +17,7 @@ The format is the one ``scripts/admin`` writes (DESIGN.md):
     concurrency = 1
     poll_seconds = 10
     bandwidth_mbps = 0             # megabits per second; 0 means no cap
+    keep_days = 30                 # days a finished task stays in `status`; 0 keeps it for ever
     sentry_dsn = ""                # optional; empty means off
 
     [[destination]]                # optional, replaces the destinations the cloud lists
@@ -43,7 +44,7 @@ from transfer.throttle import mbps_to_bytes_per_second
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "cloud": ("api_url", "region", "access_key_id", "secret_file"),
     "folders": ("base",),
-    "agent": ("concurrency", "poll_seconds", "bandwidth_mbps", "sentry_dsn"),
+    "agent": ("concurrency", "poll_seconds", "bandwidth_mbps", "keep_days", "sentry_dsn"),
 }
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "cloud": ("api_url", "region", "access_key_id", "secret_file"),
@@ -53,6 +54,7 @@ _DEFAULTS: dict[str, Any] = {
     "concurrency": 1,
     "poll_seconds": 10,
     "bandwidth_mbps": 0,
+    "keep_days": 30,
     "sentry_dsn": "",
 }
 
@@ -81,6 +83,9 @@ class AgentConfig:
         Seconds between looks at the ORT folders and the cloud's job states.
     bandwidth_mbps
         Cap on transfers in megabits per second; 0 means none.
+    keep_days
+        Days the agent keeps a finished task's journal and state record (what
+        ``status`` lists) after the task ended; 0 keeps them for ever.
     sentry_dsn
         Sentry DSN for error reports; empty means off.
     destinations
@@ -98,6 +103,7 @@ class AgentConfig:
     concurrency: int = 1
     poll_seconds: float = 10
     bandwidth_mbps: float = 0
+    keep_days: int = 30
     sentry_dsn: str = field(default="", repr=False)
     destinations: tuple[dict[str, Any], ...] = ()
 
@@ -145,6 +151,7 @@ class AgentConfig:
             concurrency=reader.integer("agent", "concurrency", agent, minimum=1),
             poll_seconds=reader.number("agent", "poll_seconds", agent, positive=True),
             bandwidth_mbps=reader.number("agent", "bandwidth_mbps", agent, positive=False),
+            keep_days=reader.integer("agent", "keep_days", agent, minimum=0),
             sentry_dsn=reader.optional_string("agent", "sentry_dsn", agent),
             destinations=reader.destinations(),
         )

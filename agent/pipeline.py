@@ -36,7 +36,7 @@ from agent.observability import register_identity
 from agent.ort import OrtFolders
 from agent.phi import PhiFile, archive
 from agent.reidentify import reidentify_series
-from agent.status import COMPLETED, FAILED, TaskState, agent_root
+from agent.status import COMPLETED, FAILED, PROCESSING_ERROR, TaskState, agent_root
 from transfer.download import download_prefix
 from transfer.errors import AuthError, TransferError
 from transfer.integrity import sha256_file
@@ -218,11 +218,12 @@ class TaskPipeline:
             self.state.reset_attempts(step)
             self.state.update(error="")
             self.log.info("step %s done", step)
+        ended = self.ctx.now().timestamp()
         if self.journal.facts("archive").get("result") == "completed":
-            self.state.update(stage=COMPLETED, retry_at=None)
+            self.state.update(stage=COMPLETED, retry_at=None, ended=ended)
         else:
             reason = self.journal.facts("poll").get("message", "")
-            self.state.update(stage="processing error", retry_at=None, error=reason)
+            self.state.update(stage=PROCESSING_ERROR, retry_at=None, error=reason, ended=ended)
         return Outcome("done")
 
     def _wait(self, step: str, wait: Wait) -> Outcome:

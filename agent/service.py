@@ -32,9 +32,12 @@ from agent.pipeline import (
     TaskPipeline,
     log_internal_error,
 )
+from agent.retention import prune_finished
 from agent.status import FAILED, TaskState, agent_root
 
 logger = logging.getLogger("yarracloud.agent")
+PRUNE_EVERY_S = 3600.0
+"""How often the loop forgets tasks that ended more than ``keep_days`` ago."""
 
 
 def s3_client(config: AgentConfig) -> Any:
@@ -119,6 +122,7 @@ class Agent:
         self.clock = clock
         self.schedule = _Schedule()
         self._warned_orphans: set[str] = set()
+        self._prune_at = 0.0
 
     # -- control -----------------------------------------------------------------------
 
@@ -151,6 +155,7 @@ class Agent:
         try:
             while not self._stop.is_set():
                 self._collect()
+                self._prune()
                 if until is not None and until():
                     break
                 self._start_ready(pool)
@@ -237,6 +242,17 @@ class Agent:
                 schedule.failed.add(uuid)
             elif outcome.state == "wait":
                 schedule.wake_at[uuid] = self.clock() + outcome.wait_seconds
+
+    def _prune(self) -> None:
+        """Once an hour, forget the tasks that ended more than ``keep_days`` ago."""
+        if self.clock() < self._prune_at:
+            return
+        self._prune_at = self.clock() + PRUNE_EVERY_S
+        now = self.context.now().timestamp()
+        pruned = prune_finished(self.config.base, keep_days=self.config.keep_days, now=now)
+        if pruned:
+            days = self.config.keep_days
+            logger.info("forgot %d task(s) that ended more than %d days ago", len(pruned), days)
 
     def _sleep(self) -> None:
         """Wait for the poll interval, a task's wake time or a freed slot, whichever is first."""

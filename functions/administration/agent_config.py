@@ -12,7 +12,7 @@ from pathlib import Path, PurePath
 
 from functions.administration.errors import AdministrationError
 
-AGENT_DEFAULTS = {"concurrency": 1, "poll_seconds": 10, "bandwidth_mbps": 0}
+AGENT_DEFAULTS = {"concurrency": 1, "poll_seconds": 10, "bandwidth_mbps": 0, "keep_days": 30}
 DEFAULT_SECRET_FILE = "agent.secret"
 """Relative to the config's own folder, where the agent resolves it."""
 DEFAULT_BASE = "/data/yarra"

@@ -49,6 +49,7 @@ def test_the_admins_config_loads_with_its_defaults(tmp_path):
     assert config.secret == SECRET
     assert config.base == tmp_path / "yarra"
     assert (config.concurrency, config.poll_seconds, config.bandwidth_mbps) == (1, 10, 0)
+    assert config.keep_days == 30
     assert config.bandwidth_bytes_per_second is None
     assert config.destinations == ()
     assert SECRET not in repr(config)
@@ -92,6 +93,7 @@ def test_a_secret_others_can_read_is_refused_with_the_chmod_to_run(tmp_path, mod
         (lambda c: c.replace("base =", "bsae ="), "unknown key 'bsae' in [folders]"),
         (lambda c: c.replace("concurrency = 1", "concurrency = 0"), "concurrency must be"),
         (lambda c: c.replace("poll_seconds = 10", 'poll_seconds = "10"'), "poll_seconds"),
+        (lambda c: c.replace("keep_days = 30", "keep_days = -1"), "keep_days must be a whole"),
         (lambda c: c + "\n[sentry]\ndsn = 1\n", "unknown section or key 'sentry'"),
         (lambda c: c.replace("[agent]", "[agent"), "is not valid TOML"),
         (
@@ -105,6 +107,7 @@ def test_a_secret_others_can_read_is_refused_with_the_chmod_to_run(tmp_path, mod
         "misspelt-key",
         "zero-concurrency",
         "string-number",
+        "negative-keep-days",
         "unknown-section",
         "not-toml",
         "not-a-url",

@@ -306,7 +306,7 @@ def test_user_add_creates_the_iam_user_its_key_record_and_agent_config(
             "secret_file": str(secret_file),
         },
         "folders": {"base": str(base)},
-        "agent": {"concurrency": 1, "poll_seconds": 10, "bandwidth_mbps": 0},
+        "agent": {"concurrency": 1, "poll_seconds": 10, "bandwidth_mbps": 0, "keep_days": 30},
     }
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
     assert secret_file.read_text() == stored.secret_access_key
