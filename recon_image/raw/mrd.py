@@ -8,6 +8,7 @@ sorter treats both formats alike.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
 import h5py
 import ismrmrd
@@ -149,6 +150,24 @@ def _table(heads: np.ndarray, centres: tuple[int, int], path: Path) -> np.ndarra
     return table
 
 
+_TRAJECTORIES = {"cartesian": "cartesian", "goldenangle": "radial"}
+"""MRD trajectories the worker reconstructs, as the k-space model names them."""
+
+
+def _trajectory(encoding: Any, path: Path) -> Literal["cartesian", "radial"]:
+    """The k-space model's trajectory for the MRD ``<trajectory>``; others are refused."""
+    value = getattr(encoding.trajectory, "value", encoding.trajectory) or "cartesian"
+    if value not in _TRAJECTORIES:
+        raise RawDataError(
+            str(path),
+            None,
+            f"the MRD XML header's trajectory is {value!r}; the worker reconstructs Cartesian"
+            " and golden-angle radial ('goldenangle') data only: choose a mode that runs a"
+            " reconstruction for this trajectory",
+        )
+    return _TRAJECTORIES[value]  # type: ignore[return-value]
+
+
 def _limit(limits: object, name: str) -> object | None:
     return getattr(limits, name, None) if limits is not None else None
 
@@ -183,6 +202,7 @@ def _parse_xml(xml: bytes | str, path: Path) -> tuple[Protocol, tuple[int, int]]
             continue
         acquired = (limit.maximum - limit.minimum + 1) / size
         fractions.append(min(1.0, round(acquired * 8) / 8))
+    trajectory = _trajectory(encoding, path)
     acceleration = (1, 1)
     if encoding.parallelImaging is not None:
         factor = encoding.parallelImaging.accelerationFactor
@@ -209,6 +229,7 @@ def _parse_xml(xml: bytes | str, path: Path) -> tuple[Protocol, tuple[int, int]]
         field_strength_t=float(system.systemFieldStrength_T or 0.0) if system else 0.0,
         patient_position=info.patientPosition.value if info else "HFS",
         software_version="",
+        trajectory=trajectory,
     )
     centres = []
     for step, size in ((1, lines), (2, partitions)):

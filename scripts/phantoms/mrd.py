@@ -94,7 +94,11 @@ def header_xml(protocol: Protocol, scan: SimulatedScan, patient: Patient, site: 
                 encodedSpace=encoded,
                 reconSpace=recon,
                 encodingLimits=limits,
-                trajectory=xsd.trajectoryType.CARTESIAN,
+                trajectory=(
+                    xsd.trajectoryType.GOLDENANGLE
+                    if protocol.trajectory == "radial"
+                    else xsd.trajectoryType.CARTESIAN
+                ),
                 parallelImaging=xsd.parallelImagingType(
                     accelerationFactor=xsd.accelerationFactorType(
                         kspace_encoding_step_1=protocol.acceleration[0],

@@ -11,6 +11,7 @@ from recon_image.modes.modefile import find_mode
 from recon_image.modes.runner import run_mode
 from recon_image.programs.parallel import main
 from recon_image.settings import BUILTIN_MODES_DIR
+from scripts.phantoms.mrd import write_mrd
 from scripts.phantoms.numeric import nrmse
 from scripts.phantoms.radial import as_scan, simulate_radial
 from scripts.phantoms.scan import ScanSettings, simulate
@@ -72,16 +73,19 @@ def test_an_unaccelerated_file_without_reference_lines_is_bad_input(tmp_path: Pa
     assert "no reference" in capsys.readouterr().err
 
 
-def test_the_grasp_mode_reconstructs_a_radial_twix_file_frame_by_frame(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("write", "name"), [(write_ve, "radial.dat"), (write_mrd, "radial.h5")])
+def test_the_grasp_mode_reconstructs_a_radial_file_frame_by_frame(
+    tmp_path: Path, write, name: str
+) -> None:
     radial = simulate_radial(size=48, coils=6, frames=4, spokes_per_frame=13, noise_sigma=0.05)
-    raw = write_ve(as_scan(radial), tmp_path / "radial.dat")
+    raw = write(as_scan(radial), tmp_path / name)
 
     mode = find_mode(BUILTIN_MODES_DIR, "yc_grasp")
     result = run_mode(mode, job_for(raw, tmp_path / "w", "13"))
 
     pixels, datasets = read_images(result.files)
     error = nrmse(pixels, radial.truth)
-    print(f"\nyc_grasp.mode, 4 frames of 13 spokes: NRMSE {error:.4f}")
+    print(f"\nyc_grasp.mode, {name}, 4 frames of 13 spokes: NRMSE {error:.4f}")
     assert pixels.shape == radial.truth.shape
     assert error < 0.3
     assert datasets[0].SeriesDescription == "GRASP radial"

@@ -207,3 +207,19 @@ def test_hdf5_file_without_an_mrd_dataset(tmp_path: Path) -> None:
     error = _read_error(path)
 
     assert "holds no measurement" in error.problem
+
+
+def test_mrd_trajectory_the_worker_cannot_reconstruct(small_scan: SimulatedScan, write_raw) -> None:
+    path = write_raw("mrd", small_scan)
+    with h5py.File(path, "r+") as file:
+        xml = file["dataset/xml"][0].decode()
+        cartesian = "<trajectory>cartesian</trajectory>"
+        assert cartesian in xml
+        del file["dataset/xml"]
+        spiral = xml.replace(cartesian, "<trajectory>spiral</trajectory>")
+        file.create_dataset("dataset/xml", data=[spiral.encode()], dtype=h5py.string_dtype())
+
+    error = _read_error(path)
+
+    assert "trajectory is 'spiral'" in error.problem
+    assert "Cartesian and golden-angle radial" in error.problem
