@@ -125,6 +125,11 @@ def serve(host: str, port: int) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import WSGIRequestHandler, make_server
 
+    from scripts.local_cloud import moto_fidelity
+
+    # Values moto would drop or reshape are kept and read back as AWS does.
+    moto_fidelity.apply()
+
     # The dispatcher lists moto's package folders on every request, under its one
     # lock; the list never changes while the server runs, so it is read once.
     modules = tuple(backends.list_of_moto_modules())

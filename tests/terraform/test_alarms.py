@@ -12,7 +12,6 @@ import json
 import re
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,8 +48,16 @@ AWS_METRICS = {
     ("AWS/Lambda", "Errors"): {"FunctionName"},
     ("AWS/Lambda", "Throttles"): {"FunctionName"},
     ("AWS/ApiGateway", "5XXError"): {"ApiName", "Stage"},
+    ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count"): {"LoadBalancer"},
+    ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count"): {"LoadBalancer"},
+    ("AWS/ApplicationELB", "UnHealthyHostCount"): {"TargetGroup", "LoadBalancer"},
 }
 """AWS's own metrics and their dimensions, as CloudWatch's documentation names them."""
+NAMED_AFTER_APPLY = (
+    "-target=module.stack.module.portal[0].aws_lb.portal",
+    "-target=module.stack.module.portal[0].aws_lb_target_group.portal",
+)
+"""What the load balancer's alarms name by a value AWS gives (arn_suffix): made before planning."""
 STATISTICS = {"Count": {"Sum"}, "Seconds": {"Maximum"}}
 """What a sane alarm aggregates, by the unit the handlers emit."""
 PERIODS = {60, 300, 900, 3600}
@@ -88,9 +95,10 @@ def metrics(seeded_cloud, capfd) -> dict[tuple[str, str, frozenset], str]:
     return emitted_metrics(capfd.readouterr().out)
 
 
-@pytest.fixture
-def planned(terraform_cli, emulator, tmp_path: Path) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def planned(terraform_cli, emulator, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     binary, mirror = terraform_cli
+    tmp_path = tmp_path_factory.mktemp("alarms")
     copy = copy_terraform(tmp_path)
     local_state(copy / "regions/us-east-1")
     terraform = make_terraform(
@@ -108,6 +116,7 @@ def planned(terraform_cli, emulator, tmp_path: Path) -> dict[str, Any]:
         **EMULATOR_SWITCHES,
         **THROWAWAY,
     }
+    terraform.run("apply", "-auto-approve", "-no-color", *NAMED_AFTER_APPLY, *var_args(values))
     terraform.run("plan", "-no-color", "-out=alarms.plan", *var_args(values))
     return terraform.show_json("alarms.plan")
 
@@ -130,6 +139,10 @@ def test_every_alarm_watches_an_emitted_or_documented_metric(metrics, planned):
     }
     queues = {r["values"]["name"] for r in planned_resources(planned, "aws_sqs_queue")}
     apis = {r["values"]["name"] for r in planned_resources(planned, "aws_api_gateway_rest_api")}
+    balancers = {
+        dimension: {r["values"]["arn_suffix"] for r in planned_resources(planned, kind)}
+        for dimension, kind in (("LoadBalancer", "aws_lb"), ("TargetGroup", "aws_lb_target_group"))
+    }
     assert alarms
     faults = []
     for alarm in alarms:
@@ -150,6 +163,10 @@ def test_every_alarm_watches_an_emitted_or_documented_metric(metrics, planned):
                     dimensions.get("FunctionName", "") in functions
                     or dimensions.get("QueueName", "") in queues
                     or dimensions.get("ApiName", "") in apis
+                    or (
+                        key[0] == "AWS/ApplicationELB"
+                        and all(dimensions.get(d) in balancers[d] for d in AWS_METRICS[key])
+                    )
                 )
                 if not known:
                     faults.append(f"{name}: {dimensions} names nothing this root makes")

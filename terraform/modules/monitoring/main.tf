@@ -110,6 +110,60 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx" {
   ok_actions          = [aws_sns_topic.alarms.arn]
 }
 
+# The portal's load balancer: its targets answering 5xx, the load balancer's own
+# 5xx (no healthy target to send a request to, or a target that did not answer),
+# and targets failing their health check.
+resource "aws_cloudwatch_metric_alarm" "portal_target_5xx" {
+  count               = var.portal == null ? 0 : 1
+  alarm_name          = "${var.name}-portal-target-5xx"
+  alarm_description   = "The portal answered 5xx more than ${var.portal_5xx_per_5_minutes} times in 5 minutes. Runbook: portal-target-5xx."
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "HTTPCode_Target_5XX_Count"
+  dimensions          = { LoadBalancer = var.portal.load_balancer }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.portal_5xx_per_5_minutes
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "portal_elb_5xx" {
+  count               = var.portal == null ? 0 : 1
+  alarm_name          = "${var.name}-portal-elb-5xx"
+  alarm_description   = "The portal's load balancer answered 5xx itself more than ${var.portal_5xx_per_5_minutes} times in 5 minutes. Runbook: portal-elb-5xx."
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "HTTPCode_ELB_5XX_Count"
+  dimensions          = { LoadBalancer = var.portal.load_balancer }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.portal_5xx_per_5_minutes
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "portal_unhealthy_hosts" {
+  count               = var.portal == null ? 0 : 1
+  alarm_name          = "${var.name}-portal-unhealthy-hosts"
+  alarm_description   = "A portal task has failed the load balancer's health check for ${var.portal_unhealthy_minutes} minutes. Runbook: portal-unhealthy-hosts."
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "UnHealthyHostCount"
+  dimensions          = { TargetGroup = var.portal.target_group, LoadBalancer = var.portal.load_balancer }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = var.portal_unhealthy_minutes
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
 resource "aws_cloudwatch_metric_alarm" "failed_task_rate" {
   alarm_name          = "${var.name}-failed-task-rate"
   alarm_description   = "More than ${var.failed_task_percent} % of the tasks finished in the last hour failed (at least 3 finished). Runbook: failed-task-rate."
@@ -168,7 +222,7 @@ resource "aws_cloudwatch_metric_alarm" "custom" {
 resource "aws_cloudwatch_dashboard" "main" {
   dashboard_name = "${var.name}-${data.aws_region.current.name}"
   dashboard_body = jsonencode({
-    widgets = [
+    widgets = concat([
       {
         type = "metric", x = 0, y = 0, width = 12, height = 6
         properties = {
@@ -210,6 +264,18 @@ resource "aws_cloudwatch_dashboard" "main" {
           )
         }
       },
-    ]
+      ], [
+      for portal in(var.portal == null ? [] : [var.portal]) : {
+        type = "metric", x = 0, y = 12, width = 24, height = 6
+        properties = {
+          title = "Portal: 5xx and unhealthy tasks", region = data.aws_region.current.name, stat = "Sum", period = 300
+          metrics = [
+            ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", portal.load_balancer],
+            ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", portal.load_balancer],
+            ["AWS/ApplicationELB", "UnHealthyHostCount", "TargetGroup", portal.target_group, "LoadBalancer", portal.load_balancer, { stat = "Maximum" }],
+          ]
+        }
+      }
+    ])
   })
 }

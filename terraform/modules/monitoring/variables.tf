@@ -63,3 +63,24 @@ variable "api_5xx_per_5_minutes" {
   type        = number
   default     = 5
 }
+
+variable "portal" {
+  description = "The portal's load balancer and target group as CloudWatch names them (their arn_suffix); null where this region hosts no portal."
+  type = object({
+    load_balancer = string
+    target_group  = string
+  })
+  default = null
+}
+
+variable "portal_5xx_per_5_minutes" {
+  description = "Alarm when the portal, or its load balancer itself, answers more 5xx than this in 5 minutes."
+  type        = number
+  default     = 5
+}
+
+variable "portal_unhealthy_minutes" {
+  description = "Alarm when a portal task has failed its health check for this many minutes in a row."
+  type        = number
+  default     = 3
+}

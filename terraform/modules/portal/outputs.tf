@@ -17,3 +17,8 @@ output "load_balancer_arn_suffix" {
   description = "CloudWatch's LoadBalancer dimension."
   value       = aws_lb.portal.arn_suffix
 }
+
+output "target_group_arn_suffix" {
+  description = "CloudWatch's TargetGroup dimension."
+  value       = aws_lb_target_group.portal.arn_suffix
+}

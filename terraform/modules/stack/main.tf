@@ -133,4 +133,8 @@ module "monitoring" {
   function_names = module.functions.function_names
   api_name       = module.api.api_name
   api_stage      = module.api.stage
+  portal = var.portal ? {
+    load_balancer = module.portal[0].load_balancer_arn_suffix
+    target_group  = module.portal[0].target_group_arn_suffix
+  } : null
 }
