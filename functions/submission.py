@@ -25,7 +25,13 @@ from functions.core.keys import InKey, in_key, s3_url, task_prefix
 from functions.core.models import ModeCatalog, ModeSettings, Site, Task, User
 from functions.core.settings import Settings
 from functions.core.status import Status
-from functions.core.task_store import advance, condition_failed, fail, open_task
+from functions.core.task_store import (
+    advance,
+    condition_failed,
+    fail,
+    open_task,
+    status_actions,
+)
 from functions.core.taskfile import TaskFile, parse_task_file
 
 logger = logging.getLogger(__name__)
@@ -166,7 +172,7 @@ class Submitter:
             # The answer may be what was lost: a job that exists must not be submitted twice.
             found = find_job(self.clients.batch, queue, task_id)
             if found is None:
-                self._release(task_id, claim)
+                self._release(task, claim)
                 raise
             job_id = found["jobId"]
             logger.warning("SubmitJob failed after Batch took the job", extra={"task_id": task_id})
@@ -226,19 +232,15 @@ class Submitter:
         The caller has made sure Batch has no job for the task: the claim is released
         and the task submitted again through the guarded path.
         """
-        self._release(task.task_id, task.claim_id or "")
+        self._release(task, task.claim_id or "")
         name = (task.task_file_key or "").rsplit("/", 1)[-1]
         return self.submit(task.user_name, task.task_id, name)
 
-    def _release(self, task_id: str, claim: str) -> None:
+    def _release(self, task: Task, claim: str) -> None:
         """Undo our own claim after SubmitJob failed, so that the retry can submit."""
         try:
-            Task(task_id).update(
-                actions=[
-                    Task.status.set(Status.UPLOADING.value),
-                    Task.open_status.set(Status.UPLOADING.value),
-                    Task.claim_id.remove(),
-                ],
+            Task(task.task_id).update(
+                actions=[*status_actions(task.site_id, Status.UPLOADING), Task.claim_id.remove()],
                 condition=(Task.claim_id == claim)
                 & Task.job_id.does_not_exist()
                 & (Task.status == Status.SUBMITTED.value),

@@ -7,6 +7,8 @@ Table names come from :class:`~functions.core.settings.Settings` through
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
     BooleanAttribute,
     MapAttribute,
@@ -46,6 +48,16 @@ class TaskSiteIndex(_Index):
     created_at = NumberAttribute(range_key=True)
 
 
+class TaskSiteStatusIndex(_Index):
+    """A site's tasks of one status, newest first: the partition is :func:`site_status_key`."""
+
+    class Meta(_Index.Meta):
+        index_name = "site_status_index"
+
+    site_status = UnicodeAttribute(hash_key=True)
+    created_at = NumberAttribute(range_key=True)
+
+
 class TaskOpenIndex(_Index):
     """Sparse index of tasks that can still change, by status and last activity."""
 
@@ -54,6 +66,11 @@ class TaskOpenIndex(_Index):
 
     open_status = UnicodeAttribute(hash_key=True)
     touched_at = NumberAttribute(range_key=True)
+
+
+def site_status_key(site_id: str, status: str) -> str:
+    """The :class:`TaskSiteStatusIndex` partition of a site's tasks in ``status``."""
+    return f"{site_id}#{status}"
 
 
 class RawFile(MapAttribute):
@@ -72,6 +89,8 @@ class Task(Model):
     site_id = UnicodeAttribute()
     user_name = UnicodeAttribute()
     status = UnicodeAttribute(default=Status.UPLOADING.value)
+    site_status = UnicodeAttribute(null=True)
+    """``site_id#status`` (:func:`site_status_key`), written with every change of status."""
     open_status = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
     touched_at = NumberAttribute()
@@ -98,11 +117,23 @@ class Task(Model):
 
     user_index = TaskUserIndex()
     site_index = TaskSiteIndex()
+    site_status_index = TaskSiteStatusIndex()
     open_index = TaskOpenIndex()
 
     @property
     def current_status(self) -> Status:
         return Status(self.status)
+
+    def serialize(self, null_check: bool = True) -> dict[str, dict[str, Any]]:
+        """The item as written by a put (``save``, batch or transaction).
+
+        ``site_status`` is derived here from ``site_id`` and ``status``, so a whole
+        item can never be written with a stale one; an update that changes the status
+        sets it in the same update (``functions.core.task_store``).
+        """
+        if self.site_id is not None and self.status is not None:
+            self.site_status = site_status_key(self.site_id, self.status)
+        return super().serialize(null_check=null_check)
 
 
 class Site(Model):

@@ -9,7 +9,7 @@ from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
 from functions.core.errors import TaskUnavailable
-from functions.core.models import Task
+from functions.core.models import Task, site_status_key
 from functions.core.status import Status, is_open, predecessors
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -33,6 +33,7 @@ def open_task(task_id: str, *, user_name: str, site_id: str, now: float) -> Task
         site_id=site_id,
         user_name=user_name,
         status=Status.UPLOADING.value,
+        site_status=site_status_key(site_id, Status.UPLOADING.value),
         open_status=Status.UPLOADING.value,
         created_at=now,
         touched_at=now,
@@ -59,17 +60,29 @@ def open_task(task_id: str, *, user_name: str, site_id: str, now: float) -> Task
     return existing
 
 
-def _transition_actions(target: Status, now: float) -> list[Any]:
-    """The update actions that put a task into ``target`` at ``now``."""
-    actions = [
+def status_actions(site_id: str, target: Status) -> list[Any]:
+    """The update actions that set a task's status and the index keys derived from it.
+
+    ``site_status`` (``site_status_index``) and ``open_status`` (the sparse
+    ``open_index``) must change with ``status`` in the same update, or the indexes
+    would list the task under a status it no longer has.
+    """
+    if not site_id:
+        raise ValueError("a task's status cannot change without its site: load the whole task")
+    return [
         Task.status.set(target.value),
+        Task.site_status.set(site_status_key(site_id, target.value)),
+        Task.open_status.set(target.value) if is_open(target) else Task.open_status.remove(),
+    ]
+
+
+def _transition_actions(task: Task, target: Status, now: float) -> list[Any]:
+    """The update actions that put ``task`` into ``target`` at ``now``."""
+    return [
+        *status_actions(task.site_id, target),
         Task.touched_at.set(now),
         Task.status_times[target.value].set(now),
     ]
-    actions.append(
-        Task.open_status.set(target.value) if is_open(target) else Task.open_status.remove()
-    )
-    return actions
 
 
 def _transition_condition(target: Status, extra: Condition | None = None) -> Condition:
@@ -96,7 +109,7 @@ def advance(
     """
     try:
         task.update(
-            actions=[*_transition_actions(target, now), *actions],
+            actions=[*_transition_actions(task, target, now), *actions],
             condition=_transition_condition(target, condition),
         )
         return True

@@ -1,9 +1,11 @@
 """Pages of tasks, newest first, through the task table's indexes (never a scan).
 
-One index answers each question: a user's tasks come from ``user_index``, a
-site's from ``site_index``; every site's (the operator's view) merges one
-``site_index`` query per site. A page ends with an opaque cursor naming the
-last task shown, from which the next page starts.
+One index answers each question: a user's tasks come from ``user_index`` (a
+status filter applies to that small partition), a site's from ``site_index``, a
+site's tasks of one status from their own partition of ``site_status_index``, so
+a rare status reads only its own tasks; every site's (the operator's view) merges
+one query per site. A page ends with an opaque cursor naming the last task shown
+in each partition, from which the next page starts.
 """
 
 from __future__ import annotations
@@ -16,9 +18,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from functions.core.models import Task
+from functions.core.models import Task, site_status_key
 
 _MAX_CURSOR = 64 * 1024
+
+_INDEXES = {
+    "user": (Task.user_index, "user_name"),
+    "site": (Task.site_index, "site_id"),
+    "site_status": (Task.site_status_index, "site_status"),
+}
+"""Each kind of partition: the index holding it and the name of its hash key."""
 
 
 class BadCursor(ValueError):
@@ -87,10 +96,10 @@ def decode_cursor(cursor: str) -> dict[str, list | None]:
 
 
 def _query(
-    index_name: str, partition: str, task_filter: TaskFilter, after: list | None, limit: int
+    kind: str, partition: str, task_filter: TaskFilter, after: list | None, limit: int
 ) -> list[Task]:
     """Up to ``limit`` tasks of one index partition, newest first, after position ``after``."""
-    index = Task.user_index if index_name == "user" else Task.site_index
+    index, hash_name = _INDEXES[kind]
     range_condition = None
     if task_filter.since is not None and task_filter.until is not None:
         range_condition = Task.created_at.between(task_filter.since, task_filter.until - 0.000001)
@@ -99,23 +108,22 @@ def _query(
     elif task_filter.until is not None:
         range_condition = Task.created_at < task_filter.until
     conditions = []
-    if task_filter.status:
+    if task_filter.status and kind != "site_status":
         conditions.append(Task.status == task_filter.status)
-    if index_name == "user" and task_filter.site_id:
+    if kind == "user" and task_filter.site_id:
         conditions.append(Task.site_id == task_filter.site_id)
     filter_condition = None
     for condition in conditions:
         filter_condition = condition if filter_condition is None else filter_condition & condition
     start = None
     if after is not None:
-        hash_name = "user_name" if index_name == "user" else "site_id"
         start = {
             "task_id": {"S": after[1]},
             hash_name: {"S": partition},
             "created_at": {"N": after[0]},
         }
     # A filter applies after DynamoDB reads a page: read large pages when one is set (1,000
-    # tasks stay under DynamoDB's 1 MB page), so a rare status takes few round trips.
+    # tasks stay under DynamoDB's 1 MB page), so a user's rare status takes few round trips.
     page_size = max(limit, 1000) if filter_condition is not None else limit
     return list(
         index.query(
@@ -155,12 +163,7 @@ def task_page(
     BadCursor
         When ``cursor`` was not made for this listing.
     """
-    if task_filter.user_name:
-        partitions = {task_filter.user_name: "user"}
-    elif task_filter.site_id:
-        partitions = {task_filter.site_id: "site"}
-    else:
-        partitions = dict.fromkeys(sites, "site")
+    partitions = _partitions(task_filter, sites)
     if cursor:
         positions = decode_cursor(cursor)
         if not set(positions) <= set(partitions):
@@ -203,6 +206,16 @@ def task_page(
     if len(partitions) == 1:
         next_positions = {k: v for k, v in next_positions.items() if v is not None}
     return TaskPage(shown, encode_cursor(next_positions) if more else None)
+
+
+def _partitions(task_filter: TaskFilter, sites: Iterable[str]) -> dict[str, str]:
+    """The index partitions holding the tasks of ``task_filter``, each with its kind."""
+    if task_filter.user_name:
+        return {task_filter.user_name: "user"}
+    site_ids = [task_filter.site_id] if task_filter.site_id else list(sites)
+    if task_filter.status:
+        return {site_status_key(site, task_filter.status): "site_status" for site in site_ids}
+    return dict.fromkeys(site_ids, "site")
 
 
 def _reverse(text: str) -> tuple[int, ...]:

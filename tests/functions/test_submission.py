@@ -160,9 +160,11 @@ def test_a_failing_submit_job_releases_the_claim_and_the_retry_submits(seeded_cl
     raw, task_file = take_messages(cloud)
     invoke(cloud, [raw])
     assert invoke(cloud, [task_file])["batchItemFailures"]
-    assert Task.get(ALICE_TASK).status == "UPLOADING"
+    released = Task.get(ALICE_TASK)
+    assert (released.status, released.site_status) == ("UPLOADING", "site-a#UPLOADING")
     assert invoke(cloud, [task_file])["batchItemFailures"] == []
-    assert Task.get(ALICE_TASK).status == "SUBMITTED"
+    submitted = Task.get(ALICE_TASK)
+    assert (submitted.status, submitted.site_status) == ("SUBMITTED", "site-a#SUBMITTED")
     assert len(jobs_of(cloud, ALICE_TASK)) == 1
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from functions.core.models import Task
 from functions.core.status import Status
+from functions.core.task_store import status_actions
 from functions.sweeping import Sweeper, SweepReport
 from tests.helpers.cloud import drain, jobs_of, usage_of
 
@@ -42,11 +43,12 @@ def discard(cloud, queue: str = "submit") -> None:
 
 def set_state(task_id: str, *, touched_at: float, status: str | None = None, **fields) -> None:
     """Rewrite a task's state directly, as if time or a crash had left it there."""
+    task = Task.get(task_id, consistent_read=True)
     actions = [Task.touched_at.set(touched_at)]
     if status is not None:
-        actions += [Task.status.set(status), Task.open_status.set(status)]
+        actions += status_actions(task.site_id, Status(status))
     actions += [getattr(Task, name).set(value) for name, value in fields.items()]
-    Task.get(task_id, consistent_read=True).update(actions=actions)
+    task.update(actions=actions)
 
 
 def sweeper_at(cloud, instant: float) -> Sweeper:
@@ -95,6 +97,7 @@ def test_an_abandoned_upload_expires_and_its_files_are_deleted(seeded_cloud):
     assert report.expired == [OLD_UPLOAD]
     task = Task.get(OLD_UPLOAD, consistent_read=True)
     assert task.status == "EXPIRED" and task.open_status is None
+    assert task.site_status == "site-a#EXPIRED"
     assert "not completed within 24 h" in task.error
     assert "send the scan again" in task.error
     assert objects_under(cloud, f"alice/{OLD_UPLOAD}/") == []
@@ -136,6 +139,7 @@ def test_a_task_whose_job_batch_lost_ends_failed(seeded_cloud):
     assert report.lost == [TASK]
     task = Task.get(TASK, consistent_read=True)
     assert task.status == "FAILED" and task.open_status is None
+    assert task.site_status == "site-a#FAILED"
     assert "lost this task's job" in task.error
     assert task.job_id == never_issued
     assert Task.get(OTHER, consistent_read=True).status == "RUNNING"

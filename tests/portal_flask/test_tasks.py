@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from functions.core.models import Task
+from functions.core.status import Status
+from functions.core.task_store import advance, fail
 from portal_flask import create_app
 
 DAY = 86400
@@ -153,6 +155,58 @@ def test_filtered_pages_walk_through_the_index(portal, make_account, sign_in):
     assert _walk(client, "/tasks/?status=FAILED") == list(reversed(failed))
 
 
+@pytest.mark.parametrize("role", ["site_admin", "operator"])
+def test_a_status_filter_pages_through_the_tasks_of_that_status_alone(
+    portal, make_account, sign_in, role
+):
+    app = create_app(portal.config.with_(tasks_page_size=3))
+    expected = []
+    for i in range(9):
+        created = BASE + (i // 2) * 60  # two failures share each minute
+        expected.append((created, put_task("site-a", ("alice", "bob")[i % 2], created, "FAILED")))
+        put_task("site-a", "alice", created, "SUCCEEDED")
+        put_task("site-a", "bob", created + 1, "RUNNING")
+        other_site = put_task("site-b", "carol", created + 2, "FAILED")
+        if role == "operator":
+            expected.append((created + 2, other_site))
+    client = app.test_client()
+    client.environ_base["HTTP_REFERER"] = "https://localhost/"
+    sign_in(client, make_account(role, "site-a"))
+    newest_first = [task_id for _, task_id in sorted(expected, reverse=True)]
+    assert _walk(client, "/tasks/?status=FAILED") == newest_first
+    assert _walk(client, "/tasks/?status=CANCELED") == []
+
+
+def test_a_task_leaves_one_status_listing_for_the_next_as_it_moves(
+    portal, client, make_account, sign_in, tasks
+):
+    sign_in(client, make_account("site_admin", "site-a"))
+
+    def ids(status: str) -> list[str]:
+        return shown(client.get(f"/tasks/?status={status}").get_data(as_text=True))
+
+    assert ids("RUNNING") == [tasks["alice_new"]]
+    task = Task.get(tasks["alice_new"])
+    assert fail(task, "The reconstruction ran out of memory.", now=BASE + 3 * DAY)
+    assert ids("RUNNING") == []
+    assert ids("FAILED") == [tasks["alice_new"], tasks["bob"]]
+    assert ids("SUCCEEDED") == [tasks["alice_old"]]
+
+
+def test_a_cursor_of_one_status_is_refused_for_another(portal, make_account, sign_in):
+    app = create_app(portal.config.with_(tasks_page_size=1))
+    for i in range(3):
+        put_task("site-a", "alice", BASE + i, "FAILED")
+    client = app.test_client()
+    client.environ_base["HTTP_REFERER"] = "https://localhost/"
+    sign_in(client, make_account("site_admin", "site-a"))
+    page = client.get("/tasks/?status=FAILED").get_data(as_text=True)
+    cursor = re.search(r'id="older" href="[^"]*cursor=([^"&]+)', page).group(1)
+    response = client.get(f"/tasks/?status=SUCCEEDED&cursor={cursor}")
+    assert response.status_code == 400
+    assert "another listing" in response.get_data(as_text=True)
+
+
 def test_a_forged_or_foreign_cursor_is_refused_with_a_clear_answer(
     portal, client, make_account, sign_in, tasks
 ):
@@ -171,7 +225,7 @@ def test_the_feed_returns_the_rows_as_they_are_now(portal, client, make_account,
     first = client.get("/tasks/feed.json").get_json()
     assert shown(first["html"]) == [tasks["alice_new"], tasks["alice_old"]]
     task = Task.get(tasks["alice_new"])
-    task.update(actions=[Task.status.set("SUCCEEDED")])
+    assert advance(task, Status.SUCCEEDED, now=BASE + 3 * DAY)
     later = client.get("/tasks/feed.json").get_json()
     assert 'data-status="SUCCEEDED"' in later["html"].split("</tr>")[0]
 

@@ -194,6 +194,7 @@ def test_job_status_delivered_and_cancel(api_cloud):
     assert users["alice"].post("job_cancel", {"name": TASK}).status == 409
     delivered = users["alice"].post("job_delivered", {"name": TASK})
     assert delivered.status == 200 and Task.get(TASK).status == "DELIVERED"
+    assert Task.get(TASK).site_status == "site-a#DELIVERED"
     assert users["alice"].post("job_delivered", {"name": TASK}).status == 200
 
 
@@ -216,6 +217,7 @@ def test_job_cancel_stops_a_running_job(api_cloud):
     assert "Canceled by alice" in job["statusReason"]
     cloud.wait_until(lambda: usage_of(TASK), 30, "the canceled job's usage")
     assert Task.get(TASK).status == "CANCELED"
+    assert Task.get(TASK).site_status == "site-a#CANCELED"
 
 
 def test_job_cancel_of_an_upload(api_cloud):

@@ -37,7 +37,7 @@ def test_a_job_reaches_succeeded_by_events_alone(seeded_cloud):
     assert task.status == "SUCCEEDED", task.error
     for status in ("UPLOADING", "SUBMITTED", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"):
         assert status in task.status_times.as_dict()
-    assert task.open_status == "SUCCEEDED"
+    assert (task.open_status, task.site_status) == ("SUCCEEDED", "site-a#SUCCEEDED")
     assert task.stopped_at >= task.started_at > 0
     [usage] = usage_of(TASK)
     assert (usage.user_name, usage.site_id, usage.status) == ("alice", "site-a", "SUCCEEDED")
@@ -62,7 +62,7 @@ def test_a_job_that_exits_non_zero_ends_failed_with_its_reason(seeded_cloud):
     cloud, upload = seeded_cloud(worker_command=crash)
     upload.task("alice", TASK)
     task = cloud.wait_for_task(TASK, {"SUCCEEDED", "FAILED"})
-    assert task.status == "FAILED"
+    assert (task.status, task.site_status) == ("FAILED", "site-a#FAILED")
     assert "exit code 3" in task.error and "resubmit" in task.error
     assert task.exit_code == 3
     [usage] = usage_of(TASK)
