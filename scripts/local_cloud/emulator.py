@@ -120,6 +120,33 @@ def _one_dynamodb_request_at_a_time(app: Callable) -> Callable:
     return serialised
 
 
+def _managed_policies_in_the_aws_partition_only() -> None:
+    """Give only the ``aws`` partition AWS's managed policies, from JSON parsed once.
+
+    Terraform attaches AWS managed policies, so the emulator loads them; but moto
+    builds all 1,582 of them for every partition (six: ``aws-cn``, ``aws-us-gov``, ...)
+    from freshly parsed JSON, when an account's IAM is first touched and at every
+    reset: half a second each time, for partitions this project never uses.
+    """
+    import json
+
+    from moto.iam import models as iam
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.settings import load_iam_aws_managed_policies
+
+    parsed = json.loads(aws_managed_policies_data)
+
+    def init_aws_policies(self: iam.IAMBackend) -> list[iam.ManagedPolicy]:
+        if self.partition != "aws" or not load_iam_aws_managed_policies():
+            return []
+        return [
+            iam.AWSManagedPolicy.from_data(name, self.account_id, self.region_name, data)
+            for name, data in parsed.items()
+        ]
+
+    iam.IAMBackend._init_aws_policies = init_aws_policies
+
+
 def serve(host: str, port: int) -> None:
     from moto import backends
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -134,6 +161,7 @@ def serve(host: str, port: int) -> None:
     # lock; the list never changes while the server runs, so it is read once.
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
+    _managed_policies_in_the_aws_partition_only()
 
     class KeepAliveHandler(WSGIRequestHandler):
         """HTTP/1.1, so that clients reuse connections as they do with AWS."""

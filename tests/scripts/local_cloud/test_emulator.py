@@ -44,6 +44,25 @@ def test_reset_forgets_everything(emulator):
     assert s3.list_buckets()["Buckets"] == []
 
 
+def test_aws_managed_policies_are_there_after_a_reset_for_terraform_to_attach(emulator):
+    import boto3
+
+    iam = boto3.client(
+        "iam",
+        endpoint_url=emulator.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    arn = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    iam.create_role(RoleName="gateway-logs", AssumeRolePolicyDocument="{}")
+    iam.attach_role_policy(RoleName="gateway-logs", PolicyArn=arn)
+    emulator.reset()
+
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 0
+    assert iam.list_roles()["Roles"] == []
+
+
 def test_a_conditional_write_has_one_winner_however_many_race(emulator):
     """DynamoDB's conditional writes are atomic; the claim that guards SubmitJob needs that."""
     import boto3
