@@ -25,6 +25,8 @@ PROCESSING_ERROR = "processing error"
 """The stage of a task the cloud ended badly; its error is the cloud's reason."""
 ENDED = (COMPLETED, PROCESSING_ERROR)
 """The stages of a task that is over: its ``.phi`` archived, nothing left to do."""
+STOPPED = (FAILED, *ENDED)
+"""The stages of a task that moves no more until someone retries it, if ever."""
 
 
 def agent_root(base: Path) -> Path:
@@ -144,7 +146,7 @@ def task_rows(base: Path, *, now: float | None = None) -> list[TaskRow]:
         created = float(state.get("created", seen))
         stage = state.get("stage") or _ort_stage(cloud, uuid)
         wait = state.get("retry_at")
-        if stage not in (FAILED, *ENDED) and wait and wait > now:
+        if stage not in STOPPED and wait and wait > now:
             stage = f"{stage} (retry in {_age(wait - now)})"
         rows.append(
             TaskRow(

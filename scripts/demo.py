@@ -48,7 +48,7 @@ from agent.errors import AgentError
 from agent.ort import OrtFolders
 from agent.phi import PhiFile
 from agent.pipeline import MRD_SUFFIXES
-from agent.status import COMPLETED, ENDED, FAILED, TaskRow, task_rows
+from agent.status import COMPLETED, STOPPED, TaskRow, task_rows
 from functions.core.destinations import Destination
 from functions.core.settings import Settings
 from recon_image.modes.modefile import mode_ids
@@ -67,8 +67,6 @@ MODE = "yc_cartesian"
 SLICES = 4
 AGENT_AET = "YARRACLOUD"
 RAW_SUFFIXES = (".dat", *sorted(MRD_SUFFIXES))
-AGENT_STOPPED = (FAILED, *ENDED)
-"""The agent's stages of a task that moves no more: stopped by an error, or over."""
 INSTALL_ORTHANC = (
     f"{ORTHANC_BINARY} is missing: the demo stores the images in an Orthanc PACS."
     " Install the Debian package: sudo apt-get install orthanc"
@@ -317,7 +315,7 @@ def watch(
 
     The agent's steps are read from its journal as they are recorded; the cloud's
     states, with the times the cloud recorded, from ``v1/job_status``, as a client
-    would. Returns the task's last stage in the agent (one of ``AGENT_STOPPED``) and the
+    would. Returns the task's last stage in the agent (one of ``STOPPED``) and the
     time of each stage shown, in seconds since ``started``.
     """
     shown: dict[str, float] = {}
@@ -325,7 +323,7 @@ def watch(
     journal = folders.journal_file(task_id)
     while True:
         stage = agent_stage(folders.base, task_id)
-        ended = stage in AGENT_STOPPED
+        ended = stage in STOPPED
         now = time.time()
         events: list[tuple[float, str, str]] = []
         steps = journal_steps(journal)

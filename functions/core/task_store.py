@@ -33,7 +33,6 @@ def open_task(task_id: str, *, user_name: str, site_id: str, now: float) -> Task
         site_id=site_id,
         user_name=user_name,
         status=Status.UPLOADING.value,
-        site_status=site_status_key(site_id, Status.UPLOADING.value),
         open_status=Status.UPLOADING.value,
         created_at=now,
         touched_at=now,

@@ -5,30 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
+from tests.helpers.emulator_client import emulator_client
 
 
 def _name(arn: str) -> str:
     return arn.rsplit(":", 1)[1]
 
 
-def client(endpoint: str, service: str, region: str = "us-east-1") -> Any:
-    """A client of the emulator at ``endpoint``."""
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-
-
 def snapshot(endpoint: str, region: str, prefix: str) -> dict[str, Any]:
     """Buckets, queues (+ DLQ and redrive), pattern rules (+ targets) and tables of ``prefix``."""
-    s3 = client(endpoint, "s3", region)
-    sqs = client(endpoint, "sqs", region)
-    events = client(endpoint, "events", region)
-    dynamodb = client(endpoint, "dynamodb", region)
+    s3 = emulator_client(endpoint, "s3", region)
+    sqs = emulator_client(endpoint, "sqs", region)
+    events = emulator_client(endpoint, "events", region)
+    dynamodb = emulator_client(endpoint, "dynamodb", region)
 
     buckets = {}
     for bucket in s3.list_buckets()["Buckets"]:
@@ -88,7 +77,7 @@ def snapshot(endpoint: str, region: str, prefix: str) -> dict[str, Any]:
 
 
 def site_user_policy(endpoint: str, group: str) -> dict[str, Any]:
-    iam = client(endpoint, "iam")
+    iam = emulator_client(endpoint, "iam")
     names = iam.list_group_policies(GroupName=group)["PolicyNames"]
     assert len(names) == 1, names
     document = iam.get_group_policy(GroupName=group, PolicyName=names[0])["PolicyDocument"]

@@ -20,8 +20,9 @@ from scripts.local_cloud.emulator import Emulator
 from scripts.local_cloud.resources import Deployment, Resources
 from scripts.local_cloud.seed import DEMO_MODE, publish_mode, seed_site
 from tests.helpers.cloud import Uploader
+from tests.helpers.emulator_client import emulator_client
 from tests.helpers.inspect_job import INSPECT_JOB
-from tests.terraform.cloud_state import client, site_user_policy, snapshot
+from tests.terraform.cloud_state import site_user_policy, snapshot
 from tests.terraform.terraform_cli import (
     EMULATOR_SWITCHES,
     ROOTS,
@@ -64,7 +65,7 @@ def deployed(terraform_cli, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     copy = copy_terraform(work)
     package = functions_zip(work / "functions.zip")
     with Emulator() as emulator:
-        acm = client(emulator.endpoint, "acm")
+        acm = emulator_client(emulator.endpoint, "acm")
         certificate = acm.request_certificate(DomainName="portal.example.test")["CertificateArn"]
         env = {**CREDENTIALS, "AWS_REGION": "us-east-1"}
         roots, variables = {}, {}
@@ -192,6 +193,6 @@ def test_destroy_removes_everything(deployed: Deployed):
             "rules": {},
             "tables": {},
         }
-        assert client(endpoint, "lambda", region).list_functions()["Functions"] == []
-    groups = client(endpoint, "iam").list_groups()["Groups"]
+        assert emulator_client(endpoint, "lambda", region).list_functions()["Functions"] == []
+    groups = emulator_client(endpoint, "iam").list_groups()["Groups"]
     assert [g for g in groups if g["GroupName"].startswith(PREFIX)] == []

@@ -113,29 +113,19 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx" {
 # The portal's load balancer: its targets answering 5xx, the load balancer's own
 # 5xx (no healthy target to send a request to, or a target that did not answer),
 # and targets failing their health check.
-resource "aws_cloudwatch_metric_alarm" "portal_target_5xx" {
-  count               = var.portal == null ? 0 : 1
-  alarm_name          = "${var.name}-portal-target-5xx"
-  alarm_description   = "The portal answered 5xx more than ${var.portal_5xx_per_5_minutes} times in 5 minutes. Runbook: portal-target-5xx."
-  namespace           = "AWS/ApplicationELB"
-  metric_name         = "HTTPCode_Target_5XX_Count"
-  dimensions          = { LoadBalancer = var.portal.load_balancer }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = var.portal_5xx_per_5_minutes
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+locals {
+  portal_5xx = {
+    "portal-target-5xx" = { metric = "HTTPCode_Target_5XX_Count", who = "The portal" }
+    "portal-elb-5xx"    = { metric = "HTTPCode_ELB_5XX_Count", who = "The portal's load balancer itself" }
+  }
 }
 
-resource "aws_cloudwatch_metric_alarm" "portal_elb_5xx" {
-  count               = var.portal == null ? 0 : 1
-  alarm_name          = "${var.name}-portal-elb-5xx"
-  alarm_description   = "The portal's load balancer answered 5xx itself more than ${var.portal_5xx_per_5_minutes} times in 5 minutes. Runbook: portal-elb-5xx."
+resource "aws_cloudwatch_metric_alarm" "portal_5xx" {
+  for_each            = var.portal == null ? {} : local.portal_5xx
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = "${each.value.who} answered 5xx more than ${var.portal_5xx_per_5_minutes} times in 5 minutes. Runbook: ${each.key}."
   namespace           = "AWS/ApplicationELB"
-  metric_name         = "HTTPCode_ELB_5XX_Count"
+  metric_name         = each.value.metric
   dimensions          = { LoadBalancer = var.portal.load_balancer }
   statistic           = "Sum"
   period              = 300

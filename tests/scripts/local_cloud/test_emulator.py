@@ -5,8 +5,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from botocore.config import Config
 
 from scripts.local_cloud.emulator import Emulator
+from tests.helpers.emulator_client import emulator_client
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -30,30 +32,14 @@ def test_a_busy_port_gets_a_clear_message():
 
 
 def test_reset_forgets_everything(emulator):
-    import boto3
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=emulator.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    s3 = emulator_client(emulator.endpoint, "s3")
     s3.create_bucket(Bucket="scratch")
     emulator.reset()
     assert s3.list_buckets()["Buckets"] == []
 
 
 def test_aws_managed_policies_are_there_after_a_reset_for_terraform_to_attach(emulator):
-    import boto3
-
-    iam = boto3.client(
-        "iam",
-        endpoint_url=emulator.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    iam = emulator_client(emulator.endpoint, "iam")
     arn = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
     iam.create_role(RoleName="gateway-logs", AssumeRolePolicyDocument="{}")
     iam.attach_role_policy(RoleName="gateway-logs", PolicyArn=arn)
@@ -65,16 +51,10 @@ def test_aws_managed_policies_are_there_after_a_reset_for_terraform_to_attach(em
 
 def test_a_conditional_write_has_one_winner_however_many_race(emulator):
     """DynamoDB's conditional writes are atomic; the claim that guards SubmitJob needs that."""
-    import boto3
-    from botocore.config import Config
-
     emulator.reset()
-    dynamodb = boto3.client(
+    dynamodb = emulator_client(
+        emulator.endpoint,
         "dynamodb",
-        endpoint_url=emulator.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
         config=Config(max_pool_connections=16, retries={"max_attempts": 1}),
     )
     dynamodb.create_table(

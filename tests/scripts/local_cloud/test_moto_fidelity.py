@@ -11,10 +11,10 @@ import json
 import uuid
 import zipfile
 
-import boto3
 import pytest
 
 from scripts.local_cloud.emulator import Emulator
+from tests.helpers.emulator_client import emulator_client
 
 REGION = "us-east-1"
 
@@ -22,13 +22,7 @@ REGION = "us-east-1"
 @pytest.fixture
 def aws(emulator: Emulator):
     def client(service: str):
-        return boto3.client(
-            service,
-            endpoint_url=emulator.endpoint,
-            region_name=REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        return emulator_client(emulator.endpoint, service, REGION)
 
     return client
 
