@@ -89,3 +89,65 @@ def test_a_conditional_write_has_one_winner_however_many_race(emulator):
     for thread in threads:
         thread.join()
     assert [len(w) for w in winners] == [1] * rounds
+
+
+def test_an_index_query_returns_items_in_key_order_page_by_page(emulator):
+    """Numbers order as numbers, strings as strings; equal index keys by the table's key."""
+    emulator.reset()
+    dynamodb = emulator_client(emulator.endpoint, "dynamodb")
+    dynamodb.create_table(
+        TableName="tasks",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": attr, "AttributeType": kind}
+            for attr, kind in (("id", "S"), ("site", "S"), ("created", "N"), ("name", "S"))
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": f"by_{attr}",
+                "KeySchema": [
+                    {"AttributeName": "site", "KeyType": "HASH"},
+                    {"AttributeName": attr, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for attr in ("created", "name")
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    created = ["100", "9", "10", "-2.5", "9", "1e3", "0.75"]
+    names = ["b", "B", "a10", "a9", "é", "a", "ab"]
+    for n, (when, name) in enumerate(zip(created, names, strict=True)):
+        item = {"id": f"t{n}", "site": "a", "created": when, "name": name}
+        dynamodb.put_item(
+            TableName="tasks",
+            Item={k: {"N" if k == "created" else "S": v} for k, v in item.items()},
+        )
+    dynamodb.put_item(
+        TableName="tasks",
+        Item={"id": {"S": "other"}, "site": {"S": "b"}, "created": {"N": "5"}, "name": {"S": "c"}},
+    )
+
+    def query(index: str, forward: bool) -> list[str]:
+        ids, start = [], {}
+        while True:
+            page = dynamodb.query(
+                TableName="tasks",
+                IndexName=index,
+                KeyConditionExpression="site = :s",
+                ExpressionAttributeValues={":s": {"S": "a"}},
+                ScanIndexForward=forward,
+                Limit=2,
+                **start,
+            )
+            ids += [item["id"]["S"] for item in page["Items"]]
+            if "LastEvaluatedKey" not in page:
+                return ids
+            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+    by_created = ["t3", "t6", "t1", "t4", "t2", "t0", "t5"]
+    assert query("by_created", True) == by_created
+    assert query("by_created", False) == by_created[::-1]
+    by_name = ["t1", "t5", "t2", "t3", "t6", "t0", "t4"]
+    assert query("by_name", True) == by_name
+    assert query("by_name", False) == by_name[::-1]
