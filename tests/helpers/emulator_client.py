@@ -1,4 +1,4 @@
-"""A boto3 client of the AWS emulator, signed with the throwaway key it accepts."""
+"""A boto3 client of a local AWS endpoint (the emulator, the local Batch) with a throwaway key."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from botocore.config import Config
 def emulator_client(
     endpoint: str, service: str, region: str = "us-east-1", config: Config | None = None
 ) -> Any:
-    """A client of ``service`` at the emulator's ``endpoint``."""
+    """A client of ``service`` at ``endpoint``."""
     return boto3.client(
         service,
         endpoint_url=endpoint,

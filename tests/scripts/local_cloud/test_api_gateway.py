@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -33,6 +32,7 @@ from scripts.local_cloud.api_gateway import (
     LocalApiGateway,
 )
 from scripts.local_cloud.credentials import Credential, CredentialStore
+from tests.helpers.emulator_client import emulator_client
 
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"
@@ -165,13 +165,7 @@ def assert_refused(
 
 @pytest.fixture(scope="module")
 def iam(emulator) -> Any:
-    return boto3.client(
-        "iam",
-        endpoint_url=emulator.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    return emulator_client(emulator.endpoint, "iam")
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -22,6 +21,7 @@ from scripts.local_cloud.batch_runner import (
     eventbridge_publisher,
     retry_action,
 )
+from tests.helpers.emulator_client import emulator_client
 
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"
@@ -81,13 +81,7 @@ def make_runner(tmp_path: Path) -> Iterator[Callable[..., Runner]]:
             **options,
         )
         started.append(batch)
-        client = boto3.client(
-            "batch",
-            endpoint_url=batch.start(),
-            region_name=REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        client = emulator_client(batch.start(), "batch", REGION)
         client.create_compute_environment(computeEnvironmentName="local-ce", type="MANAGED")
         queue_arn = client.create_job_queue(
             jobQueueName="local-queue",
