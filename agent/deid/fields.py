@@ -8,9 +8,10 @@ classified by the catalogue (``catalogue.json``): an identity field has its
 value masked (same length: letters become ``X``, digits ``0``, separators such
 as ``^ . - ,`` stay, so a UID stays UID-shaped); the patient's age over 89
 becomes 90; a name the catalogue lacks that looks like identity stops the
-task, naming the field and never its value. After the fields, every value that was masked is searched for again in
-the whole range (padding included, where stale text survives) in the usual
-spellings of names and dates, and masked wherever it is found.
+task, naming the field and never its value. After the fields, every value
+that was masked is searched for again in the whole range (padding included,
+where stale text survives) in the usual spellings of names and dates, and
+masked wherever it is found.
 
 All text is handled as latin-1, so a character's index is its byte offset.
 """

@@ -60,7 +60,7 @@ KEPT = frozenset(
         "name",
     )
 )
-"""XML elements kept although their names look like identity (a container: its children are judged)."""
+"""XML elements kept although their names look like identity (containers: children are judged)."""
 _USER_PARAMETERS = ("userParameterLong", "userParameterDouble", "userParameterString")
 CHUNK = 16 * 1024 * 1024
 

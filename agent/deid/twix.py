@@ -303,12 +303,13 @@ def inspect_twix(path: Path) -> Inspection:
     result = _deidentify(found, headers, version, unknown=unknown)
     if unknown:
         refusals.append(unknown_field(sorted(unknown, key=str.lower)[0]).args[0])
+    replaced = {field.split("#")[0] for field in result.replaced}
     return Inspection(
         flavour=found.flavour,
         software_version=version,
         refusal=refusals[0] if refusals else "",
         unknown_fields=tuple(sorted(unknown, key=str.lower)),
-        replaced_fields=tuple(sorted({k.split("#")[0] for k in result.replaced}, key=str.lower)),
+        replaced_fields=tuple(sorted(replaced - unknown, key=str.lower)),
         patches=len(result.patches),
         patched_bytes=sum(len(data) for _, data in result.patches),
     )

@@ -1,4 +1,4 @@
-"""The catalogue against the real E11 header: every name classified, identity where the site is named."""
+"""The catalogue against the real E11 header: every name classified, the site's as identity."""
 
 from __future__ import annotations
 
