@@ -288,26 +288,65 @@ def _worth_sweeping(form: str) -> bool:
     return len(form) >= MIN_SWEEP_LENGTH and len(set(alnum)) >= 2
 
 
-def _boundary_pattern(form: str) -> str:
-    before = r"(?<!\d)" if form[0].isdigit() else r"(?<![A-Za-z])" if form[0].isalpha() else ""
-    after = r"(?!\d)" if form[-1].isdigit() else r"(?![A-Za-z])" if form[-1].isalpha() else ""
-    return before + re.escape(form) + after
+class Sweep:
+    """Every spelling of the replaced values, found in any case, standing alone.
+
+    A spelling matches where it is not part of a longer number (when it begins or
+    ends with a digit) or word (a letter). Found with ``str.find`` per spelling
+    rather than one alternation, which a megabyte of real header made take
+    seconds; at each place the longest spelling that fits wins, as it would there.
+    """
+
+    def __init__(self, forms: Iterable[str]) -> None:
+        self._forms = sorted({form.lower() for form in forms}, key=len, reverse=True)
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """``(start, end)`` of each match in ``text``, left to right, none overlapping."""
+        lowered = text.lower()
+        found = []
+        for form in self._forms:
+            at = lowered.find(form)
+            while at >= 0:
+                if _stands_alone(text, at, at + len(form), form):
+                    found.append((at, -len(form)))
+                at = lowered.find(form, at + 1)
+        spans: list[tuple[int, int]] = []
+        for start, negative_length in sorted(found):
+            if not spans or start >= spans[-1][1]:
+                spans.append((start, start - negative_length))
+        return spans
+
+    def search(self, text: str) -> bool:
+        """Whether any spelling occurs in ``text``."""
+        return bool(self.spans(text))
 
 
-def sweep_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
-    """A case-insensitive pattern for every spelling of ``values``; None if there is none."""
+def _stands_alone(text: str, start: int, end: int, form: str) -> bool:
+    before = text[start - 1] if start else ""
+    after = text[end] if end < len(text) else ""
+    return not (_joins(form[0], before) or _joins(form[-1], after))
+
+
+def _joins(edge: str, neighbour: str) -> bool:
+    """Whether ``neighbour`` continues the number or word that ``edge`` begins or ends."""
+    if not neighbour:
+        return False
+    if edge.isdigit():
+        return neighbour.isdigit()
+    return edge.isalpha() and neighbour.isascii() and neighbour.isalpha()
+
+
+def sweep_pattern(values: Iterable[str]) -> Sweep | None:
+    """A ``Sweep`` for every spelling of ``values``; None if there is none."""
     forms = set().union(*(spellings(v) for v in values if v))
-    if not forms:
-        return None
-    ordered = sorted(forms, key=len, reverse=True)
-    return re.compile("|".join(_boundary_pattern(f) for f in ordered), re.IGNORECASE)
+    return Sweep(forms) if forms else None
 
 
-def sweep(text: str, pattern: re.Pattern[str] | None) -> list[Replacement]:
+def sweep(text: str, pattern: Sweep | None) -> list[Replacement]:
     """Replacements masking every match of ``pattern`` (from ``sweep_pattern``) in ``text``."""
     if pattern is None:
         return []
     return [
-        Replacement(m.start(), m.end(), mask(m.group(0)), "", m.group(0))
-        for m in pattern.finditer(text)
+        Replacement(start, end, mask(text[start:end]), "", text[start:end])
+        for start, end in pattern.spans(text)
     ]

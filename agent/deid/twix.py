@@ -20,6 +20,7 @@ from pathlib import Path
 
 from agent.deid.fields import (
     Replacement,
+    Sweep,
     ascconv_value,
     param_value,
     scan_fields,
@@ -373,7 +374,7 @@ def _mask_name(text: str) -> str:
 
 
 def _verify(
-    patched: str, pattern: re.Pattern[str] | None, is_header: bool, unknown: set[str] | None
+    patched: str, pattern: Sweep | None, is_header: bool, unknown: set[str] | None
 ) -> None:
     """Fail closed: the patched text must hold no identity value and no unmasked field."""
     leftover = bool(sweep(patched, pattern))
