@@ -373,9 +373,7 @@ def _mask_name(text: str) -> str:
     )
 
 
-def _verify(
-    patched: str, pattern: Sweep | None, is_header: bool, unknown: set[str] | None
-) -> None:
+def _verify(patched: str, pattern: Sweep | None, is_header: bool, unknown: set[str] | None) -> None:
     """Fail closed: the patched text must hold no identity value and no unmasked field."""
     leftover = bool(sweep(patched, pattern))
     if is_header:
