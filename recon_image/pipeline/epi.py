@@ -1,0 +1,185 @@
+"""EPI readouts made Cartesian: ramp-sampling regridding, reflection, odd/even phase correction.
+
+An EPI readout samples while its gradient ramps (Meas ``alRegrid*``), so its
+samples are not equally spaced in k. Each readout is put onto the uniform
+grid (spacing 1/FOV of the oversampled readout, k = 0 at column n // 2) by
+the least-squares inverse of its nonuniform Fourier matrix over the field of
+view its sparsest samples support; a reflected readout (REFLECT, negative
+gradient) has the mirrored positions, so the same step also reverses it.
+
+Reflected and forward readouts still differ by a phase that is constant and
+linear along x (eddy currents, gradient delays). The PHASCOR navigators of each
+slice, acquired without phase encoding in both polarities, measure it: the
+phase of reflected x forward conjugate in the hybrid (x, ky) space, fitted by a
+weighted straight line, is taken off every reflected readout of that slice.
+
+The result is a ``RawMeasurement`` like any Cartesian one (navigators left
+out, REFLECT cleared), which the sorter and the Cartesian pipeline take as it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from recon_image.raw.kspace import RampSampling
+from recon_image.raw.readouts import Flag, RawMeasurement, SampleSource, has_flag
+
+# Fraction of the strongest navigator product below which x positions are left out of the fit.
+_FIT_THRESHOLD = 0.1
+
+
+def ramp_area(ramp: RampSampling, t_us: np.ndarray) -> np.ndarray:
+    """Gradient area from the ramp's start to ``t_us``, the flat top's amplitude being 1."""
+    t = np.asarray(t_us, dtype=np.float64)
+    up, flat, down = ramp.rampup_us, ramp.flattop_us, ramp.rampdown_us
+    rising = np.clip(t, 0.0, up)
+    falling = np.clip(t - up - flat, 0.0, down)
+    if ramp.mode == 2:
+        area_up = rising**2 / (2 * up)
+        area_down = falling - falling**2 / (2 * down)
+    elif ramp.mode == 4:
+        area_up = 2 * up / np.pi * (1 - np.cos(np.pi * rising / (2 * up)))
+        area_down = 2 * down / np.pi * np.sin(np.pi * falling / (2 * down))
+    else:
+        raise ValueError(f"alRegridMode {ramp.mode} is neither trapezoidal (2) nor sinusoidal (4)")
+    return area_up + np.clip(t - up, 0.0, flat) + area_down
+
+
+def sample_positions(ramp: RampSampling, samples: int) -> np.ndarray:
+    """k of each sample of a forward readout in time order, in units of the uniform grid's step.
+
+    The ADC's ``samples`` dwell times cover ``adc_duration_us`` from
+    ``delay_us``, each sample at its dwell's centre. The gradient area over
+    the ADC is the readout's nominal extent (``samples`` steps), and k = 0
+    lies at the middle of that area, as for a readout without ramps.
+    """
+    dwell = ramp.adc_duration_us / samples
+    start, end = ramp.delay_us, ramp.delay_us + ramp.adc_duration_us
+    times = start + dwell * (np.arange(samples) + 0.5)
+    first, last = ramp_area(ramp, np.array([start, end]))
+    return (ramp_area(ramp, times) - (first + last) / 2) / (last - first) * samples
+
+
+def supported_columns(positions: np.ndarray) -> int:
+    """Columns of the oversampled field of view that the sparsest samples still resolve (even)."""
+    widest = float(np.max(np.abs(np.diff(positions))))
+    return 2 * int(positions.size / max(widest, 1.0) / 2)
+
+
+def regridding_matrix(positions: np.ndarray) -> np.ndarray:
+    """(n, n) complex64 R: ``R @ readout`` is the readout on the uniform grid, k = 0 at n // 2.
+
+    ``positions`` are the samples' k in grid steps. The readout's profile is
+    fitted over the central ``supported_columns`` of the field of view by least
+    squares, then transformed onto the grid.
+    """
+    n = positions.size
+    width = supported_columns(positions)
+    x = np.arange(width) - width // 2
+    sampled = np.exp(-2j * np.pi * np.outer(positions, x) / n)
+    grid = np.exp(-2j * np.pi * np.outer(np.arange(n) - n // 2, x) / n)
+    return (grid @ np.linalg.pinv(sampled, rcond=1e-6)).astype(np.complex64)
+
+
+def to_hybrid(readouts: np.ndarray) -> np.ndarray:
+    """Readouts (…, columns) on the uniform grid → their profiles along x (the same convention)."""
+    shifted = np.fft.ifftshift(readouts, axes=-1)
+    return np.fft.fftshift(np.fft.ifft(shifted, axis=-1), axes=-1).astype(np.complex64)
+
+
+def from_hybrid(profiles: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`to_hybrid`."""
+    shifted = np.fft.ifftshift(profiles, axes=-1)
+    return np.fft.fftshift(np.fft.fft(shifted, axis=-1), axes=-1).astype(np.complex64)
+
+
+def odd_even_phase(forward: np.ndarray, reflected: np.ndarray) -> tuple[float, float]:
+    """(constant, slope per column) of the phase of reflected over forward profiles.
+
+    ``forward`` and ``reflected`` are (coils, columns) navigator profiles along
+    x, column n // 2 at x = 0. The coil-combined product reflected x
+    conj(forward) carries the phase; its slope is first taken from the phase
+    between neighbouring columns (which needs no unwrapping), then the
+    remaining phase is fitted by a straight line weighted by the product's
+    magnitude, over the columns where the object is.
+    """
+    product = np.sum(reflected * np.conj(forward), axis=0).astype(np.complex128)
+    columns = product.size
+    x = np.arange(columns, dtype=np.float64) - columns // 2
+    weight = np.abs(product)
+    inside = weight >= _FIT_THRESHOLD * weight.max()
+    pairs = inside[1:] & inside[:-1]
+    slope = float(np.angle(np.sum((product[1:] * np.conj(product[:-1]))[pairs])))
+    flattened = product * np.exp(-1j * slope * x)
+    offset = float(np.angle(np.sum(flattened[inside])))
+    residual = np.angle(flattened * np.exp(-1j * offset))
+    w = weight[inside]
+    design = np.stack([np.ones(int(inside.sum())), x[inside]], axis=1) * np.sqrt(w)[:, None]
+    (constant, extra), *_ = np.linalg.lstsq(design, residual[inside] * np.sqrt(w), rcond=None)
+    return offset + float(constant), slope + float(extra)
+
+
+class CorrectedSamples:
+    """Samples of a corrected measurement: regridded readouts from memory, others from the file."""
+
+    def __init__(self, original: SampleSource, source_rows: np.ndarray, corrected: dict) -> None:
+        self.original = original
+        self.source_rows = source_rows
+        self.corrected = corrected
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows)
+        if rows.size and all(int(r) in self.corrected for r in rows):
+            return np.stack([self.corrected[int(r)] for r in rows])
+        return self.original.read(self.source_rows[rows])
+
+
+def correct_epi(measurement: RawMeasurement) -> RawMeasurement:
+    """Regrid, reverse and phase-correct the readouts of an EPI measurement.
+
+    The caller has checked that the measurement is one this handles
+    (``recon_image.raw.refusals``): one readout length, navigators of both
+    polarities in every slice, 2D.
+    """
+    table = measurement.readouts
+    navigator = has_flag(table, Flag.PHASCOR)
+    noise = has_flag(table, Flag.NOISEADJSCAN)
+    reflect = has_flag(table, Flag.REFLECT)
+    work = np.flatnonzero(~noise)
+    samples = int(table["samples"][work[0]])
+    ramp = measurement.protocol.ramp_sampling
+    if ramp is not None:
+        positions = sample_positions(ramp, samples)
+        forward_grid, reflected_grid = regridding_matrix(positions), regridding_matrix(-positions)
+    profiles = {}
+    for begin in range(0, work.size, 2048):
+        rows = work[begin : begin + 2048]
+        block = measurement.samples.read(rows)
+        flipped = reflect[rows]
+        if ramp is not None:
+            block[~flipped] = block[~flipped] @ forward_grid.T
+            block[flipped] = block[flipped] @ reflected_grid.T
+        else:
+            block[flipped] = block[flipped, :, ::-1]
+        for row, values in zip(rows, to_hybrid(block), strict=True):
+            profiles[int(row)] = values
+    x = np.arange(samples) - samples // 2
+    for counter in np.unique(table["sli"][work]):
+        in_slice = table["sli"] == counter
+        forward = [profiles[int(r)] for r in np.flatnonzero(in_slice & navigator & ~reflect)]
+        backward = [profiles[int(r)] for r in np.flatnonzero(in_slice & navigator & reflect)]
+        constant, slope = odd_even_phase(np.mean(forward, axis=0), np.mean(backward, axis=0))
+        ramp_off = np.exp(-1j * (constant + slope * x)).astype(np.complex64)
+        for row in np.flatnonzero(in_slice & reflect & ~navigator & ~noise):
+            profiles[int(row)] *= ramp_off
+    keep = np.flatnonzero(~navigator)
+    kept = table[keep].copy()
+    kept["flags"] &= ~np.uint64(Flag.REFLECT.mask)
+    corrected = {
+        new: from_hybrid(profiles[int(old)]) for new, old in enumerate(keep) if int(old) in profiles
+    }
+    return dataclasses.replace(
+        measurement, readouts=kept, samples=CorrectedSamples(measurement.samples, keep, corrected)
+    )
