@@ -186,40 +186,37 @@ def _refuse_epi(measurement: RawMeasurement, counts: dict, method: Method | None
             "it holds PHASCOR navigator lines, but its imaging readouts alternate no "
             "polarity (no REFLECT), and the worker uses them for EPI only",
             evidence,
-            epi_advice,
+            "reconstruct it on the scanner",
         )
     if protocol.dimension == 3:
         refuse("it is a 3D EPI, and EPI is reconstructed in 2D only", evidence, epi_advice)
     checks = (
         (
             protocol.segments > 1,
-            "segmented (multi-shot)",
+            "segmented (multi-shot) EPI, whose shots one phase correction per slice would mix",
             f"sFastImaging.lSegments = {protocol.segments}",
         ),
         (
             len(protocol.te_ms) > 1 or np.unique(table["eco"][scans]).size > 1,
-            "multi-echo",
+            "multi-echo EPI, whose echoes one phase correction per slice would mix",
             f"lContrasts = {len(protocol.te_ms)}",
         ),
         (
             protocol.multiband > 1,
-            "simultaneous multi-slice",
+            "simultaneous multi-slice EPI, whose collapsed slices are not separated",
             f"sSliceAcceleration.lMultiBandFactor = {protocol.multiband}",
         ),
         (
             protocol.acceleration != (1, 1) or counts[Flag.PATREFSCAN] > 0,
-            "parallel-imaging (iPAT)",
+            "parallel-imaging (iPAT) EPI, whose skipped lines and phase-corrected "
+            "reference scans no built-in mode reconstructs",
             f"sPat.lAccelFactPE = {protocol.acceleration[0]}, {counts[Flag.PATREFSCAN]} readouts "
             "flagged PATREFSCAN",
         ),
     )
     for found, kind, value in checks:
         if found:
-            refuse(
-                f"it is a {kind} EPI, whose echoes the EPI phase correction would mix",
-                [*evidence, value],
-                epi_advice,
-            )
+            refuse(f"it is a {kind}", [*evidence, value], epi_advice)
     for counter in np.unique(table["sli"][scans]):
         in_slice = table["sli"] == counter
         if not ((in_slice & navigator & reflect).any() and (in_slice & navigator & ~reflect).any()):

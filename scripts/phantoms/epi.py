@@ -50,8 +50,8 @@ class EpiSettings:
     matrix
         (readout, phase lines, slices); the readout is sampled twice oversampled.
     ramp
-        The readout gradient and ADC timing written to the header;
-        ``destination_samples`` must be twice the readout matrix.
+        The readout gradient and ADC timing written to the header
+        (``destination_samples`` becomes twice the readout matrix).
     phase_error
         (constant in rad, slope in rad per oversampled column) of every
         reflected readout's profile along x against a forward one's.
@@ -104,14 +104,13 @@ def simulate_epi(settings: EpiSettings) -> SimulatedScan:
     s = settings
     nx, ny, nz = s.matrix
     columns = 2 * nx
-    if s.ramp.destination_samples != columns:
-        raise ValueError(f"the ramp's destination samples must be {columns}")
+    ramp = dataclasses.replace(s.ramp, destination_samples=columns)
     rng = np.random.default_rng(s.seed)
     truth = truth_image(s.matrix)
     images = oversample(coil_maps(s.coils, (nz, ny, nx), seed=s.seed) * truth[None], 2)
     hybrid = to_kspace(images, (-2,))  # (coils, z, ky, x)
     x = np.arange(columns) - columns // 2
-    positions = gradient_positions(s.ramp, columns)
+    positions = gradient_positions(ramp, columns)
     constant, slope = s.phase_error
     forward = np.exp(-2j * np.pi * np.outer(positions, x) / columns)
     reflected = np.exp(-2j * np.pi * np.outer(-positions, x) / columns)
@@ -180,7 +179,7 @@ def simulate_epi(settings: EpiSettings) -> SimulatedScan:
         flip_deg=90.0,
         field_strength_t=3.0,
         software_version=s.software_version,
-        ramp_sampling=s.ramp,
+        ramp_sampling=ramp,
         epi_factor=ny,
     )
     scan_settings = dataclasses.replace(
