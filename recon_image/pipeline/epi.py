@@ -68,6 +68,19 @@ def supported_columns(positions: np.ndarray) -> int:
     return 2 * int(positions.size / max(widest, 1.0) / 2)
 
 
+def offcentre_phase_error(positions: np.ndarray, offcentre_mm: float, fov_mm: float) -> float:
+    """Largest phase (rad) a readout off-centre leaves on ramp samples when demodulated as flat.
+
+    A scanner shifts the field of view along the readout by demodulating at a
+    constant frequency, right for the flat top's k-velocity only: sample i is
+    off by 2 pi x0 (k_i - k_flat,i), with ``fov_mm`` the oversampled field of
+    view (one grid step is 1 / ``fov_mm``).
+    """
+    n = positions.size
+    flat = float(np.max(np.abs(np.diff(positions)))) * (np.arange(n) - (n - 1) / 2)
+    return float(2 * np.pi * abs(offcentre_mm) * np.max(np.abs(positions - flat)) / fov_mm)
+
+
 def regridding_matrix(positions: np.ndarray) -> np.ndarray:
     """(n, n) complex64 R: ``R @ readout`` is the readout on the uniform grid, k = 0 at n // 2.
 

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 
 from recon_image.errors import BadInput
-from recon_image.pipeline.epi import sample_positions, supported_columns
+from recon_image.pipeline.epi import offcentre_phase_error, sample_positions, supported_columns
 from recon_image.raw.readouts import Flag, RawMeasurement, has_flag, imaging
 
 Method = Literal["cartesian", "grappa", "sense", "cs", "grasp"]
@@ -26,6 +26,9 @@ Method = Literal["cartesian", "grappa", "sense", "cs", "grasp"]
 
 REGRID_MODES = {2: "trapezoidal", 4: "sinusoidal"}
 """``alRegridMode`` values whose ramps are regridded."""
+
+OFFCENTRE_PHASE_LIMIT = 0.1
+"""Largest phase (rad) a readout off-centre may leave on ramp samples."""
 
 _UNUSED_NAVIGATORS = (Flag.PHASESTABSCAN, Flag.REFPHASESTABSCAN)
 
@@ -151,8 +154,22 @@ def _refuse_ramps(measurement: RawMeasurement, refuse) -> None:
             [*evidence[:1], "sKSpace.ucTrajectory = radial"],
             advice,
         )
-    supported = supported_columns(sample_positions(ramp, samples))
-    columns = measurement.protocol.matrix[0]
+    positions = sample_positions(ramp, samples)
+    protocol = measurement.protocol
+    offcentre = float(np.max(np.abs(table["readout_offcentre"][sampled])))
+    fov = protocol.fov_mm[0] * protocol.readout_oversampling
+    error = offcentre_phase_error(positions, offcentre, fov)
+    if error > OFFCENTRE_PHASE_LIMIT:
+        refuse(
+            f"its ramp-sampled readouts are shifted {offcentre:.3g} mm off-centre along the "
+            "readout, which the scanner demodulates at the flat top's frequency; the worker "
+            f"does not undo that on the ramps (up to {error:.2f} rad)",
+            [*evidence[:1], f"ReadOutOffcentre = {offcentre:.3g} mm in the scan headers"],
+            "centre the field of view along the readout (shift it along the phase-encoding "
+            "direction instead), or reconstruct it on the scanner",
+        )
+    supported = supported_columns(positions)
+    columns = protocol.matrix[0]
     if supported < columns:
         refuse(
             f"its ramp-sampled readouts resolve {supported} columns, fewer than the "

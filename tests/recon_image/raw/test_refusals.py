@@ -52,6 +52,12 @@ def without(scan: SimulatedScan, flag: Flag) -> SimulatedScan:
     return dataclasses.replace(scan, readouts=scan.readouts[keep], samples=scan.samples[keep])
 
 
+def off_centre(scan: SimulatedScan, mm: float) -> SimulatedScan:
+    readouts = scan.readouts.copy()
+    readouts["readout_offcentre"] = mm
+    return dataclasses.replace(scan, readouts=readouts)
+
+
 def radial_with_ramps() -> SimulatedScan:
     scan = as_scan(simulate_radial(size=32, coils=2, frames=2, spokes_per_frame=8))
     ramp = dataclasses.replace(TRAPEZOID, destination_samples=64)
@@ -65,6 +71,11 @@ CASES: dict[str, tuple[Callable[[], SimulatedScan], str, list[str]]] = {
         lambda: epi(ramp_mode=8),
         "regridding mode 8",
         ["alRegridMode = 8"],
+    ),
+    "ramp-sampled readouts off-centre": (
+        lambda: off_centre(epi(), 12.5),
+        "shifted 12.5 mm off-centre along the readout",
+        ["alRegridMode = 2", "ReadOutOffcentre = 12.5 mm"],
     ),
     "ramp-sampled radial trajectory": (
         radial_with_ramps,
