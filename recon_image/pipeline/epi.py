@@ -28,6 +28,7 @@ from recon_image.raw.readouts import Flag, RawMeasurement, SampleSource, has_fla
 
 # Fraction of the strongest navigator product below which x positions are left out of the fit.
 _FIT_THRESHOLD = 0.1
+_CHUNK = 2048  # readouts regridded per step
 
 
 def ramp_area(ramp: RampSampling, t_us: np.ndarray) -> np.ndarray:
@@ -93,7 +94,9 @@ def regridding_matrix(positions: np.ndarray) -> np.ndarray:
     x = np.arange(width) - width // 2
     sampled = np.exp(-2j * np.pi * np.outer(positions, x) / n)
     grid = np.exp(-2j * np.pi * np.outer(np.arange(n) - n // 2, x) / n)
-    return (grid @ np.linalg.pinv(sampled, rcond=1e-6)).astype(np.complex64)
+    # least squares by the normal equations: the supported columns keep them well conditioned
+    adjoint = sampled.conj().T
+    return (grid @ np.linalg.solve(adjoint @ sampled, adjoint)).astype(np.complex64)
 
 
 def to_hybrid(readouts: np.ndarray) -> np.ndarray:
@@ -135,18 +138,35 @@ def odd_even_phase(forward: np.ndarray, reflected: np.ndarray) -> tuple[float, f
 
 
 class CorrectedSamples:
-    """Samples of a corrected measurement: regridded readouts from memory, others from the file."""
+    """Samples of a corrected measurement: corrected readouts from memory, the rest from the file.
 
-    def __init__(self, original: SampleSource, source_rows: np.ndarray, corrected: dict) -> None:
+    ``position[row]`` is the row's place in ``corrected`` or -1; ``source_rows[row]``
+    its row in the original measurement.
+    """
+
+    def __init__(
+        self,
+        original: SampleSource,
+        source_rows: np.ndarray,
+        corrected: np.ndarray,
+        position: np.ndarray,
+    ) -> None:
         self.original = original
         self.source_rows = source_rows
         self.corrected = corrected
+        self.position = position
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows)
-        if rows.size and all(int(r) in self.corrected for r in rows):
-            return np.stack([self.corrected[int(r)] for r in rows])
-        return self.original.read(self.source_rows[rows])
+        where = self.position[rows]
+        if (where >= 0).all():
+            return self.corrected[where]
+        if (where < 0).all():
+            return self.original.read(self.source_rows[rows])
+        out = np.empty((rows.size, *self.corrected.shape[1:]), dtype=np.complex64)
+        out[where >= 0] = self.corrected[where[where >= 0]]
+        out[where < 0] = self.original.read(self.source_rows[rows[where < 0]])
+        return out
 
 
 def correct_epi(measurement: RawMeasurement) -> RawMeasurement:
@@ -154,21 +174,20 @@ def correct_epi(measurement: RawMeasurement) -> RawMeasurement:
 
     The caller has checked that the measurement is one this handles
     (``recon_image.raw.refusals``): one readout length, navigators of both
-    polarities in every slice, 2D.
+    polarities in every slice, 2D. Noise scans are passed on untouched.
     """
     table = measurement.readouts
     navigator = has_flag(table, Flag.PHASCOR)
-    noise = has_flag(table, Flag.NOISEADJSCAN)
     reflect = has_flag(table, Flag.REFLECT)
-    work = np.flatnonzero(~noise)
-    samples = int(table["samples"][work[0]])
+    work = np.flatnonzero(~has_flag(table, Flag.NOISEADJSCAN))
+    coils, samples = int(table["channels"][work[0]]), int(table["samples"][work[0]])
     ramp = measurement.protocol.ramp_sampling
     if ramp is not None:
         positions = sample_positions(ramp, samples)
         forward_grid, reflected_grid = regridding_matrix(positions), regridding_matrix(-positions)
-    profiles = {}
-    for begin in range(0, work.size, 2048):
-        rows = work[begin : begin + 2048]
+    profiles = np.empty((work.size, coils, samples), dtype=np.complex64)
+    for begin in range(0, work.size, _CHUNK):
+        rows = work[begin : begin + _CHUNK]
         block = measurement.samples.read(rows)
         flipped = reflect[rows]
         if ramp is not None:
@@ -176,23 +195,24 @@ def correct_epi(measurement: RawMeasurement) -> RawMeasurement:
             block[flipped] = block[flipped] @ reflected_grid.T
         else:
             block[flipped] = block[flipped, :, ::-1]
-        for row, values in zip(rows, to_hybrid(block), strict=True):
-            profiles[int(row)] = values
+        profiles[begin : begin + rows.size] = to_hybrid(block)
+    place = np.full(table.size, -1, dtype=np.int64)
+    place[work] = np.arange(work.size)
     x = np.arange(samples) - samples // 2
     for counter in np.unique(table["sli"][work]):
         in_slice = table["sli"] == counter
-        forward = [profiles[int(r)] for r in np.flatnonzero(in_slice & navigator & ~reflect)]
-        backward = [profiles[int(r)] for r in np.flatnonzero(in_slice & navigator & reflect)]
-        constant, slope = odd_even_phase(np.mean(forward, axis=0), np.mean(backward, axis=0))
-        ramp_off = np.exp(-1j * (constant + slope * x)).astype(np.complex64)
-        for row in np.flatnonzero(in_slice & reflect & ~navigator & ~noise):
-            profiles[int(row)] *= ramp_off
+        forward = profiles[place[in_slice & navigator & ~reflect]].mean(axis=0)
+        backward = profiles[place[in_slice & navigator & reflect]].mean(axis=0)
+        constant, slope = odd_even_phase(forward, backward)
+        lines = place[in_slice & reflect & ~navigator]
+        lines = lines[lines >= 0]
+        profiles[lines] *= np.exp(-1j * (constant + slope * x)).astype(np.complex64)
     keep = np.flatnonzero(~navigator)
     kept = table[keep].copy()
     kept["flags"] &= ~np.uint64(Flag.REFLECT.mask)
-    corrected = {
-        new: from_hybrid(profiles[int(old)]) for new, old in enumerate(keep) if int(old) in profiles
-    }
-    return dataclasses.replace(
-        measurement, readouts=kept, samples=CorrectedSamples(measurement.samples, keep, corrected)
-    )
+    from_work = place[keep]
+    corrected = from_hybrid(profiles[from_work[from_work >= 0]])
+    position = np.full(keep.size, -1, dtype=np.int64)
+    position[from_work >= 0] = np.arange(corrected.shape[0])
+    samples_source = CorrectedSamples(measurement.samples, keep, corrected, position)
+    return dataclasses.replace(measurement, readouts=kept, samples=samples_source)

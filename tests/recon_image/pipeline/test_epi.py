@@ -16,9 +16,12 @@ from recon_image.pipeline.epi import (
     sample_positions,
     supported_columns,
 )
-from recon_image.raw.read import read_measurement
+from recon_image.raw.read import read_measurement, read_raw
 from scripts.phantoms.epi import TRAPEZOID, EpiSettings, gradient_positions, simulate_epi
+from scripts.phantoms.twix_vb import write_vb
 from scripts.phantoms.twix_ve import write_ve
+
+WRITERS = {"ve": write_ve, "vb": write_vb}
 
 
 @pytest.mark.parametrize("mode", [2, 4])
@@ -73,3 +76,15 @@ def test_odd_even_phase_is_fitted_from_noisy_navigators() -> None:
     reflected = profile * np.exp(1j * (2.5 + 0.04 * x)) + noise[1]
     constant, slope = odd_even_phase(forward, reflected)
     assert abs(constant - 2.5) < 0.02 and abs(slope - 0.04) < 0.001
+
+
+@pytest.mark.parametrize("fmt", ["ve", "vb"])
+def test_an_epi_file_reads_as_the_uniform_kspace_of_its_object(fmt: str, tmp_path: Path) -> None:
+    scan = simulate_epi(EpiSettings(matrix=(64, 32, 3), phase_error=(-2.0, 0.05), seed=1))
+    path = WRITERS[fmt](scan, tmp_path / f"epi-{fmt}.dat")
+
+    kspace = read_raw(path, method="cartesian")
+
+    error = np.linalg.norm(kspace.data - scan.kspace) / np.linalg.norm(scan.kspace)
+    assert error < 1e-5
+    assert kspace.sampled.all() and kspace.protocol.epi_factor == 32
