@@ -11,7 +11,8 @@ Reflected and forward readouts still differ by a phase that is constant and
 linear along x (eddy currents, gradient delays). The PHASCOR navigators of each
 slice, acquired without phase encoding in both polarities, measure it: the
 phase of reflected x forward conjugate in the hybrid (x, ky) space, fitted by a
-weighted straight line, is taken off every reflected readout of that slice.
+weighted straight line, is taken off every reflected readout of that slice
+(of that volume, where each repetition or set brings its own navigators).
 
 The result is a ``RawMeasurement`` like any Cartesian one (navigators left
 out, REFLECT cleared), which the sorter and the Cartesian pipeline take as it is.
@@ -169,12 +170,42 @@ class CorrectedSamples:
         return out
 
 
+_VOLUME = ("phs", "rep", "set")
+
+
+def _navigator_groups(
+    table: np.ndarray, work: np.ndarray, navigator: np.ndarray, reflect: np.ndarray
+) -> list[np.ndarray]:
+    """Boolean masks of the readouts corrected together, each with its navigators.
+
+    A slice's readouts of one cardiac phase, repetition and set (a diffusion
+    direction, say) are corrected by that volume's own navigators when it has
+    both polarities, as the phase drifts and eddy currents change between
+    volumes; otherwise by all of the slice's navigators.
+    """
+    groups = []
+    for counter in np.unique(table["sli"][work]):
+        in_slice = table["sli"] == counter
+        keys = np.stack([table[key] for key in _VOLUME], axis=1)
+        pooled = np.zeros(table.size, dtype=bool)
+        for key in np.unique(keys[in_slice], axis=0):
+            group = in_slice & (keys == key).all(axis=1)
+            own = navigator & group
+            if (own & reflect).any() and (own & ~reflect).any():
+                groups.append(group)
+            else:
+                pooled |= group
+        if pooled.any():
+            groups.append(pooled | (in_slice & navigator))
+    return groups
+
+
 def correct_epi(measurement: RawMeasurement) -> RawMeasurement:
     """Regrid, reverse and phase-correct the readouts of an EPI measurement.
 
     The caller has checked that the measurement is one this handles
     (``recon_image.raw.refusals``): one readout length, navigators of both
-    polarities in every slice, 2D. Noise scans are passed on untouched.
+    polarities in every slice, 2D, one echo. Noise scans are passed on untouched.
     """
     table = measurement.readouts
     navigator = has_flag(table, Flag.PHASCOR)
@@ -199,12 +230,11 @@ def correct_epi(measurement: RawMeasurement) -> RawMeasurement:
     place = np.full(table.size, -1, dtype=np.int64)
     place[work] = np.arange(work.size)
     x = np.arange(samples) - samples // 2
-    for counter in np.unique(table["sli"][work]):
-        in_slice = table["sli"] == counter
-        forward = profiles[place[in_slice & navigator & ~reflect]].mean(axis=0)
-        backward = profiles[place[in_slice & navigator & reflect]].mean(axis=0)
+    for group in _navigator_groups(table, work, navigator, reflect):
+        forward = profiles[place[group & navigator & ~reflect]].mean(axis=0)
+        backward = profiles[place[group & navigator & reflect]].mean(axis=0)
         constant, slope = odd_even_phase(forward, backward)
-        lines = place[in_slice & reflect & ~navigator]
+        lines = place[group & reflect & ~navigator]
         lines = lines[lines >= 0]
         profiles[lines] *= np.exp(-1j * (constant + slope * x)).astype(np.complex64)
     keep = np.flatnonzero(~navigator)

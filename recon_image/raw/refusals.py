@@ -27,6 +27,9 @@ Method = Literal["cartesian", "grappa", "sense", "cs", "grasp"]
 REGRID_MODES = {2: "trapezoidal", 4: "sinusoidal"}
 """``alRegridMode`` values whose ramps are regridded."""
 
+ECHO_TOLERANCE = 0.05
+"""Samples by which the gradient area's middle and the ADC's middle may differ."""
+
 OFFCENTRE_PHASE_LIMIT = 0.1
 """Largest phase (rad) a readout off-centre may leave on ramp samples."""
 
@@ -147,6 +150,23 @@ def _refuse_ramps(measurement: RawMeasurement, refuse) -> None:
             [*evidence[:1], f"KSpaceCentreColumn {centres.tolist()} of {samples} samples"],
             advice,
         )
+    positions = sample_positions(ramp, samples)
+    echo = float(positions[samples // 2 - 1] + positions[samples // 2]) / 2
+    if abs(echo) > ECHO_TOLERANCE:
+        refuse(
+            "its readout gradient's ramps or ADC are not symmetric, so where k = 0 lies "
+            f"(the middle of the gradient area or of the ADC, {abs(echo):.2f} samples apart) "
+            "is ambiguous",
+            evidence,
+            advice,
+        )
+    if ramp.destination_samples not in (0, samples):
+        refuse(
+            f"its ramp-sampled readouts of {samples} samples are to be regridded onto "
+            f"{ramp.destination_samples}, and the worker regrids onto as many as were acquired",
+            [*evidence[:1], f"alRegridDestSamples = {ramp.destination_samples}"],
+            advice,
+        )
     if measurement.protocol.trajectory != "cartesian":
         refuse(
             f"its {measurement.protocol.trajectory} readouts are ramp-sampled, and only "
@@ -154,7 +174,6 @@ def _refuse_ramps(measurement: RawMeasurement, refuse) -> None:
             [*evidence[:1], "sKSpace.ucTrajectory = radial"],
             advice,
         )
-    positions = sample_positions(ramp, samples)
     protocol = measurement.protocol
     offcentre = float(np.max(np.abs(table["readout_offcentre"][sampled])))
     fov = protocol.fov_mm[0] * protocol.readout_oversampling

@@ -8,7 +8,7 @@ forward), then the lines in order with alternating polarity; a reflected
 readout (REFLECT, Seg 1) is stored in acquisition order, from +k to -k. The
 odd/even error of real EPI, a constant phase and a shift of the reflected
 echoes (a phase linear along x), is applied to reflected navigators and
-lines alike.
+lines alike; with repetitions it may drift from one to the next.
 
 The object is a Shepp-Logan phantom filling the middle half of the field of
 view, so the N/2 ghosts of an uncorrected image fall on empty background.
@@ -55,12 +55,17 @@ class EpiSettings:
     phase_error
         (constant in rad, slope in rad per oversampled column) of every
         reflected readout's profile along x against a forward one's.
+    repetitions, phase_drift
+        Repetitions of every slice, each with its own navigators, and how much
+        the phase error grows from one repetition to the next (field drift).
     """
 
     matrix: tuple[int, int, int] = (128, 64, 2)
     coils: int = 4
     ramp: RampSampling = TRAPEZOID
     phase_error: tuple[float, float] = (0.0, 0.0)
+    repetitions: int = 1
+    phase_drift: tuple[float, float] = (0.0, 0.0)
     noise_sigma: float = 0.0
     seed: int = 0
     fov_mm: tuple[float, float] = (220.0, 220.0)
@@ -111,16 +116,14 @@ def simulate_epi(settings: EpiSettings) -> SimulatedScan:
     hybrid = to_kspace(images, (-2,))  # (coils, z, ky, x)
     x = np.arange(columns) - columns // 2
     positions = gradient_positions(ramp, columns)
-    constant, slope = s.phase_error
     forward = np.exp(-2j * np.pi * np.outer(positions, x) / columns)
-    reflected = np.exp(-2j * np.pi * np.outer(-positions, x) / columns)
-    reflected = reflected * np.exp(1j * (constant + slope * x))[None, :]
+    unshifted = np.exp(-2j * np.pi * np.outer(-positions, x) / columns)
 
     chron = interleaved(nz)
     # per slice: navigators (line = centre, polarity), then every line
     per_slice = [(ny // 2, k % 2 == 1, True) for k in range(NAVIGATORS)]
     per_slice += [(line, line % 2 == 1, False) for line in range(ny)]
-    count = nz * len(per_slice)
+    count = s.repetitions * nz * len(per_slice)
     table = np.zeros(count, dtype=READOUT_DTYPE)
     samples = np.empty((count, s.coils, columns), dtype=np.complex64)
     read, phase, normal = orientation(s.tilt_deg)
@@ -133,7 +136,10 @@ def simulate_epi(settings: EpiSettings) -> SimulatedScan:
     table["centre_line"] = ny // 2
     table["read_dir"], table["phase_dir"], table["slice_dir"] = read, phase, normal
     row = 0
-    for counter, z in enumerate(chron):
+    acquisitions = [(r, c, z) for r in range(s.repetitions) for c, z in enumerate(chron)]
+    for repetition, counter, z in acquisitions:
+        constant, slope = np.asarray(s.phase_error) + repetition * np.asarray(s.phase_drift)
+        reflected = unshifted * np.exp(1j * (constant + slope * x))[None, :]
         for line, flipped, navigator in per_slice:
             values = hybrid[:, z, line, :] @ (reflected if flipped else forward).T
             if s.noise_sigma > 0:
@@ -145,6 +151,7 @@ def simulate_epi(settings: EpiSettings) -> SimulatedScan:
             entry = table[row]
             entry["lin"] = line
             entry["sli"] = counter
+            entry["rep"] = repetition
             entry["seg"] = int(flipped)
             entry["flags"] = flags
             entry["position"] = positions_mm[z]
@@ -200,7 +207,7 @@ def simulate_epi(settings: EpiSettings) -> SimulatedScan:
         samples=samples,
         protocol=protocol,
         truth=truth,
-        kspace=to_kspace(images, (-2, -1))[None],
+        kspace=np.repeat(to_kspace(images, (-2, -1))[None], s.repetitions, axis=0),
         sampled=np.ones((nz, ny), dtype=bool),
         noise=None,
         chronological_slices=tuple(chron),

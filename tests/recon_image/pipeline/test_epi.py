@@ -88,3 +88,17 @@ def test_an_epi_file_reads_as_the_uniform_kspace_of_its_object(fmt: str, tmp_pat
     error = np.linalg.norm(kspace.data - scan.kspace) / np.linalg.norm(scan.kspace)
     assert error < 1e-5
     assert kspace.sampled.all() and kspace.protocol.epi_factor == 32
+
+
+def test_each_repetition_is_corrected_by_its_own_navigators(tmp_path: Path) -> None:
+    settings = EpiSettings(
+        matrix=(64, 32, 2), repetitions=3, phase_error=(0.3, 0.01), phase_drift=(1.2, 0.02)
+    )
+    scan = simulate_epi(settings)
+    path = write_ve(scan, tmp_path / "epi.dat")
+
+    kspace = read_raw(path, method="cartesian")
+
+    assert kspace.data.shape[0] == 3
+    error = np.linalg.norm(kspace.data - scan.kspace) / np.linalg.norm(scan.kspace)
+    assert error < 1e-5

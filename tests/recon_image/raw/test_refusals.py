@@ -72,6 +72,16 @@ CASES: dict[str, tuple[Callable[[], SimulatedScan], str, list[str]]] = {
         "regridding mode 8",
         ["alRegridMode = 8"],
     ),
+    "ramps that leave k = 0 ambiguous": (
+        lambda: epi(ramp_sampling=dataclasses.replace(TRAPEZOID, rampdown_us=200.0)),
+        "not symmetric, so where k = 0 lies",
+        ["alRegridRampupTime = 150", "alRegridRampdownTime = 200"],
+    ),
+    "a regridded length other than the acquired one": (
+        lambda: epi(ramp_sampling=dataclasses.replace(TRAPEZOID, destination_samples=96)),
+        "regridded onto 96",
+        ["alRegridDestSamples = 96"],
+    ),
     "ramp-sampled readouts off-centre": (
         lambda: off_centre(epi(), 12.5),
         "shifted 12.5 mm off-centre along the readout",
