@@ -13,7 +13,8 @@ real-time feedback readouts (RTFEEDBACK, HPFEEDBACK).
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, NoReturn
 
 import numpy as np
 
@@ -35,14 +36,15 @@ OFFCENTRE_PHASE_LIMIT = 0.1
 
 _UNUSED_NAVIGATORS = (Flag.PHASESTABSCAN, Flag.REFPHASESTABSCAN)
 
+Refuse = Callable[[str, list[str], str], NoReturn]
+"""Raises ``Unsupported`` with (problem, header evidence, what to do)."""
+
 
 class Unsupported(BadInput):
     """A measurement the chosen reconstruction would get wrong."""
 
     def __init__(self, path: str, problem: str, evidence: list[str], advice: str) -> None:
         super().__init__(f"{path}: {problem}; header evidence: {', '.join(evidence)}; {advice}")
-        self.problem = problem
-        self.evidence = evidence
 
 
 def is_epi(measurement: RawMeasurement) -> bool:
@@ -62,7 +64,7 @@ def refuse_unsupported(measurement: RawMeasurement, method: Method | None = None
     protocol = measurement.protocol
     counts = {flag: int(has_flag(table, flag).sum()) for flag in Flag}
 
-    def refuse(problem: str, evidence: list[str], advice: str) -> None:
+    def refuse(problem: str, evidence: list[str], advice: str) -> NoReturn:
         raise Unsupported(name, problem, evidence, advice)
 
     unused = [f"{counts[f]} readouts flagged {f.name}" for f in _UNUSED_NAVIGATORS if counts[f]]
@@ -102,7 +104,7 @@ def refuse_unsupported(measurement: RawMeasurement, method: Method | None = None
         )
 
 
-def _refuse_ramps(measurement: RawMeasurement, refuse) -> None:
+def _refuse_ramps(measurement: RawMeasurement, refuse: Refuse) -> None:
     ramp = measurement.protocol.ramp_sampling
     assert ramp is not None
     table = measurement.readouts
@@ -116,9 +118,10 @@ def _refuse_ramps(measurement: RawMeasurement, refuse) -> None:
     ]
     advice = "switch ramp sampling off in the protocol, or reconstruct it on the scanner"
     if ramp.mode not in REGRID_MODES:
+        known = " and ".join(f"{name} ({mode})" for mode, name in REGRID_MODES.items())
         refuse(
             f"its readouts are ramp-sampled with regridding mode {ramp.mode}, and only "
-            "trapezoidal (2) and sinusoidal (4) ramps are regridded",
+            f"{known} ramps are regridded",
             evidence[:1],
             advice,
         )
@@ -198,7 +201,9 @@ def _refuse_ramps(measurement: RawMeasurement, refuse) -> None:
         )
 
 
-def _refuse_epi(measurement: RawMeasurement, counts: dict, method: Method | None, refuse) -> None:
+def _refuse_epi(
+    measurement: RawMeasurement, counts: dict[Flag, int], method: Method | None, refuse: Refuse
+) -> None:
     protocol = measurement.protocol
     table = measurement.readouts
     navigator = has_flag(table, Flag.PHASCOR)
@@ -269,24 +274,30 @@ def _refuse_epi(measurement: RawMeasurement, counts: dict, method: Method | None
         )
 
 
-def _refuse_mixing(measurement: RawMeasurement, refuse) -> None:
-    """Imaging readouts that only a counter the sorter does not separate tells apart."""
+def _refuse_mixing(measurement: RawMeasurement, refuse: Refuse) -> None:
+    """Imaging readouts of one place that only their segment counter tells apart.
+
+    The sorter separates lines, partitions, slices, echoes, phases,
+    repetitions, sets and averages; readouts that share all of these are
+    averaged, which is wrong where they are different segments (shots).
+    """
     table = measurement.readouts
     scans = table[imaging(table)]
     keys = ("lin", "par", "sli", "eco", "phs", "rep", "set", "ave")
     place = np.stack([scans[key] for key in keys], axis=1)
-    _, first, repeats = np.unique(place, axis=0, return_index=True, return_counts=True)
-    if (repeats > 1).any():
-        at = int(first[np.flatnonzero(repeats > 1)[0]])
-        same = (place == place[at]).all(axis=1)
-        segments = np.unique(scans["seg"][same]).tolist()
+    places, index = np.unique(place, axis=0, return_inverse=True)
+    pairs = np.unique(np.stack([index.reshape(-1), scans["seg"]], axis=1), axis=0)
+    segments_per_place = np.bincount(pairs[:, 0], minlength=len(places))
+    if (segments_per_place > 1).any():
+        at = places[int(np.flatnonzero(segments_per_place > 1)[0])]
+        same = (place == at).all(axis=1)
+        lin, par, sli = (int(v) for v in at[:3])
         refuse(
             "several imaging readouts share one line, slice, echo, repetition and average "
             "and differ only in their segment, so they would be mixed into one",
             [
-                f"{int(repeats.max())} readouts at Lin {int(scans['lin'][at])}, "
-                f"Sli {int(scans['sli'][at])}, Par {int(scans['par'][at])}",
-                f"their Seg counters {segments}",
+                f"{int(same.sum())} readouts at Lin {lin}, Sli {sli}, Par {par}",
+                f"their Seg counters {np.unique(scans['seg'][same]).tolist()}",
                 f"sFastImaging.lSegments = {measurement.protocol.segments}",
             ],
             "reconstruct this segmented acquisition on the scanner",
