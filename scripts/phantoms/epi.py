@@ -51,7 +51,8 @@ class EpiSettings:
         (readout, phase lines, slices); the readout is sampled twice oversampled.
     ramp
         The readout gradient and ADC timing written to the header
-        (``destination_samples`` becomes twice the readout matrix).
+        (``destination_samples`` becomes twice the readout matrix); None
+        samples the flat top only, k = 0 at column n // 2 of a forward readout.
     phase_error
         (constant in rad, slope in rad per oversampled column) of every
         reflected readout's profile along x against a forward one's.
@@ -62,7 +63,7 @@ class EpiSettings:
 
     matrix: tuple[int, int, int] = (128, 64, 2)
     coils: int = 4
-    ramp: RampSampling = TRAPEZOID
+    ramp: RampSampling | None = TRAPEZOID
     phase_error: tuple[float, float] = (0.0, 0.0)
     repetitions: int = 1
     phase_drift: tuple[float, float] = (0.0, 0.0)
@@ -109,13 +110,16 @@ def simulate_epi(settings: EpiSettings) -> SimulatedScan:
     s = settings
     nx, ny, nz = s.matrix
     columns = 2 * nx
-    ramp = dataclasses.replace(s.ramp, destination_samples=columns)
+    ramp = None if s.ramp is None else dataclasses.replace(s.ramp, destination_samples=columns)
     rng = np.random.default_rng(s.seed)
     truth = truth_image(s.matrix)
     images = oversample(coil_maps(s.coils, (nz, ny, nx), seed=s.seed) * truth[None], 2)
     hybrid = to_kspace(images, (-2,))  # (coils, z, ky, x)
     x = np.arange(columns) - columns // 2
-    positions = gradient_positions(ramp, columns)
+    if ramp is None:
+        positions = (np.arange(columns) - columns // 2).astype(np.float64)
+    else:
+        positions = gradient_positions(ramp, columns)
     forward = np.exp(-2j * np.pi * np.outer(positions, x) / columns)
     unshifted = np.exp(-2j * np.pi * np.outer(-positions, x) / columns)
 

@@ -102,3 +102,15 @@ def test_each_repetition_is_corrected_by_its_own_navigators(tmp_path: Path) -> N
     assert kspace.data.shape[0] == 3
     error = np.linalg.norm(kspace.data - scan.kspace) / np.linalg.norm(scan.kspace)
     assert error < 1e-5
+
+
+def test_an_epi_without_ramp_sampling_is_phase_corrected(tmp_path: Path) -> None:
+    # a reflected readout reversed lands one column off a forward one: the fitted slope takes it
+    scan = simulate_epi(EpiSettings(matrix=(64, 32, 2), ramp=None, phase_error=(0.5, 0.0)))
+    path = write_ve(scan, tmp_path / "epi.dat")
+
+    kspace = read_raw(path, method="cartesian")
+
+    assert kspace.protocol.ramp_sampling is None
+    error = np.linalg.norm(kspace.data - scan.kspace) / np.linalg.norm(scan.kspace)
+    assert error < 1e-4
