@@ -12,15 +12,19 @@ from recon_image.programs.cartesian import main
 from recon_image.raw.read import read_measurement
 from recon_image.raw.sort import sort_readouts
 from scripts.phantoms.epi import EpiSettings, simulate_epi
+from scripts.phantoms.scan import SimulatedScan
 from scripts.phantoms.twix_ve import write_ve
 
 MATRIX = (128, 64, 2)
 PHASE_ERROR = (0.9, 0.03)  # rad, rad per oversampled column: a 1.2-column echo shift
+NOISE = 0.5  # a background of about 0.07 of the object, as on a real EPI
 
 
-def epi_file(tmp_path: Path, name: str, phase_error: tuple[float, float]) -> tuple[Path, object]:
+def epi_file(
+    tmp_path: Path, name: str, phase_error: tuple[float, float]
+) -> tuple[Path, SimulatedScan]:
     scan = simulate_epi(
-        EpiSettings(matrix=MATRIX, phase_error=phase_error, noise_sigma=0.02, seed=11)
+        EpiSettings(matrix=MATRIX, phase_error=phase_error, noise_sigma=NOISE, seed=11)
     )
     return write_ve(scan, tmp_path / f"{name}.dat"), scan
 
