@@ -162,7 +162,7 @@ def _trajectory(v: _Values, header: MeasurementHeader, path: Path) -> str:
         raise RawDataError(
             str(path),
             header.offset,
-            f"sKSpace.ucTrajectory = {code} is neither Cartesian (1) nor radial (2); this"
-            " trajectory cannot be reconstructed",
+            f"sKSpace.ucTrajectory = {code} is neither Cartesian (1) nor radial (2); no"
+            " built-in mode reconstructs this trajectory: reconstruct it on the scanner",
         )
     return TRAJECTORIES[code]

@@ -148,6 +148,19 @@ def refusal(program: Callable[..., int], raw: Path, tmp_path: Path, *args: str) 
     return json.loads(error_file.read_text())["reason"]
 
 
+def test_a_trajectory_no_mode_handles_is_refused_with_its_header_value(tmp_path: Path) -> None:
+    raw = write_ve(cartesian_scan(), tmp_path / "scan.dat")
+    cartesian_code = b"sKSpace.ucTrajectory                     = 0x1"
+    data = raw.read_bytes()
+    assert cartesian_code in data
+    raw.write_bytes(data.replace(cartesian_code, cartesian_code[:-1] + b"4"))  # spiral
+
+    reason = refusal(cartesian.main, raw, tmp_path)
+
+    assert "sKSpace.ucTrajectory = 4 is neither Cartesian (1) nor radial (2)" in reason
+    assert "reconstruct it on the scanner" in reason
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_cartesian_program_refuses_with_the_evidence(case: str, tmp_path: Path) -> None:
     make, problem, evidence = CASES[case]
