@@ -146,6 +146,19 @@ def log_lines(data: bytes) -> list[dict]:
     return [json.loads(line) for line in data.decode().splitlines()]
 
 
+def run_builtin(job: Job, mode: str, param: str) -> subprocess.CompletedProcess[str]:
+    """The worker running one of the modes its image carries (no YC_MODES_DIR)."""
+    env = {key: value for key, value in job.env.items() if key != "YC_MODES_DIR"}
+    return subprocess.run(
+        [sys.executable, "-m", "recon_image"],
+        cwd=REPO,
+        env={**env, "YC_MODE": mode, "YC_PARAM": param},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_a_task_becomes_a_dicom_series_with_a_verified_manifest_and_a_log(emulator, tmp_path):
     job = Job(emulator.endpoint, tmp_path, "images %rif %rod 3 %vparam")
     job.upload_task()
@@ -294,16 +307,8 @@ def test_the_shipped_cartesian_mode_reconstructs_an_uploaded_twix_file(emulator,
     raw = write_ve(scan, tmp_path / "scan.dat").read_bytes()
     job = Job(emulator.endpoint, tmp_path, "unused")
     job.upload_task(raw)
-    builtin = {key: value for key, value in job.env.items() if key != "YC_MODES_DIR"}
 
-    done = subprocess.run(
-        [sys.executable, "-m", "recon_image"],
-        cwd=REPO,
-        env={**builtin, "YC_MODE": "yc_cartesian", "YC_PARAM": "0"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_builtin(job, "yc_cartesian", "0")
 
     assert done.returncode == 0, done.stderr
     out = job.outputs()
@@ -339,16 +344,8 @@ def test_an_undersampled_twix_file_with_reference_lines_runs_through_the_worker(
     raw = write_ve(scan, tmp_path / "scan.dat").read_bytes()
     job = Job(emulator.endpoint, tmp_path, "unused")
     job.upload_task(raw)
-    builtin = {key: value for key, value in job.env.items() if key != "YC_MODES_DIR"}
 
-    done = subprocess.run(
-        [sys.executable, "-m", "recon_image"],
-        cwd=REPO,
-        env={**builtin, "YC_MODE": mode, "YC_PARAM": param},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_builtin(job, mode, param)
 
     assert done.returncode == 0, done.stderr
     out = job.outputs()
@@ -362,19 +359,6 @@ def test_an_undersampled_twix_file_with_reference_lines_runs_through_the_worker(
     print(f"worker, {mode} on an R=2 VE file with 24 reference lines: NRMSE {error:.4%}")
     assert pixels.shape == scan.truth.shape
     assert error <= 0.02
-
-
-def run_builtin(job: Job, mode: str, param: str) -> subprocess.CompletedProcess[str]:
-    """The worker running one of the modes its image carries (no YC_MODES_DIR)."""
-    env = {key: value for key, value in job.env.items() if key != "YC_MODES_DIR"}
-    return subprocess.run(
-        [sys.executable, "-m", "recon_image"],
-        cwd=REPO,
-        env={**env, "YC_MODE": mode, "YC_PARAM": param},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_a_ramp_sampled_epi_runs_through_the_worker_without_ghosts(emulator, tmp_path):
