@@ -9,8 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import twixtools
 
+from recon_image.raw.read import read_raw
+from scripts.phantoms.__main__ import main
 from scripts.phantoms.epi import EpiSettings, simulate_epi
 from scripts.phantoms.scan import ScanSettings, simulate
 from scripts.phantoms.twix_ve import write_ve
@@ -79,3 +82,16 @@ def test_twixtools_regrids_the_phantom_to_the_objects_true_width(tmp_path: Path)
     print(f"\ntwixtools on the EPI phantom: width / truth {regridded:.4f} regridded, {raw:.4f} not")
     assert abs(regridded - 1) < 0.02
     assert raw > 1.15
+
+
+def test_the_phantom_command_writes_an_epi_the_worker_reads(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "epi.dat"
+
+    assert main([str(path), "--epi", "--matrix", "64", "16", "2", "--coils", "2"]) == 0
+
+    kspace = read_raw(path, method="cartesian")
+    assert kspace.protocol.epi_factor == 16 and kspace.protocol.ramp_sampling is not None
+    assert kspace.data.shape == (1, 2, 2, 16, 128)
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "epi.h5"), "--epi", "--format", "mrd"])
+    assert "--epi writes a 2D TWIX file" in capsys.readouterr().err
