@@ -80,15 +80,20 @@ class EpiSettings:
 
 
 def gradient_positions(ramp: RampSampling, samples: int, steps_per_dwell: int = 64) -> np.ndarray:
-    """k of each sample in time order, in uniform-grid steps, by integrating the trapezoid.
+    """k of each sample in time order, in uniform-grid steps, by integrating the gradient.
 
+    The gradient ramps linearly (``alRegridMode`` 2) or as a quarter sine (4).
     The readout's nominal extent (``samples`` steps, k = 0 in the middle) is
     the gradient's area over the ADC window.
     """
     total = ramp.rampup_us + ramp.flattop_us + ramp.rampdown_us
     t = np.linspace(0.0, total, int(total / ramp.adc_duration_us * samples * steps_per_dwell) + 1)
     up_end, flat_end = ramp.rampup_us, ramp.rampup_us + ramp.flattop_us
-    gradient = np.interp(t, [0.0, up_end, flat_end, total], [0.0, 1.0, 1.0, 0.0])
+    rising = np.clip(t / ramp.rampup_us, 0.0, 1.0)
+    falling = np.clip((total - t) / ramp.rampdown_us, 0.0, 1.0)
+    if ramp.mode == 4:
+        rising, falling = np.sin(np.pi / 2 * rising), np.sin(np.pi / 2 * falling)
+    gradient = np.where(t < up_end, rising, np.where(t > flat_end, falling, 1.0))
     area = np.concatenate([[0.0], np.cumsum((gradient[1:] + gradient[:-1]) / 2 * np.diff(t))])
     dwell = ramp.adc_duration_us / samples
     times = ramp.delay_us + dwell * (np.arange(samples) + 0.5)
@@ -193,8 +198,7 @@ def simulate_epi(settings: EpiSettings) -> SimulatedScan:
         ramp_sampling=ramp,
         epi_factor=ny,
     )
-    scan_settings = dataclasses.replace(
-        ScanSettings(),
+    scan_settings = ScanSettings(
         matrix=s.matrix,
         coils=s.coils,
         oversampling=2,

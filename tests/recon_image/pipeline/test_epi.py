@@ -43,9 +43,11 @@ def test_sample_positions_agree_with_twixtools_on_the_header_it_reads(
     assert np.abs(theirs / step - ours).max() < 0.01
 
 
-def test_sample_positions_are_the_integrated_trapezoid() -> None:
+@pytest.mark.parametrize("mode", [2, 4])
+def test_sample_positions_are_the_integrated_gradient(mode: int) -> None:
+    ramp = dataclasses.replace(TRAPEZOID, mode=mode)
+    assert np.abs(sample_positions(ramp, 256) - gradient_positions(ramp, 256)).max() < 1e-4
     ours = sample_positions(TRAPEZOID, 256)
-    assert np.abs(ours - gradient_positions(TRAPEZOID, 256)).max() < 1e-4
     spacing = np.diff(ours)
     assert spacing.min() < 0.2 and 1.25 < spacing.max() < 1.35  # ramps dense, flat top sparse
     assert supported_columns(ours) >= 128
@@ -78,9 +80,13 @@ def test_odd_even_phase_is_fitted_from_noisy_navigators() -> None:
     assert abs(constant - 2.5) < 0.02 and abs(slope - 0.04) < 0.001
 
 
-@pytest.mark.parametrize("fmt", ["ve", "vb"])
-def test_an_epi_file_reads_as_the_uniform_kspace_of_its_object(fmt: str, tmp_path: Path) -> None:
-    scan = simulate_epi(EpiSettings(matrix=(64, 32, 3), phase_error=(-2.0, 0.05), seed=1))
+@pytest.mark.parametrize(("fmt", "mode"), [("ve", 2), ("vb", 2), ("ve", 4)])
+def test_an_epi_file_reads_as_the_uniform_kspace_of_its_object(
+    fmt: str, mode: int, tmp_path: Path
+) -> None:
+    ramp = dataclasses.replace(TRAPEZOID, mode=mode)
+    settings = EpiSettings(matrix=(64, 32, 3), ramp=ramp, phase_error=(-2.0, 0.05), seed=1)
+    scan = simulate_epi(settings)
     path = WRITERS[fmt](scan, tmp_path / f"epi-{fmt}.dat")
 
     kspace = read_raw(path, method="cartesian")
