@@ -141,8 +141,8 @@ def odd_even_phase(forward: np.ndarray, reflected: np.ndarray) -> tuple[float, f
 class CorrectedSamples:
     """Samples of a corrected measurement: corrected readouts from memory, the rest from the file.
 
-    ``position[row]`` is the row's place in ``corrected`` or -1; ``source_rows[row]``
-    its row in the original measurement.
+    ``position[row]`` is the row's place in ``corrected`` or -1 (read from the
+    file); ``source_rows[row]`` its row in the original measurement.
     """
 
     def __init__(
@@ -216,6 +216,7 @@ def correct_epi(measurement: RawMeasurement) -> RawMeasurement:
     if ramp is not None:
         positions = sample_positions(ramp, samples)
         forward_grid, reflected_grid = regridding_matrix(positions), regridding_matrix(-positions)
+    # the readouts' profiles along x, corrected in place and turned back into k-space
     profiles = np.empty((work.size, coils, samples), dtype=np.complex64)
     for begin in range(0, work.size, _CHUNK):
         rows = work[begin : begin + _CHUNK]
@@ -237,12 +238,10 @@ def correct_epi(measurement: RawMeasurement) -> RawMeasurement:
         lines = place[group & reflect & ~navigator]
         lines = lines[lines >= 0]
         profiles[lines] *= np.exp(-1j * (constant + slope * x)).astype(np.complex64)
+    for begin in range(0, work.size, _CHUNK):
+        profiles[begin : begin + _CHUNK] = from_hybrid(profiles[begin : begin + _CHUNK])
     keep = np.flatnonzero(~navigator)
     kept = table[keep].copy()
     kept["flags"] &= ~np.uint64(Flag.REFLECT.mask)
-    from_work = place[keep]
-    corrected = from_hybrid(profiles[from_work[from_work >= 0]])
-    position = np.full(keep.size, -1, dtype=np.int64)
-    position[from_work >= 0] = np.arange(corrected.shape[0])
-    samples_source = CorrectedSamples(measurement.samples, keep, corrected, position)
+    samples_source = CorrectedSamples(measurement.samples, keep, profiles, place[keep])
     return dataclasses.replace(measurement, readouts=kept, samples=samples_source)
