@@ -83,21 +83,32 @@ def offcentre_phase_error(positions: np.ndarray, offcentre_mm: float, fov_mm: fl
     return float(2 * np.pi * abs(offcentre_mm) * np.max(np.abs(positions - flat)) / fov_mm)
 
 
-def regridding_matrix(positions: np.ndarray) -> np.ndarray:
-    """(n, n) complex64 R: ``R @ readout`` is the readout on the uniform grid, k = 0 at n // 2.
+def profile_fit(positions: np.ndarray) -> np.ndarray:
+    """(width, n) complex64 F: ``F @ readout`` is the readout's profile along x.
 
-    ``positions`` are the samples' k in grid steps. The readout's profile is
-    fitted over the central ``supported_columns`` of the field of view by least
-    squares, then transformed onto the grid.
+    ``positions`` are the samples' k in grid steps. The profile is the least
+    squares fit of the samples over the central ``width`` =
+    ``supported_columns`` of the field of view (x = -width // 2 …), in the
+    convention of :func:`to_hybrid`: the profile of the readout on the uniform
+    grid, without making that readout.
     """
     n = positions.size
-    width = supported_columns(positions)
-    x = np.arange(width) - width // 2
-    sampled = np.exp(-2j * np.pi * np.outer(positions, x) / n)
-    grid = np.exp(-2j * np.pi * np.outer(np.arange(n) - n // 2, x) / n)
+    sampled = np.exp(-2j * np.pi * np.outer(positions, _columns(supported_columns(positions))) / n)
     # least squares by the normal equations: the supported columns keep them well conditioned
     adjoint = sampled.conj().T
-    return (grid @ np.linalg.solve(adjoint @ sampled, adjoint)).astype(np.complex64)
+    return np.linalg.solve(adjoint @ sampled, adjoint).astype(np.complex64)
+
+
+def regridding_matrix(positions: np.ndarray) -> np.ndarray:
+    """(n, n) complex64 R: ``R @ readout`` is the readout on the uniform grid, k = 0 at n // 2."""
+    fit = profile_fit(positions)
+    n = positions.size
+    grid = np.exp(-2j * np.pi * np.outer(np.arange(n) - n // 2, _columns(fit.shape[0])) / n)
+    return (grid @ fit).astype(np.complex64)
+
+
+def _columns(width: int) -> np.ndarray:
+    return np.arange(width) - width // 2
 
 
 def to_hybrid(readouts: np.ndarray) -> np.ndarray:
@@ -215,21 +226,25 @@ def correct_epi(measurement: RawMeasurement) -> RawMeasurement:
     ramp = measurement.protocol.ramp_sampling
     if ramp is not None:
         positions = sample_positions(ramp, samples)
-        forward_grid, reflected_grid = regridding_matrix(positions), regridding_matrix(-positions)
-    # the readouts' profiles along x, corrected in place and turned back into k-space
-    profiles = np.empty((work.size, coils, samples), dtype=np.complex64)
-    for begin in range(0, work.size, _CHUNK):
-        rows = work[begin : begin + _CHUNK]
-        block = measurement.samples.read(rows)
-        flipped = reflect[rows]
-        if ramp is not None:
-            block[~flipped] = block[~flipped] @ forward_grid.T
-            block[flipped] = block[flipped] @ reflected_grid.T
-        else:
-            block[flipped] = block[flipped, :, ::-1]
-        profiles[begin : begin + rows.size] = to_hybrid(block)
+        fits = {False: profile_fit(positions), True: profile_fit(-positions)}
+        width = fits[False].shape[0]
+        fitted = slice(samples // 2 - width // 2, samples // 2 - width // 2 + width)
     place = np.full(table.size, -1, dtype=np.int64)
     place[work] = np.arange(work.size)
+    # the readouts' profiles along x, corrected in place and turned back into k-space
+    profiles = np.empty((work.size, coils, samples), dtype=np.complex64)
+    for flipped in (False, True):
+        rows = work[reflect[work] == flipped]
+        for begin in range(0, rows.size, _CHUNK):
+            part = rows[begin : begin + _CHUNK]
+            block = measurement.samples.read(part)
+            if ramp is None:
+                profiles[place[part]] = to_hybrid(block[..., ::-1] if flipped else block)
+                continue
+            fit = block.reshape(-1, samples) @ fits[flipped].T
+            into = np.zeros(block.shape, dtype=np.complex64)
+            into[..., fitted] = fit.reshape(*block.shape[:2], width)
+            profiles[place[part]] = into
     x = np.arange(samples) - samples // 2
     for group in _navigator_groups(table, work, navigator, reflect):
         forward = profiles[place[group & navigator & ~reflect]].mean(axis=0)
