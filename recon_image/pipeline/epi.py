@@ -1,11 +1,12 @@
 """EPI readouts made Cartesian: ramp-sampling regridding, reflection, odd/even phase correction.
 
 An EPI readout samples while its gradient ramps (Meas ``alRegrid*``), so its
-samples are not equally spaced in k. Each readout is put onto the uniform
-grid (spacing 1/FOV of the oversampled readout, k = 0 at column n // 2) by
-the least-squares inverse of its nonuniform Fourier matrix over the field of
-view its sparsest samples support; a reflected readout (REFLECT, negative
-gradient) has the mirrored positions, so the same step also reverses it.
+samples are not equally spaced in k. Each readout's profile along x is the
+least-squares fit of its samples through their nonuniform Fourier matrix,
+over the field of view its sparsest samples support; transformed back, it is
+the readout on the uniform grid (spacing 1/FOV of the oversampled readout,
+k = 0 at column n // 2). A reflected readout (REFLECT, negative gradient) has
+the mirrored positions, so the same step also reverses it.
 
 Reflected and forward readouts still differ by a phase that is constant and
 linear along x (eddy currents, gradient delays). The PHASCOR navigators of each
