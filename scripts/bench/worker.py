@@ -48,7 +48,7 @@ PART = 8 << 20
 CONCURRENCY = 5
 USER = "bench-user"
 # (readout, phase lines, partitions) of a 3D phantom of about the size, readout 2x oversampled.
-MATRICES = {0.5: (128, 128, 64), 1.0: (128, 128, 128), 2.0: (128, 256, 128)}
+MATRICES = {0.5: (128, 128, 64), 1.0: (128, 128, 128), 2.0: (256, 128, 128)}
 _STEP_LINE = re.compile(
     r"read (?P<read>[\d.]+) s, reconstruction (?P<reconstruct>[\d.]+) s,"
     r" DICOM write (?P<write>[\d.]+) s"
