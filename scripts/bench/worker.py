@@ -10,7 +10,8 @@ noise-adjustment readouts so that prewhitening is part of the work:
   upload), with the peak RSS of the worker and its mode's program;
 - **floor**: the same file read from the page cache into memory, and a planned FFTW
   transform of an array of the file's k-space shape with root-sum-of-squares (planning
-  off the clock: the worker's image carries wisdom);
+  off the clock, as the worker's is: its image carries wisdom, which the bench makes for
+  the phantoms' shapes first, as the image build does);
 - **plain download**: the same ranged reads the worker makes (8 MiB, 5 at a time) served by
   a plain HTTP file server from the same file, to judge the worker's download by.
 
@@ -245,7 +246,7 @@ def _run_measured(command: list[str], env: dict[str, str]) -> tuple[str, int]:
 class LocalJob:
     """One uploaded task in the emulator and the environment Batch would give its worker."""
 
-    def __init__(self, endpoint: str, raw: Path, work: Path) -> None:
+    def __init__(self, endpoint: str, raw: Path, work: Path, wisdom: Path) -> None:
         import boto3
 
         from transfer.upload import upload_file
@@ -284,7 +285,7 @@ class LocalJob:
             "YC_PARAM": "0",
             "YC_VCPUS": str(os.cpu_count() or 1),
             "YC_WORK_DIR": str(work),
-            **_wisdom_env(),
+            "YC_FFTW_WISDOM": str(wisdom),
         }
 
     def run(self) -> tuple[dict[str, float], int]:
@@ -308,9 +309,16 @@ class LocalJob:
         return stages, peak
 
 
-def _wisdom_env() -> dict[str, str]:
-    wisdom = os.environ.get("YC_FFTW_WISDOM")
-    return {"YC_FFTW_WISDOM": wisdom} if wisdom else {}
+def make_wisdom(sizes: list[float], path: Path, threads: int) -> float:
+    """The image build's wisdom for the phantoms' protocols (all supported ones); its seconds."""
+    command = [sys.executable, "-m", "recon_image.pipeline.wisdom", str(path), "--only"]
+    command += ["--threads", str(threads)]
+    for size in sizes:
+        read, lines, partitions = MATRICES[size]
+        command += ["--slab", f"{partitions},{lines},{read}"]
+    start = time.perf_counter()
+    subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
 
 
 # --- the report ---------------------------------------------------------------------------------
@@ -393,6 +401,10 @@ def main(argv: list[str] | None = None) -> int:
     phantoms = args.keep or Path(tempfile.mkdtemp(prefix="bench-worker-"))
     phantoms.mkdir(parents=True, exist_ok=True)
     try:
+        wisdom = phantoms / "fftw.wisdom"
+        if not wisdom.exists():
+            print("making FFTW wisdom for the phantoms' shapes, as the image build does ...")
+            print(f"  made in {make_wisdom(sizes, wisdom, args.threads):.0f} s", flush=True)
         with Emulator() as emulator:
             for size in sizes:
                 raw = phantoms / f"worker-{size:g}gib.dat"
@@ -401,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  written in {write_phantom(size, raw):.0f} s", flush=True)
                 nbytes = raw.stat().st_size
                 job_dir = Path(tempfile.mkdtemp(prefix="bench-worker-job-", dir=phantoms))
-                job = LocalJob(emulator.endpoint, raw, job_dir)
+                job = LocalJob(emulator.endpoint, raw, job_dir, wisdom)
                 worker, floor, plain = Figures(), Figures(), []
                 with file_server(raw) as port:
                     for round_ in range(args.rounds):
