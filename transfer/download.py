@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,9 @@ from transfer.throttle import PACE_CHUNK, TokenBucket, bucket_for
 logger = logging.getLogger("yarracloud.transfer")
 
 INCOMPLETE = "INCOMPLETE"
+# The journal of finished ranges is written at most this often (and when a download stops):
+# written (and synced) after every range, it held every other range's thread at its lock.
+JOURNAL_INTERVAL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -129,8 +134,16 @@ def _download_object(
         size, progress, initial=sum(min(size_part, size - n * size_part) for n in done)
     )
     lock = threading.Lock()
+    saved = [time.monotonic()]
+
+    def record() -> None:
+        state["ranges"] = sorted(done)
+        journal.save(jpath, state)
+        saved[0] = time.monotonic()
 
     fd = os.open(tmp, os.O_RDWR)
+    by_sha256 = bool(head.get("Metadata", {}).get(SHA256_KEY))
+    digest = _InOrderDigest(fd, size, size_part, done) if by_sha256 else None
     try:
 
         def fetch(number: int) -> None:
@@ -142,17 +155,24 @@ def _download_object(
             )
             with lock:
                 done.add(number)
-                state["ranges"] = sorted(done)
-                journal.save(jpath, state)
+                if time.monotonic() - saved[0] >= JOURNAL_INTERVAL_S:
+                    record()
+            if digest is not None:
+                digest.add(number)
             tracker.add(end - start + 1)
 
-        run_bounded(fetch, missing, concurrency, "download")
+        try:
+            run_bounded(fetch, missing, concurrency, "download")
+        finally:
+            with lock:
+                record()
         os.fsync(fd)
     finally:
+        sha256 = digest.finish() if digest is not None else None
         os.close(fd)
 
     try:
-        verified_by = _verify(s3, bucket, key, head, tmp, retry)
+        verified_by = _verify(s3, bucket, key, head, tmp, retry, sha256)
     except IntegrityError:
         tmp.unlink(missing_ok=True)
         journal.remove(jpath)
@@ -188,13 +208,72 @@ def _get_range(
         raise ShortRead(f"got {offset - start} of {end - start + 1} bytes")
 
 
-def _verify(s3: Any, bucket: str, key: str, head: dict[str, Any], path: Path, retry: Retry) -> str:
-    """Check the file against the best checksum the object carries; return which one."""
+class _InOrderDigest:
+    """The sha256 of the file being downloaded, hashed range by range in the file's order.
+
+    A thread reads each range back (from the page cache) once it and every range before
+    it have landed, so hashing overlaps the download instead of following it. Ranges
+    already done when the download resumes are hashed from the file the same way.
+    """
+
+    def __init__(self, fd: int, size: int, part_size: int, done: set[int]) -> None:
+        self._fd, self._size, self._part = fd, size, part_size
+        self._done = set(done)
+        self._stopped = False
+        self._ready = threading.Condition()
+        self._hash = hashlib.sha256()
+        self._hashed = 0
+        self._thread = threading.Thread(target=self._run, name="download-sha256", daemon=True)
+        self._thread.start()
+
+    def add(self, number: int) -> None:
+        with self._ready:
+            self._done.add(number)
+            self._ready.notify()
+
+    def finish(self) -> str | None:
+        """The hex digest once every range is hashed; None when the download stopped short."""
+        with self._ready:
+            self._stopped = True
+            self._ready.notify()
+        self._thread.join()
+        return self._hash.hexdigest() if self._hashed == self._size else None
+
+    def _run(self) -> None:
+        for number in range(part_count(self._size, self._part) if self._size else 0):
+            with self._ready:
+                self._ready.wait_for(lambda n=number: n in self._done or self._stopped)
+                if number not in self._done:
+                    return
+            offset = number * self._part
+            end = min(self._size, offset + self._part)
+            while offset < end:
+                chunk = os.pread(self._fd, min(CHUNK * 8, end - offset), offset)
+                if not chunk:
+                    return
+                self._hash.update(chunk)
+                offset += len(chunk)
+            self._hashed = end
+
+
+def _verify(
+    s3: Any,
+    bucket: str,
+    key: str,
+    head: dict[str, Any],
+    path: Path,
+    retry: Retry,
+    sha256: str | None = None,
+) -> str:
+    """Check the file against the best checksum the object carries; return which one.
+
+    ``sha256`` is the file's digest where it was computed while downloading.
+    """
     where = f"s3://{bucket}/{key}"
     size = int(head["ContentLength"])
     expected_sha = head.get("Metadata", {}).get(SHA256_KEY)
     if expected_sha:
-        actual = sha256_file(path)
+        actual = sha256 or sha256_file(path)
         if actual != expected_sha.lower():
             raise IntegrityError(
                 f"{where}: sha256 of the downloaded data is {actual}, the object's metadata says"
