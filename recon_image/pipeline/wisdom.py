@@ -9,13 +9,14 @@ FFTW keeps wisdom per thread count: make it with the thread count the worker wil
 (the instance's vCPUs) where that is known. Wisdom already in OUT_FILE is kept and
 extended.
 
-The protocols supported (image matrix; the acquired readout is 2x oversampled or not,
-k-space zero-filled or partial Fourier):
+The protocols supported (image matrix; k-space zero-filled or partial Fourier):
 
-- 2D: readout 128 to 512 in steps of 64, phase lines as many or 3/4 of them, any number
-  of slices (transformed in groups of ``SLICE_GROUP``, so every remainder too);
-- 3D: readout 128, 192, 256, 320, 384 or 512, phase lines as many, 3/4 or 1/2 of them,
-  and 32, 48, 64, 96, 128, 160, 192 or 256 partitions.
+- 2D: readout 128 to 512 in steps of 64 (acquired 2x oversampled or not), phase lines as
+  many or 3/4 of them, any number of slices (transformed in groups of ``SLICE_GROUP``, so
+  every remainder too);
+- 3D: readout 128, 192, 256, 320, 384 or 512 (acquired 2x oversampled, as Siemens
+  scanners store it), phase lines as many, 3/4 or 1/2 of them, and 32, 48, 64, 96, 128,
+  160, 192 or 256 partitions.
 
 ``--slab`` and ``--slices`` add a site's own 3D and 2D protocols.
 """
@@ -57,7 +58,8 @@ def problems_of(protocols: list[tuple[bool, int, int, int]]) -> list[Problem]:
     """The distinct per-coil transforms the built-in modes make for ``protocols``."""
     found: dict[Problem, None] = {}
     for three_d, z, lines, columns in protocols:
-        for wide in (columns, 2 * columns):
+        # raw 3D readouts are always 2x oversampled on Siemens scanners; 2D ones either way
+        for wide in (2 * columns,) if three_d else (columns, 2 * columns):
             for lines_in_fft in (True, False):
                 first, rest = transform_problems(
                     three_d=three_d,
