@@ -10,8 +10,10 @@ import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from functions.api.body import BadBody, as_json_request, read_json_body
 from functions.api.caller import Caller, CallerUnknown, resolve_caller
 from functions.api.service import ApiService, Conflict, NotFound, RequestError
 from functions.handlers.runtime import Dependencies, Handler, Powertools, lambda_entry, reported
@@ -21,11 +23,19 @@ TITLE = "YarraCloud API"
 VERSION = "1"
 
 
-def build_resolver(service: ApiService | None) -> APIGatewayRestResolver:
-    """The routes, bound to ``service`` (None only to generate the OpenAPI document)."""
+def build_resolver(
+    service: ApiService | None, hooks: Hooks | None = None
+) -> APIGatewayRestResolver:
+    """The routes, bound to ``service`` (None only to generate the OpenAPI document).
+
+    The resolver keeps the request it serves on itself: one instance serves one
+    request at a time, as a Lambda execution environment does.
+    """
     app = APIGatewayRestResolver(enable_validation=True)
+    hooks = hooks or Hooks()
 
     def caller() -> Caller:
+        hooks.before_api_caller(app.current_event.path)
         identity = app.current_event.request_context.identity
         return resolve_caller(identity.user_arn)
 
@@ -72,6 +82,10 @@ def build_resolver(service: ApiService | None) -> APIGatewayRestResolver:
     def error(status: int, message: str) -> Response:
         return Response(status, "application/json", json.dumps({"message": message}))
 
+    @app.exception_handler(RequestValidationError)
+    def invalid(exc: RequestValidationError) -> Response:
+        return Response(422, "application/json", json.dumps(validation_answer(exc.errors())))
+
     @app.exception_handler(CallerUnknown)
     def unknown_caller(exc: CallerUnknown) -> Response:
         return error(403, str(exc))
@@ -91,17 +105,41 @@ def build_resolver(service: ApiService | None) -> APIGatewayRestResolver:
     return app
 
 
+def validation_answer(errors: Any) -> dict[str, str]:
+    """Which fields are wrong and why, in a few words; it quotes none of the input."""
+    problems: list[str] = []
+    for error in errors:
+        field = ".".join(str(part) for part in error["loc"][1:]) or "body"
+        problem = f"{field[:40]}: {str(error.get('msg', 'invalid'))[:60]}"
+        if problem not in problems:
+            problems.append(problem)
+    shown = "; ".join(problems[:3])
+    if len(problems) > 3:
+        shown += f"; and {len(problems) - 3} more"
+    return {"message": f"the body does not fit this endpoint ({shown})"}
+
+
 def openapi_document(app: APIGatewayRestResolver) -> str:
     return app.get_openapi_json_schema(title=TITLE, version=VERSION)
 
 
 def build(deps: Dependencies, hooks: Hooks | None = None) -> Handler:
     tools = Powertools.for_function("api", deps.settings)
-    app = build_resolver(ApiService(deps.settings, deps.clients, clock=deps.clock, hooks=hooks))
+    service = ApiService(deps.settings, deps.clients, clock=deps.clock, hooks=hooks)
+    app = build_resolver(service, hooks)
 
     @reported
     def handler(event: dict, context: Any) -> dict:
-        return app.resolve(event, context)
+        try:
+            body = read_json_body(event)
+        except BadBody as exc:
+            return {
+                "statusCode": 400,
+                "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"message": str(exc)}),
+                "isBase64Encoded": False,
+            }
+        return app.resolve(as_json_request(event, body), context)
 
     return tools.entry_point(handler)
 

@@ -46,6 +46,7 @@ from scripts.local_cloud.lambda_runtime import LambdaContext
 logger = logging.getLogger("yarracloud.local_api")
 
 Handler = Callable[[dict[str, Any], Any], Any]
+HandlerFactory = Callable[[], Handler]
 
 SERVICE = "execute-api"
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -302,10 +303,17 @@ def routed(method: str, target: str) -> bool:
 class LocalApiGateway:
     """API Gateway (REST API, ``AWS_IAM`` authorization, Lambda proxy) on loopback.
 
+    Each request gets a handler instance of its own for the whole invocation, as
+    Lambda gives each concurrent request its own execution environment: an instance
+    serves one request at a time, and a new one is made when every instance is busy.
+    Handlers keep per-request state on themselves (the Powertools resolver keeps the
+    current event), so one instance shared by concurrent requests would mix them up.
+
     Parameters
     ----------
-    handler
-        The ``api`` Lambda handler: ``handler(event, context)`` returning
+    make_handler
+        Makes one instance of the ``api`` Lambda handler, as a cold start would:
+        ``handler(event, context)`` returning
         ``{"statusCode", "headers" | "multiValueHeaders", "body", "isBase64Encoded"}``.
     credentials
         Where the secret of each access key is kept.
@@ -325,7 +333,7 @@ class LocalApiGateway:
     def __init__(
         self,
         *,
-        handler: Handler,
+        make_handler: HandlerFactory,
         credentials: CredentialStore,
         iam: Any,
         region: str,
@@ -334,7 +342,7 @@ class LocalApiGateway:
         clock: Callable[[], float] = time.time,
         max_body_bytes: int = 10 * 1024 * 1024,
     ) -> None:
-        self.handler = handler
+        self.make_handler = make_handler
         self.credentials = credentials
         self.iam = iam
         self.region = region
@@ -346,6 +354,10 @@ class LocalApiGateway:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._user_ids: dict[str, str] = {}
+        self._idle: list[Handler] = []
+        self._pool_lock = threading.Lock()
+        self.instances = 0
+        """How many handler instances have been made (cold starts)."""
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -571,8 +583,9 @@ class LocalApiGateway:
         context = LambdaContext.for_invocation(
             FUNCTION_NAME, self.region, self.account, HANDLER_TIMEOUT_SECONDS
         )
+        handler = self._take_instance()
         try:
-            return _proxy_response(self.handler(event, context))
+            return _proxy_response(handler(event, context))
         except Exception:
             logger.exception("the api handler failed on %s %s", event["httpMethod"], event["path"])
             headers = [
@@ -580,6 +593,17 @@ class LocalApiGateway:
                 ("x-amzn-ErrorType", "InternalServerErrorException"),
             ]
             return 502, headers, _message(INTERNAL_ERROR)
+        finally:
+            with self._pool_lock:
+                self._idle.append(handler)
+
+    def _take_instance(self) -> Handler:
+        """An idle handler instance, or a new one when all are busy."""
+        with self._pool_lock:
+            if self._idle:
+                return self._idle.pop()
+            self.instances += 1
+        return self.make_handler()
 
     def _port(self) -> int:
         server = self._server
@@ -741,8 +765,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return body
         lengths = self.headers.get_all("Content-Length") or []
         if not lengths:
-            if self.command == "POST":
-                raise Rejection(411, "Length Required", "LengthRequiredException")
+            # HTTP/1.1: neither Content-Length nor Transfer-Encoding means no body. Qt
+            # sends a POST with nothing to send this way.
             return b""
         if len(set(lengths)) != 1 or not lengths[0].strip().isdigit():
             raise Rejection(400, "Invalid Content-Length", "BadRequestException")
