@@ -303,18 +303,22 @@ def routed(method: str, target: str) -> bool:
 class LocalApiGateway:
     """API Gateway (REST API, ``AWS_IAM`` authorization, Lambda proxy) on loopback.
 
-    Each request gets a handler instance of its own for the whole invocation, as
-    Lambda gives each concurrent request its own execution environment: an instance
-    serves one request at a time, and a new one is made when every instance is busy.
-    Handlers keep per-request state on themselves (the Powertools resolver keeps the
-    current event), so one instance shared by concurrent requests would mix them up.
+    Each request gets a handler invocation of its own, as Lambda gives each request an
+    execution environment: an instance serves one request at a time; a request that
+    finds every instance busy, with ``concurrency`` of them made, waits for one.
+    The ``api`` handler needs ``concurrency=1`` (the default): the Powertools resolver
+    keeps the request it serves on its class, so one process holds one request at a
+    time, as a Lambda execution environment does; two concurrent requests in one
+    process would read each other's bodies and callers.
 
     Parameters
     ----------
     make_handler
-        Makes one instance of the ``api`` Lambda handler, as a cold start would:
+        Makes one instance of the Lambda handler, as a cold start would:
         ``handler(event, context)`` returning
         ``{"statusCode", "headers" | "multiValueHeaders", "body", "isBase64Encoded"}``.
+    concurrency
+        How many instances may serve requests at once (Lambda's reserved concurrency).
     credentials
         Where the secret of each access key is kept.
     iam
@@ -341,6 +345,8 @@ class LocalApiGateway:
         stage: str = "prod",
         clock: Callable[[], float] = time.time,
         max_body_bytes: int = 10 * 1024 * 1024,
+        concurrency: int = 1,
+        on_wait: Callable[[], None] = lambda: None,
     ) -> None:
         self.make_handler = make_handler
         self.credentials = credentials
@@ -354,10 +360,13 @@ class LocalApiGateway:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._user_ids: dict[str, str] = {}
-        self._idle: list[Handler] = []
-        self._pool_lock = threading.Lock()
+        self.concurrency = concurrency
+        self.on_wait = on_wait
+        """Called when a request finds every instance busy and waits (a hook for tests)."""
         self.instances = 0
         """How many handler instances have been made (cold starts)."""
+        self._idle: list[Handler] = []
+        self._pool = threading.Condition()
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -583,8 +592,9 @@ class LocalApiGateway:
         context = LambdaContext.for_invocation(
             FUNCTION_NAME, self.region, self.account, HANDLER_TIMEOUT_SECONDS
         )
-        handler = self._take_instance()
+        handler = None
         try:
+            handler = self._take_instance()
             return _proxy_response(handler(event, context))
         except Exception:
             logger.exception("the api handler failed on %s %s", event["httpMethod"], event["path"])
@@ -594,16 +604,28 @@ class LocalApiGateway:
             ]
             return 502, headers, _message(INTERNAL_ERROR)
         finally:
-            with self._pool_lock:
-                self._idle.append(handler)
+            if handler is not None:
+                with self._pool:
+                    self._idle.append(handler)
+                    self._pool.notify()
 
     def _take_instance(self) -> Handler:
-        """An idle handler instance, or a new one when all are busy."""
-        with self._pool_lock:
+        """An idle instance, a new one while fewer than ``concurrency`` exist, or else the
+        first to become idle."""
+        with self._pool:
+            while not self._idle and self.instances >= self.concurrency:
+                self.on_wait()
+                self._pool.wait()
             if self._idle:
                 return self._idle.pop()
             self.instances += 1
-        return self.make_handler()
+        try:
+            return self.make_handler()
+        except BaseException:
+            with self._pool:
+                self.instances -= 1
+                self._pool.notify()
+            raise
 
     def _port(self) -> int:
         server = self._server
