@@ -105,18 +105,24 @@ def build_resolver(
     return app
 
 
-def validation_answer(errors: Any) -> dict[str, str]:
-    """Which fields are wrong and why, in a few words; it quotes none of the input."""
-    problems: list[str] = []
+def validation_answer(errors: Any, most: int = 3) -> dict[str, Any]:
+    """Which fields are wrong and why, in the document's shape (``detail``), briefly.
+
+    It quotes none of the input, which can be megabytes: field names and positions are
+    cut short, and only the first ``most`` distinct problems are listed.
+    """
+    detail: list[dict[str, Any]] = []
     for error in errors:
-        field = ".".join(str(part) for part in error["loc"][1:]) or "body"
-        problem = f"{field[:40]}: {str(error.get('msg', 'invalid'))[:60]}"
-        if problem not in problems:
-            problems.append(problem)
-    shown = "; ".join(problems[:3])
-    if len(problems) > 3:
-        shown += f"; and {len(problems) - 3} more"
-    return {"message": f"the body does not fit this endpoint ({shown})"}
+        loc = [part[:40] if isinstance(part, str) else part for part in error["loc"]]
+        item = {"loc": loc, "msg": str(error.get("msg", ""))[:60], "type": error["type"]}
+        if item not in detail:
+            detail.append(item)
+    fields = sorted({".".join(str(part) for part in item["loc"][1:]) or "body" for item in detail})
+    shown = ", ".join(fields[:most]) + (", …" if len(fields) > most else "")
+    return {
+        "message": f"the body does not fit this endpoint ({shown}; see detail)",
+        "detail": detail[:most],
+    }
 
 
 def openapi_document(app: APIGatewayRestResolver) -> str:
