@@ -28,8 +28,8 @@ def build_resolver(
 ) -> APIGatewayRestResolver:
     """The routes, bound to ``service`` (None only to generate the OpenAPI document).
 
-    The resolver keeps the request it serves on itself: one instance serves one
-    request at a time, as a Lambda execution environment does.
+    The resolver keeps the request it serves on its class, for the whole process: a
+    process serves one request at a time, as a Lambda execution environment does.
     """
     app = APIGatewayRestResolver(enable_validation=True)
     hooks = hooks or Hooks()
