@@ -3,7 +3,8 @@
 The Yarra client posts its JSON with Qt's ``sendCustomRequest`` and sets no content
 type, so Qt 5.15 sends none; Qt's ``post`` adds ``application/x-www-form-urlencoded``
 (unsigned), and other clients send ``text/plain`` or ``application/json``. Powertools
-would parse a form-encoded body as a form and find every field missing. Every endpoint of the API takes JSON and nothing else, so the body
+would parse a form-encoded body as a form and find every field missing. Every
+endpoint of the API takes JSON and nothing else, so the body
 is read as JSON whatever the header says, and a body that is not sane JSON is refused
 here, with a short message, before any endpoint sees it.
 """
