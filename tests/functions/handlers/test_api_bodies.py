@@ -98,7 +98,8 @@ def recording_events(cloud) -> list[dict[str, Any]]:
 
 
 def yarra_body(endpoint: str) -> str | None:
-    """The body the Yarra client builds for ``endpoint`` (its own spacing, by hand)."""
+    """The body the Yarra client builds for ``endpoint`` (its own spacing, by hand), and
+    for our own endpoints the same way."""
     return {
         "user_status": None,
         "modes": None,
@@ -108,10 +109,14 @@ def yarra_body(endpoint: str) -> str | None:
         "jobs": f'["{TASK}"]',
         "mode_destinations": '{ "recon_mode": "demo_fft" }',
         "job_status": f'{{"name": "{TASK}"}}',
+        "job_delivered": f'{{"name": "{TASK}"}}',
+        "job_cancel": f'{{"name": "{TASK}"}}',
     }[endpoint]
 
 
 ENDPOINTS = ["user_status", "modes", "job_submit", "jobs", "mode_destinations", "job_status"]
+"""The Yarra client's endpoints."""
+ALL_ENDPOINTS = [*ENDPOINTS, "job_delivered", "job_cancel"]
 
 
 @needs_qt
@@ -133,11 +138,12 @@ def test_the_yarra_client_over_qt_is_answered_by_every_endpoint(api_cloud, signe
         users["alice"],
         [
             {"endpoint": e, "body": yarra_body(e), "headers": signed, "unsigned": unsigned}
-            for e in ENDPOINTS
+            for e in ALL_ENDPOINTS
         ],
     )
-    by_endpoint = dict(zip(ENDPOINTS, answers, strict=True))
-    assert all(answer.status == 200 for answer in answers), answers
+    by_endpoint = dict(zip(ALL_ENDPOINTS, answers, strict=True))
+    delivered = by_endpoint.pop("job_delivered")
+    assert all(answer.status == 200 for answer in by_endpoint.values()), answers
     assert by_endpoint["user_status"].body["username"] == "alice"
     assert [m["Name"] for m in by_endpoint["modes"].body] == ["demo_fft"]
     submitted = by_endpoint["job_submit"].body
@@ -146,6 +152,8 @@ def test_the_yarra_client_over_qt_is_answered_by_every_endpoint(api_cloud, signe
     assert by_endpoint["jobs"].body[TASK]["batch_info"] == {"status": "SUBMITTED"}
     assert by_endpoint["mode_destinations"].body == []
     assert by_endpoint["job_status"].body["status"] == "SUBMITTED"
+    assert delivered.status == 409 and "only a task whose" in delivered.body["message"]
+    assert by_endpoint["job_cancel"].body == {"name": TASK, "status": "CANCELED"}
     # What arrived is what Qt sent: its user agent, Yarra's signed headers, Qt's content type.
     sent = [event["headers"] for event in events]
     assert all(h["User-Agent"] == "Qt" for h in sent)
@@ -229,7 +237,6 @@ CONTENT_TYPES = [
     "multipart/form-data; boundary=x",
     "application/xml",
 ]
-ALL_ENDPOINTS = [*ENDPOINTS, "job_delivered", "job_cancel"]
 
 
 def random_value(rng: random.Random, depth: int = 0) -> Any:
