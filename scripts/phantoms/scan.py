@@ -150,6 +150,17 @@ class SimulatedScan:
     reference: np.ndarray | None = None
     reference_first: tuple[int, int] = (0, 0)
 
+    @property
+    def displayed_truth(self) -> np.ndarray:
+        """``truth`` as the scanner shows it and DICOM stores it: row x column along the normal.
+
+        With Siemens' normal (phase x read) that is the true image's rows in reverse order.
+        """
+        g = self.protocol.slices[0]
+        if float(np.dot(np.cross(g.read_dir, g.phase_dir), g.slice_dir)) < 0:
+            return self.truth[..., ::-1, :]
+        return self.truth
+
 
 def orientation(
     tilt_deg: float, axes: tuple[Vector, Vector] | None = None
