@@ -68,7 +68,8 @@ class ScanSettings:
         any orientation; None for a transverse slice tilted by ``tilt_deg``.
     marker
         Add a bright 3-voxel cube off the centre in every direction (in the
-        second slice only, for 2D), so that a flip, swap or shift shows.
+        second slice only of a 2D scan of several), so that a flip, swap or
+        shift shows (``marker_voxel``).
     """
 
     dimension: Literal[2, 3] = 2
@@ -186,7 +187,7 @@ def orientation(
 def marker_voxel(settings: ScanSettings) -> tuple[int, int, int]:
     """(z, line, column) of the centre of the marker ``settings.marker`` adds."""
     nx, ny, nz = settings.matrix
-    return (1 if settings.dimension == 2 else nz // 4, ny // 8, nx // 8 + 1)
+    return (min(1, nz - 1) if settings.dimension == 2 else nz // 4, ny // 8, nx // 8 + 1)
 
 
 def interleaved(count: int) -> list[int]:
@@ -199,7 +200,10 @@ def simulate(settings: ScanSettings) -> SimulatedScan:
     s = settings
     nx, ny, nz = s.matrix
     rng = np.random.default_rng(s.seed)
+    read, phase, normal = orientation(s.tilt_deg, s.axes)
     truth = shepp_logan((nz, ny, nx))
+    if float(np.dot(np.cross(read, phase), normal)) < 0:
+        truth = np.ascontiguousarray(truth[:, ::-1])  # upright as the scanner shows it
     if s.marker:
         z, line, column = marker_voxel(s)
         depth = slice(z, z + 1) if s.dimension == 2 else slice(z - 1, z + 2)
@@ -225,7 +229,6 @@ def simulate(settings: ScanSettings) -> SimulatedScan:
     count = s.averages * len(order)
     table = np.zeros(s.noise_scans + count, dtype=READOUT_DTYPE)
     samples = np.empty((table.size, s.coils, columns), dtype=np.complex64)
-    read, phase, normal = orientation(s.tilt_deg, s.axes)
     positions = _slice_positions(s, normal)
     table["samples"] = columns
     table["channels"] = s.coils
