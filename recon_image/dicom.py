@@ -309,13 +309,12 @@ def _series_dataset(
         versions.append(protocol.software_version[:64])
     ds.SoftwareVersions = versions
     ds.ScanningSequence = _scanning(protocol)
-    inversion = protocol.ti_ms is not None and "IR" in ds.ScanningSequence
     ds.SequenceVariant = list(protocol.sequence_variant) or "NONE"
     ds.ScanOptions = ""
     ds.MRAcquisitionType = f"{protocol.dimension}D"
     ds.SequenceName = _sequence_name(protocol)
     ds.RepetitionTime = _ds(protocol.tr_ms)
-    if inversion:
+    if protocol.ti_ms is not None and "IR" in ds.ScanningSequence:
         # a TI in a header without inversion (a gradient echo's alTI[0]) names no inversion pulse
         ds.InversionTime = _ds(protocol.ti_ms)
     ds.EchoTrainLength = ""

@@ -187,7 +187,7 @@ def orientation(
 def marker_voxel(settings: ScanSettings) -> tuple[int, int, int]:
     """(z, line, column) of the centre of the marker ``settings.marker`` adds."""
     nx, ny, nz = settings.matrix
-    return (min(1, nz - 1) if settings.dimension == 2 else nz // 4, ny // 8, nx // 8 + 1)
+    return (min(1, nz - 1) if settings.dimension == 2 else max(1, nz // 4), ny // 8, nx // 8 + 1)
 
 
 def interleaved(count: int) -> list[int]:
