@@ -200,10 +200,7 @@ def simulate(settings: ScanSettings) -> SimulatedScan:
     s = settings
     nx, ny, nz = s.matrix
     rng = np.random.default_rng(s.seed)
-    read, phase, normal = orientation(s.tilt_deg, s.axes)
     truth = shepp_logan((nz, ny, nx))
-    if float(np.dot(np.cross(read, phase), normal)) < 0:
-        truth = np.ascontiguousarray(truth[:, ::-1])  # upright as the scanner shows it
     if s.marker:
         z, line, column = marker_voxel(s)
         depth = slice(z, z + 1) if s.dimension == 2 else slice(z - 1, z + 2)
@@ -229,6 +226,7 @@ def simulate(settings: ScanSettings) -> SimulatedScan:
     count = s.averages * len(order)
     table = np.zeros(s.noise_scans + count, dtype=READOUT_DTYPE)
     samples = np.empty((table.size, s.coils, columns), dtype=np.complex64)
+    read, phase, normal = orientation(s.tilt_deg, s.axes)
     positions = _slice_positions(s, normal)
     table["samples"] = columns
     table["channels"] = s.coils

@@ -19,6 +19,7 @@ import twixtools
 from recon_image.programs.cartesian import reconstruct_file
 from scripts.phantoms.scan import ScanSettings, Vector, marker_voxel, simulate
 from scripts.phantoms.twix_ve import write_ve
+from tests.recon_image.dicom_geometry import angle_deg, orientation, pixel_centres
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -71,23 +72,13 @@ def _header_geometry(path: Path, settings: ScanSettings) -> tuple[np.ndarray, np
     return position, np.asarray(geometry.normal)
 
 
-def _pixel_centres(ds: pydicom.Dataset) -> np.ndarray:
-    """(rows, columns, 3) pixel centres by PS3.3 C.7.6.2.1.1."""
-    values = np.array([float(v) for v in ds.ImageOrientationPatient])
-    row_spacing, column_spacing = (float(v) for v in ds.PixelSpacing)
-    first = np.array([float(v) for v in ds.ImagePositionPatient])
-    r = np.arange(ds.Rows)[:, None, None]
-    c = np.arange(ds.Columns)[None, :, None]
-    return first + c * column_spacing * values[:3] + r * row_spacing * values[3:]
-
-
 def _marker_position(datasets: list[pydicom.Dataset]) -> np.ndarray:
     """Intensity-weighted centre of the marker, from each image's own geometry.
 
     The marker is the voxels above half the brightest one within two voxels of it.
     """
     pixels = np.stack([d.pixel_array.astype(np.float64) for d in datasets])
-    centres = np.stack([_pixel_centres(d) for d in datasets])
+    centres = np.stack([pixel_centres(d) for d in datasets])
     peak = np.unravel_index(int(np.argmax(pixels)), pixels.shape)
     around = tuple(slice(max(0, p - 2), p + 3) for p in peak)
     weights = np.where(pixels[around] > pixels[peak] / 2, pixels[around], 0.0)
@@ -106,9 +97,7 @@ def test_the_marker_lands_where_the_header_puts_it(tmp_path: Path, name: str, di
 
     datasets = sorted((pydicom.dcmread(f) for f in files), key=lambda d: int(d.InstanceNumber))
     for ds in datasets:
-        orientation = np.array([float(v) for v in ds.ImageOrientationPatient])
-        normal = np.cross(orientation[:3], orientation[3:])
-        assert np.degrees(np.arccos(min(1.0, float(np.dot(normal, s_normal))))) < 0.5
+        assert angle_deg(np.cross(*orientation(ds)), s_normal) < 0.5
     found = _marker_position(datasets)
     miss = float(np.linalg.norm(found - expected))
     print(

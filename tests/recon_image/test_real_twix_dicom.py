@@ -15,6 +15,7 @@ import twixtools
 from recon_image.modes.modefile import find_mode
 from recon_image.modes.runner import ModeJob, run_mode
 from recon_image.settings import BUILTIN_MODES_DIR
+from tests.recon_image.dicom_geometry import angle_deg, orientation, pixel_centres
 
 REAL_FILE = Path(__file__).resolve().parents[1] / "data" / "siemens-e11-gre.dat"
 DCIODVFY = Path("/usr/bin/dciodvfy")
@@ -46,26 +47,6 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> list[pydicom.Dataset]:
 @pytest.fixture(scope="module")
 def twix() -> dict:
     return twixtools.read_twix(str(REAL_FILE), verbose=False)[-1]
-
-
-def orientation(ds: pydicom.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    values = np.array([float(v) for v in ds.ImageOrientationPatient])
-    return values[:3], values[3:]
-
-
-def pixel_centres(ds: pydicom.Dataset) -> np.ndarray:
-    """(rows, columns, 3): where each pixel's centre lies, by PS3.3 C.7.6.2.1.1."""
-    row, column = orientation(ds)
-    row_spacing, column_spacing = (float(v) for v in ds.PixelSpacing)
-    r = np.arange(ds.Rows)[:, None, None]
-    c = np.arange(ds.Columns)[None, :, None]
-    first = np.array([float(v) for v in ds.ImagePositionPatient])
-    return first + c * column_spacing * row + r * row_spacing * column
-
-
-def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
-    cosine = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
-    return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
 
 
 def test_geometry_is_the_slice_twixtools_geometry_derives(images, twix) -> None:

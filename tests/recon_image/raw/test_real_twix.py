@@ -14,6 +14,7 @@ import pytest
 import twixtools
 
 from recon_image.raw.read import read_raw
+from tests.recon_image.dicom_geometry import angle_deg
 
 REAL_FILE = Path(__file__).resolve().parents[2] / "data" / "siemens-e11-gre.dat"
 
@@ -21,11 +22,6 @@ REAL_FILE = Path(__file__).resolve().parents[2] / "data" / "siemens-e11-gre.dat"
 @pytest.fixture(scope="module")
 def twix() -> dict:
     return twixtools.read_twix(str(REAL_FILE), verbose=False)[-1]
-
-
-def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
-    cosine = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
-    return float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
 
 
 def test_slice_axes_are_those_twixtools_geometry_derives(twix: dict) -> None:
