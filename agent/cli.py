@@ -1,4 +1,4 @@
-"""``yarracloud-agent`` (``python -m agent``): run, status, retry, doctor, submit.
+"""``yarracloud-agent`` (``python -m agent``): run, status, retry, doctor, submit, inspect.
 
 ::
 
@@ -7,6 +7,7 @@
     yarracloud-agent --config ... retry UUID
     yarracloud-agent --config ... doctor
     yarracloud-agent --config ... submit FILE --mode MODE [--acc ACCESSION]
+    yarracloud-agent inspect FILE
 
 Errors a person can fix are printed as one line saying what to do (exit 2); logs are JSON
 lines on stderr carrying ``task_id``, never a patient value.
@@ -32,12 +33,12 @@ from typing import Any
 from agent.atomic import write_atomically
 from agent.config import AgentConfig
 from agent.deid.mrd import deidentify_mrd
-from agent.deid.twix import deidentify_twix
+from agent.deid.twix import Inspection, deidentify_twix, inspect_twix
 from agent.doctor import format_findings, run_checks
 from agent.errors import AgentError, BadTask
 from agent.observability import init_sentry, redact_text
 from agent.ort import OrtFolders
-from agent.phi import PhiFile
+from agent.phi import PhiFile, birth_date
 from agent.pipeline import MRD_SUFFIXES
 from agent.service import Agent, retry_task, s3_client
 from agent.status import format_table, task_rows
@@ -134,13 +135,46 @@ def cmd_submit(config: AgentConfig, raw: Path, mode: str, accession: str) -> int
     return 0
 
 
+def cmd_inspect(raw: Path) -> int:
+    """Print what de-identification would do with ``raw``; 0 if the agent would accept it."""
+    if not Path(raw).is_file():
+        raise BadTask(f"{raw} is not a file; give the path of a Siemens TWIX (.dat) file")
+    found = inspect_twix(raw)
+    print(format_inspection(Path(raw).name, found))
+    return 1 if found.refusal else 0
+
+
+def format_inspection(name: str, found: Inspection) -> str:
+    """The inspection as a person reads it: field names and counts, never a value."""
+    flavour = "VB" if found.flavour == "VB" else "VD/VE/XA"
+    verdict = f"refused: {found.refusal}" if found.refusal else "accepted"
+    lines = [
+        f"{name}: Siemens TWIX {flavour}, software {found.software_version or '(none named)'}",
+        f"The agent would replace {len(found.replaced_fields)} identity fields"
+        f" ({found.patched_bytes} bytes in {found.patches} equal-length patches):",
+        *(f"  {field}" for field in found.replaced_fields),
+    ]
+    if found.unknown_fields:
+        lines += [
+            f"{len(found.unknown_fields)} fields look like identity and are not in the"
+            " catalogue; report these names (not their values) with the software version:",
+            *(f"  {field}" for field in found.unknown_fields),
+        ]
+    else:
+        lines.append("No field looks like identity without being in the catalogue.")
+    lines.append(f"Verdict: {verdict}")
+    return "\n".join(lines)
+
+
 def submit_file(
     folders: OrtFolders, raw: Path, *, mode: str, accession: str = "", task: str | None = None
 ) -> str:
     """Queue ``raw`` (a TWIX ``.dat`` or an MRD ``.h5``) as ORT would; returns the task UUID.
 
     The patient's name, ID and birth date are read from the file's own header (the
-    fields de-identification will replace) into ``cloud/phi/{uuid}.phi``; the raw file
+    fields de-identification will replace) into ``cloud/phi/{uuid}.phi``; a birth date
+    that is blank or no date (a placeholder such as ``xxxxxxxx``) is recorded as absent,
+    with a warning. The raw file
     is hard-linked into ``cloud/out`` (copied where a link cannot be made); the task
     file is written last, under a ``.lock``, as ORT does.
 
@@ -177,10 +211,17 @@ def submit_file(
         os.link(raw, target)
     except OSError:
         shutil.copyfile(raw, target)
+    dob = birth_date(_field(replaced, _DOB_FIELDS))
+    if dob is None:
+        logging.getLogger("yarracloud.agent.submit").warning(
+            "the raw header's birth date is not a date (YYYYMMDD); recorded as absent in"
+            " the .phi, the images get no birth date",
+            extra={"task_id": task},
+        )
     phi = PhiFile(folders.phi_file(task), _ini())
     for key, value in (
         ("NAME", name),
-        ("DOB", _field(replaced, _DOB_FIELDS)),
+        ("DOB", dob or ""),
         ("MRN", patient_id),
         ("ACC", accession),
         ("UUID", task),
@@ -256,6 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     retry = commands.add_parser("retry", help="retry a task stopped by an error")
     retry.add_argument("uuid")
     commands.add_parser("doctor", help="check the set-up and say what to fix")
+    inspect = commands.add_parser(
+        "inspect", help="what de-identification would replace in a raw file, and what it lacks"
+    )
+    inspect.add_argument("file", type=Path, help="a Siemens TWIX (.dat) file")
     submit = commands.add_parser("submit", help="queue a raw file from anywhere")
     submit.add_argument("file", type=Path, help="a Siemens TWIX (.dat) or MRD (.h5) file")
     submit.add_argument("--mode", required=True, help="the reconstruction mode (v1/modes)")
@@ -267,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging()
     try:
+        if args.command == "inspect":
+            return cmd_inspect(args.file)
         if args.command == "doctor":
             findings = run_checks(args.config, s3_factory=s3_client)
             print(format_findings(findings))

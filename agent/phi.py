@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import configparser
 import io
+import logging
 import os
 import re
 import shutil
@@ -51,6 +52,7 @@ REPLACED = "REPLACED"
 _DATE_FORMATS = ("%Y%m%d", "%Y-%m-%d", "%d.%m.%Y")
 _NEEDS_QUOTES = re.compile(r'[,;"\\\x00-\x1f\x7f]|^\s|\s$')
 _ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{1,4}|.)", re.S)
+_log = logging.getLogger("yarracloud.agent.phi")
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
 
 
@@ -118,8 +120,8 @@ class PhiFile:
         Raises
         ------
         BadTask
-            When NAME or MRN is empty, or DOB is in none of those forms (the message
-            names the field, never its value).
+            When NAME or MRN is empty (the message names the field, never its value).
+            A DOB in none of those forms is taken as absent, with a warning.
         """
         for key in ("NAME", "MRN"):
             if not self.get("PHI", key):
@@ -135,18 +137,15 @@ class PhiFile:
         )
 
     def _birth_date(self) -> str:
-        text = self.get("PHI", "DOB")
-        if not text:
+        found = birth_date(self.get("PHI", "DOB"))
+        if found is None:
+            _log.warning(
+                "the vault file %s has [PHI] DOB in a form not understood (YYYYMMDD,"
+                " YYYY-MM-DD or DD.MM.YYYY); the images get no birth date",
+                self.path,
+            )
             return ""
-        for pattern in _DATE_FORMATS:
-            try:
-                return datetime.strptime(text, pattern).strftime("%Y%m%d")
-            except ValueError:
-                continue
-        raise BadTask(
-            f"the vault file {self.path} has [PHI] DOB in a form not understood; write it"
-            " as YYYYMMDD, YYYY-MM-DD or DD.MM.YYYY"
-        )
+        return found
 
     # -- [LOG], [STATUS], [STATS] -------------------------------------------------------
 
@@ -273,6 +272,23 @@ def archive(phi_path: Path, phi_archive_dir: Path) -> Path:
     sync_folder(target.parent)
     sync_folder(phi_path.parent)
     return target
+
+
+def birth_date(text: str) -> str | None:
+    """A birth date as ``YYYYMMDD``: '' when ``text`` is blank, None when it is no date.
+
+    ``text`` may be ``YYYYMMDD``, ``YYYY-MM-DD`` or ``DD.MM.YYYY``; a placeholder such
+    as ``xxxxxxxx`` or an impossible day is no date.
+    """
+    text = text.strip()
+    if not text:
+        return ""
+    for pattern in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, pattern).strftime("%Y%m%d")
+        except ValueError:
+            continue
+    return None
 
 
 def dicom_name(name: str) -> str:

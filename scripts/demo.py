@@ -578,7 +578,20 @@ def queue_file(stack: Stack, path: Path, mode: str) -> Queued:
         f" mode {mode!r}; the patient its header names, which stays at the site:"
         f" {identity.name} ({identity.patient_id})"
     )
+    for warning in agent_warnings(done.stderr):
+        say(f"  the agent warned: {warning}")
     return queued
+
+
+def agent_warnings(log: str) -> list[str]:
+    """The messages of the WARNING lines in the agent's JSON log ``log``."""
+    found = []
+    for line in log.splitlines():
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            if isinstance(entry, dict) and entry.get("level") == "WARNING":
+                found.append(str(entry.get("message", "")))
+    return found
 
 
 def failure_reason(stack: Stack, task_id: str) -> str:

@@ -4,13 +4,14 @@ A measurement header's text holds XProtocol parameters, single-line
 (``<ParamString."tPatientName">  { "Doe^Jane"  }``) or spread over several
 lines with the value on a later one, and ASCCONV assignments
 (``tReferenceImage0 = "1.3.12…"``). Every parameter and assignment name is
-classified: an identity field has its value masked (same length: letters
-become ``X``, digits ``0``, separators such as ``^ . - ,`` stay, so a UID
-stays UID-shaped); the patient's age over 89 becomes 90; a name on neither
-list that looks like identity stops the task, naming the field and never its
-value. After the fields, every value that was masked is searched for again in
-the whole range (padding included, where stale text survives) in the usual
-spellings of names and dates, and masked wherever it is found.
+classified by the catalogue (``catalogue.json``): an identity field has its
+value masked (same length: letters become ``X``, digits ``0``, separators such
+as ``^ . - ,`` stay, so a UID stays UID-shaped); the patient's age over 89
+becomes 90; a name the catalogue lacks that looks like identity stops the
+task, naming the field and never its value. After the fields, every value
+that was masked is searched for again in the whole range (padding included,
+where stale text survives) in the usual spellings of names and dates, and
+masked wherever it is found.
 
 All text is handled as latin-1, so a character's index is its byte offset.
 """
@@ -21,123 +22,46 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from enum import Enum
 
+from agent.deid.catalogue import Kind, catalogue
 from agent.errors import DeidRefused
 
-IDENTITY_FIELDS = frozenset(
-    name.lower()
-    for name in (
-        "tPatientName",
-        "PatientName",
-        "PatientsName",
-        "tPatientsName",
-        "PatientID",
-        "tPatientID",
-        "PatientBirthDay",
-        "tPatientBirthDay",
-        "PatientBirthDate",
-        "PatientLOID",
-        "StudyLOID",
-        "SeriesLOID",
-        "Patient",
-        "Study",
-        "FrameOfReference",
-        "ExamMemoryUID",
-        "tStudyDescription",
-        "StudyDescription",
-        "InstitutionName",
-        "InstitutionAddress",
-        "DeviceSerialNumber",
-        "SerialNumber",
-        "StationName",
-        "SystemName",
-        "tPerfPhysiciansName",
-        "PerformingPhysiciansName",
-        "tReferringPhysician",
-        "ReferringPhysiciansName",
-        "tOperatorsName",
-        "OperatorsName",
-        "PatientRegistrationData",
-    )
-)
-"""Parameters whose whole value is identity (compared case-insensitively)."""
-
-IDENTITY_PATTERNS = (re.compile(r"tReferenceImage\d+", re.IGNORECASE),)
-"""Numbered identity parameters: the reference images' UIDs (serial number and exam date)."""
-
-AGE_FIELDS = frozenset(("flpatientage", "patientage"))
-"""The patient's age: kept, except that an age over 89 becomes 90."""
-
-SAFE_FIELDS = frozenset(
-    name.lower()
-    for name in (
-        "PatientSex",
-        "lPatientSex",
-        "tPatientPosition",
-        "PatientPosition",
-        "lPatientPosition",
-        "PatientOrientation",
-        "flUsedPatientWeight",
-        "flPatientWeight",
-        "PatientWeight",
-        "flPatientHeight",
-        "PatientHeight",
-        "tProtocolName",
-        "ProtocolName",
-        "tSequenceFileName",
-        "SequenceFileName",
-        "SequenceName",
-        "tSequenceName",
-        "ManufacturersModelName",
-        "tName",
-        "MeasUID",
-        "lMeasUID",
-    )
-)
-"""Names that look like identity but are not: sex, weight, height, position, protocol, model."""
-
-_LOOKS_LIKE_IDENTITY = re.compile(
-    r"(?i:patient|physician|institution|serial|birth|address|operator|referring|accession"
-    r"|station|name)|UID|Uid\b|LOID|Date"
-)
 _PARAM = re.compile(r'<Param\w*\."([^"\n<>{}]*)">')
 _ASSIGNMENT = re.compile(r"^[ \t]*([A-Za-z_][\w.\[\]]*)[ \t]*=[ \t]*([^\r\n]*)", re.MULTILINE)
 _SUBSCRIPT = re.compile(r"\[\d*\]")
 _NUMBER = re.compile(r"(?<![\w.])(\d+)(\.\d+)?(?![\w.])")
 _PRECISION = re.compile(r"<Precision>\s*\d+")
+_ATTRIBUTE = re.compile(r'<(?!Param)\w+>\s*(?:"[^"]*"|\{[^{}]*\}|[^\s<>{}"]+)?')
+_PARAM_TAG = re.compile(r'<Param\w*\."[^"]*">')
 MIN_SWEEP_LENGTH = 4
 OLDEST_AGE = 89
 AGE_CAP = 90
 
 
-class Kind(Enum):
-    """What de-identification does with a parameter."""
-
-    IDENTITY = "identity"
-    AGE = "age"
-    KEEP = "keep"
-
-
 def classify(name: str) -> Kind:
-    """How the parameter ``name`` is treated.
+    """How the parameter ``name`` is treated, by the catalogue (``agent.deid.catalogue``).
 
     Raises
     ------
     DeidRefused
-        When ``name`` looks like identity but is on no list: the file is not uploaded.
+        When ``name`` looks like identity but is not in the catalogue: the file is not
+        uploaded. The message names the field, never its value.
     """
-    lowered = name.lower()
-    if lowered in IDENTITY_FIELDS or any(p.fullmatch(name) for p in IDENTITY_PATTERNS):
-        return Kind.IDENTITY
-    if lowered in AGE_FIELDS:
-        return Kind.AGE
-    if lowered in SAFE_FIELDS or not _LOOKS_LIKE_IDENTITY.search(name):
-        return Kind.KEEP
-    raise DeidRefused(
+    entry = catalogue().entry(name)
+    if entry is not None:
+        return entry.kind
+    if not catalogue().looks_like_identity(name):
+        return Kind.TECHNICAL
+    raise unknown_field(name)
+
+
+def unknown_field(name: str) -> DeidRefused:
+    """The refusal for an identity-like field the catalogue lacks: its name, never its value."""
+    return DeidRefused(
         f"the raw header holds a field {name!r} that may carry patient or site identity and "
-        "that de-identification does not know; nothing was uploaded. Report the field name "
-        "(not its value) and the scanner software version to YarraCloud support"
+        "that de-identification does not know; nothing was uploaded. Run 'yarracloud-agent "
+        "inspect FILE' to list every such field, and report the field names (not their "
+        "values) and the scanner software version to YarraCloud support"
     )
 
 
@@ -214,11 +138,16 @@ def _mask_body(body: str) -> str:
 
 
 def _strip_values(body: str) -> str:
-    """The human-readable value of a body: quoted strings joined, else the bare text."""
+    """The value of a body: quoted strings joined, else the bare text.
+
+    Attributes (``<Visible> "true"``, ``<Comment> "…"``, ``<Precision> 6``,
+    ``<LimitRange> { … }``) and nested declarations are not the value.
+    """
+    body = _PARAM_TAG.sub(" ", _ATTRIBUTE.sub(" ", body))
     strings = re.findall(r'"([^"]*)"', body)
     if strings:
         return " ".join(s for s in strings if s)
-    return _PRECISION.sub("", body).strip()
+    return " ".join(body.replace("{", " ").replace("}", " ").split())
 
 
 def _cap_age(body: str, start: int, field: str) -> Iterator[Replacement]:
@@ -235,8 +164,25 @@ def _cap_age(body: str, start: int, field: str) -> Iterator[Replacement]:
         )
 
 
-def scan_fields(text: str) -> list[Replacement]:
+def _kind(name: str, unknown: set[str] | None) -> Kind:
+    """``classify(name)``; with ``unknown`` given, an unknown field is added to it and masked."""
+    try:
+        return classify(name)
+    except DeidRefused:
+        if unknown is None:
+            raise
+        unknown.add(name)
+        return Kind.IDENTITY
+
+
+def scan_fields(text: str, unknown: set[str] | None = None) -> list[Replacement]:
     """Replacements for every identity field of a header range, in XProtocol and ASCCONV forms.
+
+    Parameters
+    ----------
+    unknown
+        None to refuse at the first identity-like field the catalogue lacks; a set to
+        collect their names instead (and mask them), as ``inspect`` does.
 
     Raises
     ------
@@ -249,8 +195,8 @@ def scan_fields(text: str) -> list[Replacement]:
         name = match.group(1)
         if not name or match.start() < masked_until:
             continue
-        kind = classify(name)
-        if kind is Kind.KEEP:
+        kind = _kind(name, unknown)
+        if kind is Kind.TECHNICAL:
             continue
         span = _body_span(text, match.end())
         if span is None:
@@ -264,7 +210,7 @@ def scan_fields(text: str) -> list[Replacement]:
         masked_until = end
     for match in _ASSIGNMENT.finditer(text):
         key, value = match.group(1), match.group(2)
-        kinds = [classify(part) for part in _SUBSCRIPT.sub("", key).split(".") if part]
+        kinds = [_kind(part, unknown) for part in _SUBSCRIPT.sub("", key).split(".") if part]
         start, end = match.start(2), match.end(2)
         if Kind.IDENTITY in kinds:
             found.append(Replacement(start, end, _mask_body(value), key, _strip_values(value)))
@@ -342,26 +288,65 @@ def _worth_sweeping(form: str) -> bool:
     return len(form) >= MIN_SWEEP_LENGTH and len(set(alnum)) >= 2
 
 
-def _boundary_pattern(form: str) -> str:
-    before = r"(?<!\d)" if form[0].isdigit() else r"(?<![A-Za-z])" if form[0].isalpha() else ""
-    after = r"(?!\d)" if form[-1].isdigit() else r"(?![A-Za-z])" if form[-1].isalpha() else ""
-    return before + re.escape(form) + after
+class Sweep:
+    """Every spelling of the replaced values, found in any case, standing alone.
+
+    A spelling matches where it is not part of a longer number (when it begins or
+    ends with a digit) or word (a letter). Found with ``str.find`` per spelling
+    rather than one alternation, which a megabyte of real header made take
+    seconds; at each place the longest spelling that fits wins, as it would there.
+    """
+
+    def __init__(self, forms: Iterable[str]) -> None:
+        self._forms = sorted({form.lower() for form in forms}, key=len, reverse=True)
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """``(start, end)`` of each match in ``text``, left to right, none overlapping."""
+        lowered = text.lower()
+        found = []
+        for form in self._forms:
+            at = lowered.find(form)
+            while at >= 0:
+                if _stands_alone(text, at, at + len(form), form):
+                    found.append((at, -len(form)))
+                at = lowered.find(form, at + 1)
+        spans: list[tuple[int, int]] = []
+        for start, negative_length in sorted(found):
+            if not spans or start >= spans[-1][1]:
+                spans.append((start, start - negative_length))
+        return spans
+
+    def search(self, text: str) -> bool:
+        """Whether any spelling occurs in ``text``."""
+        return bool(self.spans(text))
 
 
-def sweep_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
-    """A case-insensitive pattern for every spelling of ``values``; None if there is none."""
+def _stands_alone(text: str, start: int, end: int, form: str) -> bool:
+    before = text[start - 1] if start else ""
+    after = text[end] if end < len(text) else ""
+    return not (_joins(form[0], before) or _joins(form[-1], after))
+
+
+def _joins(edge: str, neighbour: str) -> bool:
+    """Whether ``neighbour`` continues the number or word that ``edge`` begins or ends."""
+    if not neighbour:
+        return False
+    if edge.isdigit():
+        return neighbour.isdigit()
+    return edge.isalpha() and neighbour.isascii() and neighbour.isalpha()
+
+
+def sweep_pattern(values: Iterable[str]) -> Sweep | None:
+    """A ``Sweep`` for every spelling of ``values``; None if there is none."""
     forms = set().union(*(spellings(v) for v in values if v))
-    if not forms:
-        return None
-    ordered = sorted(forms, key=len, reverse=True)
-    return re.compile("|".join(_boundary_pattern(f) for f in ordered), re.IGNORECASE)
+    return Sweep(forms) if forms else None
 
 
-def sweep(text: str, pattern: re.Pattern[str] | None) -> list[Replacement]:
+def sweep(text: str, pattern: Sweep | None) -> list[Replacement]:
     """Replacements masking every match of ``pattern`` (from ``sweep_pattern``) in ``text``."""
     if pattern is None:
         return []
     return [
-        Replacement(m.start(), m.end(), mask(m.group(0)), "", m.group(0))
-        for m in pattern.finditer(text)
+        Replacement(start, end, mask(text[start:end]), "", text[start:end])
+        for start, end in pattern.spans(text)
     ]

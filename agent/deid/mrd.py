@@ -50,6 +50,7 @@ REMOVED = frozenset(
 """XML elements removed with their content."""
 KEPT = frozenset(
     (
+        "studyInformation",
         "patientWeight_kg",
         "patientHeight_m",
         "patientGender",
@@ -59,7 +60,7 @@ KEPT = frozenset(
         "name",
     )
 )
-"""XML elements kept although their names look like identity."""
+"""XML elements kept although their names look like identity (containers: children are judged)."""
 _USER_PARAMETERS = ("userParameterLong", "userParameterDouble", "userParameterString")
 CHUNK = 16 * 1024 * 1024
 
@@ -100,7 +101,7 @@ def _clean(parent: ET.Element, replaced: dict[str, str]) -> None:
         tag = _local(element.tag)
         if tag in _USER_PARAMETERS:
             name = _child_text(element, "name")
-            if classify(name) is not Kind.KEEP:
+            if classify(name) is not Kind.TECHNICAL:
                 replaced[f"userParameter.{name}"] = _child_text(element, "value")
                 parent.remove(element)
             continue
@@ -108,7 +109,7 @@ def _clean(parent: ET.Element, replaced: dict[str, str]) -> None:
             replaced.setdefault(tag, " ".join(_values(element)))
             parent.remove(element)
             continue
-        if tag not in KEPT and classify(tag) is not Kind.KEEP:
+        if tag not in KEPT and classify(tag) is not Kind.TECHNICAL:
             raise DeidRefused(
                 f"the MRD header element {tag!r} may carry identity and is not known to "
                 "de-identification; nothing was uploaded. Report the element name to "

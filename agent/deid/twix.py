@@ -20,11 +20,13 @@ from pathlib import Path
 
 from agent.deid.fields import (
     Replacement,
+    Sweep,
     ascconv_value,
     param_value,
     scan_fields,
     sweep,
     sweep_pattern,
+    unknown_field,
 )
 from agent.deid.result import Deidentified
 from agent.deid.versions import software_line
@@ -223,10 +225,39 @@ def _exam(text: str) -> tuple[str, str]:
     return "", ""
 
 
-def _software(text: str) -> str:
+def _software(text: str) -> tuple[str, str]:
+    """The header's ``SoftwareVersions`` and its baseline string (either may be '')."""
     version = param_value(text, "SoftwareVersions") or ""
-    software_line(version, ascconv_value(text, "sProtConsistencyInfo.tBaselineString") or "")
-    return version
+    return version, ascconv_value(text, "sProtConsistencyInfo.tBaselineString") or ""
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What de-identification would do with a TWIX file; names only, never a value.
+
+    Attributes
+    ----------
+    flavour
+        ``VB`` or ``VD`` (VD/VE/XA multi-RAID).
+    software_version
+        The header's ``SoftwareVersions`` ('' when it names none).
+    refusal
+        Why the agent would refuse the file ('' when it would accept it).
+    unknown_fields
+        Names that look like identity and that the catalogue lacks, sorted.
+    replaced_fields
+        Names of the fields whose values would be replaced, sorted.
+    patches, patched_bytes
+        How many equal-length patches, over how many bytes.
+    """
+
+    flavour: str
+    software_version: str
+    refusal: str
+    unknown_fields: tuple[str, ...]
+    replaced_fields: tuple[str, ...]
+    patches: int
+    patched_bytes: int
 
 
 def deidentify_twix(path: Path) -> Deidentified:
@@ -244,7 +275,49 @@ def deidentify_twix(path: Path) -> Deidentified:
         For a file that is not TWIX or is truncated, an unknown identity-like
         field, or scanner software not known to work. Messages never carry a value.
     """
-    path = Path(path)
+    found, headers = _read_headers(Path(path))
+    version = ""
+    for text in headers[: len(found.measurement_headers)]:
+        version, baseline = _software(text)
+        software_line(version, baseline)
+    return _deidentify(found, headers, version, unknown=None)
+
+
+def inspect_twix(path: Path) -> Inspection:
+    """What ``deidentify_twix`` would do with the file at ``path``, every unknown field listed.
+
+    Raises
+    ------
+    DeidRefused
+        For a file that is not TWIX or is truncated (nothing to inspect).
+    """
+    found, headers = _read_headers(Path(path))
+    refusals = []
+    version = ""
+    for text in headers[: len(found.measurement_headers)]:
+        version, baseline = _software(text)
+        try:
+            software_line(version, baseline)
+        except DeidRefused as refused:
+            refusals.append(str(refused))
+    unknown: set[str] = set()
+    result = _deidentify(found, headers, version, unknown=unknown)
+    if unknown:
+        refusals.append(unknown_field(sorted(unknown, key=str.lower)[0]).args[0])
+    replaced = {field.split("#")[0] for field in result.replaced}
+    return Inspection(
+        flavour=found.flavour,
+        software_version=version,
+        refusal=refusals[0] if refusals else "",
+        unknown_fields=tuple(sorted(unknown, key=str.lower)),
+        replaced_fields=tuple(sorted(replaced - unknown, key=str.lower)),
+        patches=len(result.patches),
+        patched_bytes=sum(len(data) for _, data in result.patches),
+    )
+
+
+def _read_headers(path: Path) -> tuple[Layout, list[str]]:
+    """The file's layout and the text of each of its ranges (measurement headers first)."""
     found = layout(path)
     ranges = [*found.measurement_headers, *found.patient_names, *found.protocol_names]
     with path.open("rb") as file:
@@ -252,17 +325,19 @@ def deidentify_twix(path: Path) -> Deidentified:
         for r in ranges:
             file.seek(r.offset)
             texts.append(file.read(r.length).decode("latin-1"))
-    headers = texts[: len(found.measurement_headers)]
-    version = ""
-    for text in headers:
-        version = _software(text)
-    exam_date, exam_time = _exam(headers[-1])
+    return found, texts
 
+
+def _deidentify(
+    found: Layout, texts: list[str], version: str, unknown: set[str] | None
+) -> Deidentified:
+    ranges = [*found.measurement_headers, *found.patient_names, *found.protocol_names]
+    exam_date, exam_time = _exam(texts[len(found.measurement_headers) - 1])
     replaced: dict[str, str] = {}
     edits: list[list[Replacement]] = []
     for r, text in zip(ranges, texts, strict=True):
         if r in found.measurement_headers:
-            edits.append(scan_fields(text))
+            edits.append(scan_fields(text, unknown))
         elif r in found.patient_names:
             name = text.split("\x00", 1)[0]
             edits.append([Replacement(0, len(text), _mask_name(text), "RAID.patName", name)])
@@ -276,7 +351,7 @@ def deidentify_twix(path: Path) -> Deidentified:
     for r, text, edit in zip(ranges, texts, edits, strict=True):
         patched = _apply(text, edit)
         patched = _apply(patched, sweep(patched, pattern))
-        _verify(patched, pattern, r in found.measurement_headers)
+        _verify(patched, pattern, r in found.measurement_headers, unknown)
         patches += _patches(r.offset, text.encode("latin-1"), patched.encode("latin-1"))
     return Deidentified(
         patches=tuple(sorted(patches)),
@@ -298,11 +373,12 @@ def _mask_name(text: str) -> str:
     )
 
 
-def _verify(patched: str, pattern: re.Pattern[str] | None, is_header: bool) -> None:
+def _verify(patched: str, pattern: Sweep | None, is_header: bool, unknown: set[str] | None) -> None:
     """Fail closed: the patched text must hold no identity value and no unmasked field."""
     leftover = bool(sweep(patched, pattern))
     if is_header:
-        leftover = leftover or any(r.text != patched[r.start : r.end] for r in scan_fields(patched))
+        fields = scan_fields(patched, unknown)
+        leftover = leftover or any(r.text != patched[r.start : r.end] for r in fields)
     if leftover:
         raise DeidRefused(
             "de-identification could not remove every identity value from the raw header; "

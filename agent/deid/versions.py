@@ -1,18 +1,17 @@
-"""Scanner software versions whose raw headers de-identification is known to handle.
+"""Scanner software versions whose raw headers de-identification has been checked against.
 
-A header from another version may carry identity in a field or form that is
-not covered, so it is refused until the site reports the version and it is
-checked and added here.
+They are the catalogue's ``software`` entries (``catalogue.json``), each naming the
+headers it was checked against. A header from another version may carry identity
+in a field or form that is not covered, so it is refused until the site reports
+the version and its headers are checked and added to the catalogue.
 """
 
 from __future__ import annotations
 
 import re
 
+from agent.deid.catalogue import catalogue
 from agent.errors import DeidRefused
-
-KNOWN_VERSIONS = ("B17", "D13", "E11", "XA20", "XA30", "XA50", "XA60")
-"""syngo MR software lines (VB17, VD13, VE11, XA20 …) known to work."""
 
 _SOFTWARE = re.compile(r"syngo\s+MR\s+([A-Z]{1,2}\d{2})[A-Z]?\b")
 _BASELINE = re.compile(r"N4_V?([A-Z]{1,2}\d{2})[A-Z]?_")
@@ -31,7 +30,7 @@ def software_line(software_versions: str, baseline: str = "") -> str:
     Raises
     ------
     DeidRefused
-        When neither names a version, or the version is not known to work.
+        When neither names a version, or its headers have not been checked.
     """
     found = _SOFTWARE.search(software_versions) or _BASELINE.search(baseline)
     if found is None:
@@ -41,11 +40,12 @@ def software_line(software_versions: str, baseline: str = "") -> str:
             "scanner's own tools, or report the file to YarraCloud support"
         )
     line = found.group(1)
-    if line not in KNOWN_VERSIONS:
+    accepted = catalogue().software
+    if line not in accepted:
         shown = (software_versions or baseline)[:40]
         raise DeidRefused(
-            f"scanner software {shown!r} (line {line}) is not known to de-identify safely "
-            f"(known: {', '.join(KNOWN_VERSIONS)}); nothing was uploaded. Report the software "
-            "version to YarraCloud support so that it can be checked and added"
+            f"scanner software {shown!r} (line {line}) has not been checked for "
+            f"de-identification (checked: {', '.join(accepted)}); nothing was uploaded. Report "
+            "the software version to YarraCloud support so that its headers can be checked"
         )
     return line

@@ -111,7 +111,7 @@ def reconstruct_file(
         logger.info("FFTW wisdom loaded from %s: %s", wisdom, load_wisdom(wisdom))
     started = time.monotonic()
     try:
-        kspace = read_raw(raw_file)
+        kspace = read_raw(raw_file, method="cartesian")
     except RawDataError as error:
         # The site knows the file by its name; the worker's folders mean nothing there.
         raise RawDataError(Path(error.path).name, error.offset, error.problem) from None

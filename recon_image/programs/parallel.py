@@ -108,7 +108,7 @@ def reconstruct_file(
         logger.info("FFTW wisdom loaded from %s: %s", wisdom, load_wisdom(wisdom))
     started = time.monotonic()
     try:
-        kspace = read_raw(raw_file)
+        kspace = read_raw(raw_file, method=args.method)
     except RawDataError as error:
         raise RawDataError(Path(error.path).name, error.offset, error.problem) from None
     read_s = time.monotonic() - started

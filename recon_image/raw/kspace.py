@@ -44,6 +44,33 @@ class SliceGeometry:
 
 
 @dataclass(frozen=True)
+class RampSampling:
+    """How the readout gradient ramps while the ADC samples (Meas ``alRegrid*``, entry 0).
+
+    Attributes
+    ----------
+    mode
+        ``alRegridMode``: 1 none, 2 trapezoidal ramps, 4 sinusoidal ramps.
+    rampup_us, flattop_us, rampdown_us
+        The readout gradient's ramp-up, flat top and ramp-down, from the ramp's start.
+    delay_us
+        ``alRegridDelaySamplesTime``: when the ADC opens, from the ramp's start.
+    adc_duration_us
+        ``aflRegridADCDuration``: how long the ADC samples.
+    destination_samples
+        ``alRegridDestSamples``: samples of the regridded readout (0 when not given).
+    """
+
+    mode: int
+    rampup_us: float
+    flattop_us: float
+    rampdown_us: float
+    delay_us: float
+    adc_duration_us: float
+    destination_samples: int = 0
+
+
+@dataclass(frozen=True)
 class Protocol:
     """The protocol values a reconstruction and its DICOM need; nothing that identifies anyone.
 
@@ -73,6 +100,12 @@ class Protocol:
         "cartesian", or "radial" for golden-angle spokes: then the lines of
         the k-space are the spokes in acquisition order and ``matrix[1]`` is
         their number.
+    ramp_sampling
+        The readout's ramps when the header asks for regridding (``alRegridMode``
+        above 1), else None.
+    epi_factor, segments, multiband
+        ``sFastImaging.lEPIFactor``, ``sFastImaging.lSegments`` and
+        ``sSliceAcceleration.lMultiBandFactor``: 1 where the header names none.
     scanning_sequence, sequence_variant
         DICOM's Scanning Sequence ("GR", "SE", "IR", "EP", "RM") and Sequence
         Variant ("SP", "SK", "MP", …) as the header gives them; empty when it
@@ -101,6 +134,10 @@ class Protocol:
     software_version: str = ""
     reference_lines: tuple[int, int] = (0, 0)
     trajectory: Literal["cartesian", "radial"] = "cartesian"
+    ramp_sampling: RampSampling | None = None
+    epi_factor: int = 1
+    segments: int = 1
+    multiband: int = 1
     scanning_sequence: tuple[str, ...] = ()
     sequence_variant: tuple[str, ...] = ()
     patient_sex: str = ""

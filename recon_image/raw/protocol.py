@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from recon_image.errors import RawDataError
-from recon_image.raw.kspace import Protocol
+from recon_image.raw.kspace import Protocol, RampSampling
 from recon_image.raw.measurement_header import MeasurementHeader
 
 # sKSpace.ucPhasePartialFourier / ucSlicePartialFourier codes
@@ -131,6 +131,34 @@ def protocol_from_header(header: MeasurementHeader, path: Path) -> Protocol:
         scanning_sequence=_dicom_values(v.xprotocol("Dicom", "tScanningSequence")),
         sequence_variant=_dicom_values(v.xprotocol("Dicom", "tSequenceVariant")),
         patient_sex=PATIENT_SEX.get(int(sex), "") if isinstance(sex, int | float) else "",
+        ramp_sampling=_ramp_sampling(v),
+        epi_factor=max(1, int(v.number("sFastImaging.lEPIFactor", 1.0))),
+        segments=max(1, int(v.number("sFastImaging.lSegments", 1.0))),
+        multiband=max(1, int(v.number("sSliceAcceleration.lMultiBandFactor", 1.0))),
+    )
+
+
+def _first(v: _Values, key: str) -> float:
+    """Entry 0 of the Meas array ``key`` (as twixtools reads it), 0 where absent or empty."""
+    value = v.xprotocol("Meas", key)
+    if isinstance(value, list):
+        value = value[0] if value else 0
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _ramp_sampling(v: _Values) -> RampSampling | None:
+    """The readout's ramps when Meas ``alRegridMode`` asks for regridding (above 1)."""
+    mode = int(_first(v, "alRegridMode"))
+    if mode <= 1:
+        return None
+    return RampSampling(
+        mode=mode,
+        rampup_us=_first(v, "alRegridRampupTime"),
+        flattop_us=_first(v, "alRegridFlattopTime"),
+        rampdown_us=_first(v, "alRegridRampdownTime"),
+        delay_us=_first(v, "alRegridDelaySamplesTime"),
+        adc_duration_us=_first(v, "aflRegridADCDuration"),
+        destination_samples=int(_first(v, "alRegridDestSamples")),
     )
 
 
@@ -147,7 +175,7 @@ def _trajectory(v: _Values, header: MeasurementHeader, path: Path) -> str:
         raise RawDataError(
             str(path),
             header.offset,
-            f"sKSpace.ucTrajectory = {code} is neither Cartesian (1) nor radial (2); this"
-            " trajectory cannot be reconstructed",
+            f"sKSpace.ucTrajectory = {code} is neither Cartesian (1) nor radial (2); no"
+            " built-in mode reconstructs this trajectory: reconstruct it on the scanner",
         )
     return TRAJECTORIES[code]

@@ -12,9 +12,11 @@ import os
 from pathlib import Path
 
 from recon_image.errors import RawDataError, TooLarge
+from recon_image.pipeline.epi import correct_epi
 from recon_image.raw.kspace import KSpace
 from recon_image.raw.mrd import is_hdf5, read_mrd
 from recon_image.raw.readouts import RawMeasurement
+from recon_image.raw.refusals import Method, is_epi, refuse_unsupported
 from recon_image.raw.sort import assemble, plan_layout
 from recon_image.raw.twix import is_multi_raid, read_twix_vd
 from recon_image.raw.twix_vb import looks_like_vb, read_twix_vb
@@ -95,7 +97,9 @@ def _read_int(path: Path) -> int | None:
         return None
 
 
-def read_raw(path: Path, *, memory_limit_bytes: int | None = None) -> KSpace:
+def read_raw(
+    path: Path, *, memory_limit_bytes: int | None = None, method: Method | None = None
+) -> KSpace:
     """Read a raw data file into the sorted k-space model.
 
     Parameters
@@ -105,23 +109,37 @@ def read_raw(path: Path, *, memory_limit_bytes: int | None = None) -> KSpace:
     memory_limit_bytes
         Most bytes the dense k-space may take; None means the memory available
         to the process (cgroup limit or MemAvailable).
+    method
+        The reconstruction that will take the k-space; None checks only what
+        every reconstruction needs.
+
+    EPI readouts are regridded, reversed and phase-corrected here
+    (``recon_image.pipeline.epi``), so the k-space is Cartesian like any other.
 
     Raises
     ------
     RawDataError
         The file is not a supported format, is truncated or corrupt.
+    Unsupported
+        ``method`` (or any reconstruction) would get this measurement wrong.
     TooLarge
         The dense k-space would need more memory than allowed.
     """
     path = Path(path)
     measurement = read_measurement(path)
+    refuse_unsupported(measurement, method)
+    epi = is_epi(measurement)
     layout = plan_layout(measurement)
     limit = available_memory_bytes() if memory_limit_bytes is None else memory_limit_bytes
-    if layout.nbytes > limit:
+    # EPI readouts are corrected in memory before the k-space is filled: twice its size
+    if layout.nbytes * (2 if epi else 1) > limit:
         volumes, coils, z, lines, columns = layout.shape
         raise TooLarge(
             f"{path}: the k-space ({volumes} volumes x {coils} coils x {z} x {lines} x {columns} "
             f"complex samples) needs {layout.nbytes / GIB:.3g} GiB but only {limit / GIB:.3g} GiB "
             "are available; choose a larger instance size for this protocol"
         )
+    if epi:
+        measurement = correct_epi(measurement)
+        layout = plan_layout(measurement)
     return assemble(measurement, layout)

@@ -33,14 +33,16 @@ READOUT_DTYPE = np.dtype(
         ("read_dir", "<f4", (3,)),
         ("phase_dir", "<f4", (3,)),
         ("slice_dir", "<f4", (3,)),
+        ("readout_offcentre", "<f4"),
         ("offset", "<u8"),
     ]
 )
 """One readout: its counters, flags, size, k-space centre, slice geometry and where its samples lie.
 
-``offset`` is format specific: a byte offset of the first sample (TWIX) or
-the acquisition's row (MRD). Directions and position are in patient
-coordinates (LPS, millimetres).
+``readout_offcentre`` is the field of view's shift along the readout (mm)
+that the scanner demodulated (0 from MRD). ``offset`` is format specific: a
+byte offset of the first sample (TWIX) or the acquisition's row (MRD).
+Directions and position are in patient coordinates (LPS, millimetres).
 """
 
 

@@ -129,6 +129,7 @@ def readout_table(headers: np.ndarray, sample_offsets: np.ndarray) -> np.ndarray
     table["centre_line"] = headers["centre_line"]
     table["centre_partition"] = headers["centre_partition"]
     table["position"] = headers["position"]
+    table["readout_offcentre"] = headers["readout_offcentre"]
     read, phase, normal = quaternion_directions(headers["quaternion"])
     table["read_dir"], table["phase_dir"], table["slice_dir"] = read, phase, normal
     table["offset"] = sample_offsets

@@ -16,7 +16,7 @@ import struct
 from dataclasses import dataclass
 from datetime import datetime
 
-from recon_image.raw.kspace import Protocol
+from recon_image.raw.kspace import Protocol, RampSampling
 from recon_image.raw.protocol import PARTIAL_FOURIER_CODES
 
 _FIRST = ("Jane", "John", "Maria", "Ahmed", "Mei", "Olga", "Kwame", "Lucia", "Tomas", "Anika")
@@ -223,8 +223,29 @@ def meas_buffer(protocol: Protocol, patient: Patient, site: Site) -> str:
         ("String", "PatientBirthDay", _text(patient.birth_date)),
         ("Double", "flPatientHeight", _double(patient.height_m * 1000.0)),
         ("String", "tReferringPhysician", _text(patient.referring_physician)),
+        *_regrid_values(protocol),
     ]
     return _xprotocol("Meas", [_multi(kind, name, value) for kind, name, value in values])
+
+
+def _regrid_values(protocol: Protocol) -> list[tuple[str, str, str]]:
+    """Meas' ``alRegrid*`` arrays (two entries, as an E11 scanner writes them; mode 1: none)."""
+    ramp = protocol.ramp_sampling
+    if ramp is None:
+        ramp = RampSampling(
+            mode=1, rampup_us=0, flattop_us=0, rampdown_us=0, delay_us=0, adc_duration_us=0
+        )
+    longs = (
+        ("alRegridRampupTime", ramp.rampup_us),
+        ("alRegridRampdownTime", ramp.rampdown_us),
+        ("alRegridFlattopTime", ramp.flattop_us),
+        ("alRegridDelaySamplesTime", ramp.delay_us),
+        ("alRegridDestSamples", ramp.destination_samples),
+        ("alRegridMode", ramp.mode),
+    )
+    values = [("Long", name, f"{round(value)} {round(value)}") for name, value in longs]
+    duration = f"<Precision> 6  {ramp.adc_duration_us:.6f} {ramp.adc_duration_us:.6f}"
+    return [*values, ("Double", "aflRegridADCDuration", duration)]
 
 
 def ascconv(protocol: Protocol, site: Site) -> str:
@@ -270,6 +291,9 @@ def ascconv(protocol: Protocol, site: Site) -> str:
         f"sPat.lAccelFact3D                        = {protocol.acceleration[1]}",
         f"sPat.lRefLinesPE                         = {protocol.reference_lines[0]}",
         f"sPat.lRefLines3D                         = {protocol.reference_lines[1]}",
+        f"sFastImaging.lEPIFactor                  = {protocol.epi_factor}",
+        f"sFastImaging.lSegments                   = {protocol.segments}",
+        f"sSliceAcceleration.lMultiBandFactor      = {protocol.multiband}",
         f"sSliceArray.lSize                        = {len(geometry)}",
     ]
     for i, g in enumerate(geometry):

@@ -61,6 +61,7 @@ def write_vb(
     mdh["CenterLin"] = table["centre_line"][:, None]
     mdh["CenterPar"] = table["centre_partition"][:, None]
     mdh["TimeSinceLastRF"] = 2500
+    mdh["ReadOutOffcentre"] = table["readout_offcentre"][:, None]
     for axis, name in enumerate(("Sag", "Cor", "Tra")):
         mdh["SliceData"]["SlicePos"][name] = table["position"][:, axis, None]
     quaternions = np.array(

@@ -80,6 +80,7 @@ def _scan_mdb(scan: SimulatedScan, row: int, counter: int) -> Mdb_local:
     mdh.CenterLin = int(entry["centre_line"])
     mdh.CenterPar = int(entry["centre_partition"])
     mdh.TimeSinceLastRF = 2500
+    mdh.ReadOutOffcentre = float(entry["readout_offcentre"])
     position = mdh.SliceData.SlicePos
     position.Sag, position.Cor, position.Tra = (float(x) for x in entry["position"])
     mdh.SliceData.Quaternion[:] = slice_quaternion(entry["read_dir"], entry["phase_dir"])

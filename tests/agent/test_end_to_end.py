@@ -11,9 +11,11 @@ no byte that reached the in bucket may carry any of the patient's or site's valu
 from __future__ import annotations
 
 import configparser
+import json
 import logging
 import random
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +27,7 @@ import pytest
 from agent.cli import main
 from agent.config import AgentConfig
 from agent.ort import OrtFolders
+from agent.phi import PhiFile
 from agent.service import Agent
 from agent.status import format_table, task_rows
 from scripts.local_cloud.cloud import WORKER_JOB
@@ -32,10 +35,18 @@ from scripts.phantoms import twix_ve
 from scripts.phantoms.header import Patient, Site
 from scripts.phantoms.scan import ScanSettings, simulate
 from scripts.phantoms.twix_ve import write_ve
+from tests.agent.deid.real_file import (
+    IDENTITY_VALUES,
+    REAL_FILE,
+    changes_outside_masking,
+    identity_in,
+    unmasked_fields,
+)
 from tests.agent.site import (
     AGENT_SECONDS,
     MODE,
     SLICES,
+    USER,
     enable_site,
     export_task,
     forbidden_values,
@@ -262,3 +273,80 @@ def test_a_wrong_secret_fails_the_task_in_status_and_doctor_and_uploads_nothing(
     assert row.error in table and "not-the-secret" not in table
     objects, _ = leaks_in_bucket(boto3.client("s3"), cloud.settings.in_bucket, set())
     assert objects == 0, "something was uploaded with a key the cloud refuses"
+
+
+@pytest.mark.slow
+def test_the_real_e11_file_reaches_orthanc_and_none_of_its_identity_reaches_the_cloud(
+    site_cloud: tuple[Any, Path],
+    orthanc: Any,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    cloud, config_path = site_cloud
+    caplog.set_level(logging.INFO)
+    raw = tmp_path / "elsewhere" / "meas_MID00358_FID66333_gre.dat"
+    raw.parent.mkdir()
+    shutil.copyfile(REAL_FILE, raw)
+    original = REAL_FILE.read_bytes()
+
+    assert main(["--config", str(config_path), "submit", str(raw), "--mode", MODE]) == 0
+    match = re.search(r"queued task ([0-9a-f-]{36})", capfd.readouterr().out)
+    assert match
+    task = match.group(1)
+    config = AgentConfig.load(config_path)
+    folders = OrtFolders(config.base)
+    phi = PhiFile.load(folders.phi_file(task))
+    assert (phi.get("PHI", "NAME"), phi.get("PHI", "DOB")) == ("xxxxxxx", "")
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("birth date" in r.getMessage() and r.task_id == task for r in warned)
+
+    agent = Agent(config)
+    run_agent_until(agent, lambda: task in agent.finished | agent.failed, AGENT_SECONDS)
+    assert main(["--config", str(config_path), "status"]) == 0
+    assert task in agent.finished, format_table(task_rows(config.base))
+    studies = studies_of(orthanc, "x" * 48)
+    assert len(studies) == 1
+    assert studies[0]["PatientMainDicomTags"]["PatientName"] == "xxxxxxx"
+    assert not studies[0]["PatientMainDicomTags"].get("PatientBirthDate")
+    assert studies[0]["MainDicomTags"]["StudyDate"] == "20210622"
+
+    s3 = boto3.client("s3")
+    uploaded = s3.get_object(Bucket=cloud.settings.in_bucket, Key=f"{USER}/{task}/{task}.dat")[
+        "Body"
+    ].read()
+    assert len(uploaded) == len(original)
+    assert changes_outside_masking(original, uploaded) == []
+    assert unmasked_fields(uploaded) == []
+    leaks: dict[str, list[str]] = {}
+    objects = 0
+    for bucket in (cloud.settings.in_bucket, cloud.settings.out_bucket):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                objects += 1
+                body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                leaks.update({item["Key"]: found} for found in [identity_in(body)] if found)
+    dynamodb = boto3.client("dynamodb")
+    records = 0
+    for table in dynamodb.list_tables()["TableNames"]:
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+            for item in page["Items"]:
+                records += 1
+                if found := identity_in(json.dumps(item)):
+                    leaks[f"{table} record"] = found
+    worker_logs = sorted((Path(cloud.work_dir) / "logs").rglob("*.log"))
+    captured = capfd.readouterr()
+    logs = {
+        "log records": "\n".join(r.getMessage() for r in caplog.records),
+        "stdout and stderr": captured.out + captured.err,
+        **{f"worker log {path.name}": path.read_text() for path in worker_logs},
+    }
+    lines = sum(text.count("\n") + 1 for text in logs.values())
+    leaks.update({name: found for name, text in logs.items() if (found := identity_in(text))})
+    print(
+        f"real E11 file as task {task}: {objects} objects, {records} cloud records and"
+        f" {lines} log lines searched for {len(IDENTITY_VALUES)} identity values;"
+        f" leaks: {leaks or 'none'}"
+    )
+    assert objects >= 4 and records >= 5 and worker_logs
+    assert leaks == {}

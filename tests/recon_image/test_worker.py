@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -19,6 +20,7 @@ import pydicom
 import pytest
 
 from recon_image.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_RETRY
+from scripts.phantoms.epi import EpiSettings, simulate_epi
 from scripts.phantoms.numeric import nrmse
 from scripts.phantoms.scan import ScanSettings, simulate
 from scripts.phantoms.twix_ve import write_ve
@@ -142,6 +144,19 @@ class Job:
 
 def log_lines(data: bytes) -> list[dict]:
     return [json.loads(line) for line in data.decode().splitlines()]
+
+
+def run_builtin(job: Job, mode: str, param: str) -> subprocess.CompletedProcess[str]:
+    """The worker running one of the modes its image carries (no YC_MODES_DIR)."""
+    env = {key: value for key, value in job.env.items() if key != "YC_MODES_DIR"}
+    return subprocess.run(
+        [sys.executable, "-m", "recon_image"],
+        cwd=REPO,
+        env={**env, "YC_MODE": mode, "YC_PARAM": param},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_a_task_becomes_a_dicom_series_with_a_verified_manifest_and_a_log(emulator, tmp_path):
@@ -292,16 +307,8 @@ def test_the_shipped_cartesian_mode_reconstructs_an_uploaded_twix_file(emulator,
     raw = write_ve(scan, tmp_path / "scan.dat").read_bytes()
     job = Job(emulator.endpoint, tmp_path, "unused")
     job.upload_task(raw)
-    builtin = {key: value for key, value in job.env.items() if key != "YC_MODES_DIR"}
 
-    done = subprocess.run(
-        [sys.executable, "-m", "recon_image"],
-        cwd=REPO,
-        env={**builtin, "YC_MODE": "yc_cartesian", "YC_PARAM": "0"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_builtin(job, "yc_cartesian", "0")
 
     assert done.returncode == 0, done.stderr
     out = job.outputs()
@@ -337,16 +344,8 @@ def test_an_undersampled_twix_file_with_reference_lines_runs_through_the_worker(
     raw = write_ve(scan, tmp_path / "scan.dat").read_bytes()
     job = Job(emulator.endpoint, tmp_path, "unused")
     job.upload_task(raw)
-    builtin = {key: value for key, value in job.env.items() if key != "YC_MODES_DIR"}
 
-    done = subprocess.run(
-        [sys.executable, "-m", "recon_image"],
-        cwd=REPO,
-        env={**builtin, "YC_MODE": mode, "YC_PARAM": param},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_builtin(job, mode, param)
 
     assert done.returncode == 0, done.stderr
     out = job.outputs()
@@ -360,3 +359,42 @@ def test_an_undersampled_twix_file_with_reference_lines_runs_through_the_worker(
     print(f"worker, {mode} on an R=2 VE file with 24 reference lines: NRMSE {error:.4%}")
     assert pixels.shape == scan.truth.shape
     assert error <= 0.02
+
+
+def test_a_ramp_sampled_epi_runs_through_the_worker_without_ghosts(emulator, tmp_path):
+    scan = simulate_epi(EpiSettings(matrix=(128, 64, 2), phase_error=(0.9, 0.03), seed=2))
+    job = Job(emulator.endpoint, tmp_path, "unused")
+    job.upload_task(write_ve(scan, tmp_path / "epi.dat").read_bytes())
+
+    done = run_builtin(job, "yc_cartesian", "0")
+
+    assert done.returncode == 0, done.stderr
+    out = job.outputs()
+    datasets = sorted(
+        (
+            pydicom.dcmread(io.BytesIO(out[e["name"]]))
+            for e in json.loads(out["manifest.json"])["files"]
+        ),
+        key=lambda ds: int(ds.InstanceNumber),
+    )
+    pixels = np.stack([ds.pixel_array for ds in datasets])
+    error = nrmse(pixels, scan.displayed_truth)
+    print(f"worker, yc_cartesian on a ramp-sampled EPI with an odd/even phase error: {error:.4%}")
+    assert pixels.shape == scan.truth.shape
+    assert error <= 0.01
+
+
+def test_an_epi_a_mode_cannot_reconstruct_fails_with_the_evidence(emulator, tmp_path):
+    scan = simulate_epi(EpiSettings(matrix=(64, 16, 2), coils=2))
+    segmented = dataclasses.replace(scan, protocol=dataclasses.replace(scan.protocol, segments=2))
+    job = Job(emulator.endpoint, tmp_path, "unused")
+    job.upload_task(write_ve(segmented, tmp_path / "epi.dat").read_bytes())
+
+    done = run_builtin(job, "yc_cartesian", "0")
+
+    assert done.returncode == EXIT_BAD_INPUT
+    out = job.outputs()
+    reason = json.loads(out["failure.json"])["reason"]
+    assert "segmented (multi-shot) EPI" in reason
+    assert "sFastImaging.lSegments = 2" in reason
+    assert not any(name.endswith(".dcm") for name in out)

@@ -207,6 +207,24 @@ def test_the_demo_reconstructs_a_file_of_ones_own_with_its_patient_restored(tmp_
 
 
 @pytest.mark.slow
+def test_the_demo_reconstructs_the_real_e11_file_with_its_identity_restored(tmp_path):
+    need_orthanc()
+    real = REPO / "tests" / "data" / "siemens-e11-gre.dat"
+    work_dir = tmp_path / "demo"
+
+    result = demo("--work-dir", str(work_dir), "--file", str(real))
+
+    out = result.stdout
+    print(out)
+    assert result.returncode == 0, out + result.stderr
+    assert f"which stays at the site: xxxxxxx ({'x' * 48})" in out
+    assert "the agent warned: the raw header's birth date is not a date" in out
+    assert "instances stored: 1 in 1 series" in out
+    assert "patient name as stored: xxxxxxx (restored by the agent;" in out
+    assert processes_mentioning(str(work_dir)) == []
+
+
+@pytest.mark.slow
 def test_a_truncated_file_ends_failed_with_the_workers_reason_and_nothing_left(tmp_path):
     need_orthanc()
     whole = phantom(tmp_path / "whole.dat", "vb").read_bytes()

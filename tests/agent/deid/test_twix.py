@@ -20,6 +20,13 @@ from scripts.phantoms.scan import ScanSettings, SimulatedScan, simulate
 from scripts.phantoms.twix_vb import write_vb
 from scripts.phantoms.twix_ve import write_ve
 from tests.agent.deid.leaks import apply_patches, found
+from tests.agent.deid.real_file import (
+    IDENTITY_VALUES,
+    REAL_FILE,
+    changes_outside_masking,
+    identity_in,
+    unmasked_fields,
+)
 
 WRITERS = {"VE": write_ve, "VB": write_vb}
 
@@ -188,15 +195,16 @@ def test_unknown_identity_field_is_refused(scan, tmp_path, monkeypatch):
     print("refused:", refused.value)
 
 
-def test_unknown_software_version_is_refused(tmp_path):
-    scan = simulate(ScanSettings(matrix=(16, 16, 1), coils=1, software_version="syngo MR E99"))
+@pytest.mark.parametrize("version", ["syngo MR E99", "syngo MR D13D", "syngo MR XA30"])
+def test_software_whose_headers_were_not_checked_is_refused(tmp_path, version):
+    scan = simulate(ScanSettings(matrix=(16, 16, 1), coils=1, software_version=version))
     path, _, _ = write(scan, tmp_path, "VE")
-    with pytest.raises(DeidRefused, match=r"E99.*Report the software version"):
+    with pytest.raises(DeidRefused, match=r"not been checked.*Report the software version"):
         deidentify_twix(path)
 
 
-@pytest.mark.parametrize("version", ["syngo MR B17", "syngo MR D13D", "syngo MR XA30"])
-def test_known_software_versions_pass(tmp_path, version):
+@pytest.mark.parametrize("version", ["syngo MR B17", "syngo MR E11"])
+def test_checked_software_versions_pass(tmp_path, version):
     scan = simulate(ScanSettings(matrix=(16, 16, 1), coils=1, software_version=version))
     path, _, _ = write(scan, tmp_path, "VB")
     assert deidentify_twix(path).software_version == version
@@ -217,3 +225,34 @@ def test_truncated_file_is_refused(scan, tmp_path, flavour, fraction):
     cut.write_bytes(data[: int(len(data) * fraction)])
     with pytest.raises(DeidRefused, match="truncated"):
         deidentify_twix(cut)
+
+
+def test_the_real_e11_file_loses_its_identity_and_nothing_else():
+    original = REAL_FILE.read_bytes()
+    assert identity_in(original) == list(IDENTITY_VALUES), "every listed value is in the header"
+
+    result = deidentify_twix(REAL_FILE)
+    copy = apply_patches(original, result.patches)
+
+    assert len(copy) == len(original)
+    assert identity_in(copy) == []
+    assert unmasked_fields(copy) == []
+    assert changes_outside_masking(original, copy) == []
+    assert result.software_version == "syngo MR E11"
+    assert (result.exam_date, result.exam_time) == ("20210622", "151635")
+    assert result.replaced["InstitutionName"] == "DZNE_Bonn-Venusberg"
+    assert result.replaced["tCurrentMppsLoid"] == "6.0.66333094"
+    assert "PatientSex" not in result.replaced and "lPatientSex" not in result.replaced
+    print(
+        f"real E11 file: {len(original)} bytes, {len(result.patches)} patches over "
+        f"{sum(len(b) for _, b in result.patches)} bytes, {len(result.replaced)} values kept "
+        f"for the vault; {len(IDENTITY_VALUES)} identity values listed, none left"
+    )
+
+
+def test_the_worker_reads_the_same_kspace_from_the_de_identified_real_file(tmp_path):
+    copy = tmp_path / "deid.dat"
+    copy.write_bytes(apply_patches(REAL_FILE.read_bytes(), deidentify_twix(REAL_FILE).patches))
+    before, after = read_raw(REAL_FILE), read_raw(copy)
+    assert after.data.shape == before.data.shape == (1, 2, 1, 160, 320)
+    assert np.array_equal(after.data, before.data)
