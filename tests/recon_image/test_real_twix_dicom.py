@@ -12,8 +12,10 @@ import pydicom
 import pytest
 import twixtools
 
+from agent.deid.twix import deidentify_twix
 from recon_image.modes.modefile import find_mode
 from recon_image.modes.runner import ModeJob, run_mode
+from recon_image.programs.cartesian import reconstruct_file
 from recon_image.settings import BUILTIN_MODES_DIR
 from tests.recon_image.dicom_geometry import angle_deg, orientation, pixel_centres
 
@@ -154,3 +156,35 @@ def test_image_matches_an_independent_reconstruction_in_the_geometrys_orientatio
     print(f"\nreal E11 file, yc_cartesian against twixtools + numpy: NRMSE {error:.4%}")
     print(f"  (the same image flipped top to bottom would score {flipped:.2%})")
     assert error <= 0.01
+
+
+def test_the_de_identified_file_keeps_what_the_dicom_takes_from_the_header(tmp_path, images):
+    """The real file as the agent uploads it, its de-identification patches applied."""
+    uploaded = bytearray(REAL_FILE.read_bytes())
+    patches = deidentify_twix(REAL_FILE).patches
+    for offset, replacement in patches:
+        uploaded[offset : offset + len(replacement)] = replacement
+    raw = tmp_path / "uploaded.dat"
+    raw.write_bytes(bytes(uploaded))
+
+    (ours,) = [pydicom.dcmread(p) for p in reconstruct_file(raw, tmp_path / "out", task_id=TASK_ID)]
+
+    (original,) = images
+    assert patches
+    for keyword in (
+        "PatientSex",
+        "ScanningSequence",
+        "SequenceVariant",
+        "SequenceName",
+        "MagneticFieldStrength",
+        "EchoTime",
+        "RepetitionTime",
+        "FlipAngle",
+        "ImagePositionPatient",
+        "ImageOrientationPatient",
+        "PixelSpacing",
+        "SliceThickness",
+    ):
+        assert ours.get(keyword) == original.get(keyword), keyword
+    assert ours.PatientSex == "O"
+    assert np.array_equal(ours.pixel_array, original.pixel_array)
