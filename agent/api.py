@@ -200,6 +200,7 @@ class CloudApi:
         return CloudError(
             f"the cloud API refused {endpoint} ({status}): {message}; {hint}",
             transient=transient,
+            status=status,
         )
 
     def _note_date(self, header: str | None) -> None:

@@ -9,6 +9,8 @@ The format is the one ``scripts/admin`` writes (DESIGN.md):
     region = "eu-central-1"
     access_key_id = "AKIA..."
     secret_file = "agent.secret"   # readable only by its owner
+    s3_endpoint = "http://..."     # optional: a local or private cloud's S3; AWS_ENDPOINT_URL
+                                   # (or AWS_ENDPOINT_URL_S3) overrides it
 
     [folders]
     base = "/data/yarra"           # holds cloud/out, cloud/in, cloud/phi, cloud/phi_archive
@@ -42,7 +44,7 @@ from agent.errors import ConfigError
 from transfer.throttle import mbps_to_bytes_per_second
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
-    "cloud": ("api_url", "region", "access_key_id", "secret_file"),
+    "cloud": ("api_url", "region", "access_key_id", "secret_file", "s3_endpoint"),
     "folders": ("base",),
     "agent": ("concurrency", "poll_seconds", "bandwidth_mbps", "keep_days", "sentry_dsn"),
 }
@@ -56,6 +58,7 @@ _DEFAULTS: dict[str, Any] = {
     "bandwidth_mbps": 0,
     "keep_days": 30,
     "sentry_dsn": "",
+    "s3_endpoint": "",
 }
 
 
@@ -75,6 +78,8 @@ class AgentConfig:
         The secret access key, read from ``secret_file``; never shown in ``repr``.
     secret_file
         Where the secret was read from.
+    s3_endpoint
+        The S3 endpoint of a local or private cloud; empty for AWS's own.
     base
         The folder holding ``cloud/out``, ``cloud/in``, ``cloud/phi``, ``cloud/phi_archive``.
     concurrency
@@ -100,6 +105,7 @@ class AgentConfig:
     secret: str = field(repr=False)
     secret_file: Path
     base: Path
+    s3_endpoint: str = ""
     concurrency: int = 1
     poll_seconds: float = 10
     bandwidth_mbps: float = 0
@@ -140,6 +146,7 @@ class AgentConfig:
         here = path.parent
         secret_file = _resolve(here, reader.string("cloud", "secret_file"))
         agent = reader.section("agent")
+        cloud = reader.section("cloud")
         return cls(
             path=path,
             api_url=_api_url(path, reader.string("cloud", "api_url")),
@@ -148,6 +155,7 @@ class AgentConfig:
             secret=read_secret(secret_file, path),
             secret_file=secret_file,
             base=_resolve(here, reader.string("folders", "base")),
+            s3_endpoint=_s3_endpoint(path, reader.optional_string("cloud", "s3_endpoint", cloud)),
             concurrency=reader.integer("agent", "concurrency", agent, minimum=1),
             poll_seconds=reader.number("agent", "poll_seconds", agent, positive=True),
             bandwidth_mbps=reader.number("agent", "bandwidth_mbps", agent, positive=False),
@@ -268,6 +276,18 @@ def _api_url(path: Path, value: str) -> str:
         raise ConfigError(
             f"{path}: [cloud] api_url must be an http:// or https:// URL, such as the one the"
             " portal shows for the site"
+        )
+    return value.rstrip("/")
+
+
+def _s3_endpoint(path: Path, value: str) -> str:
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"{path}: [cloud] s3_endpoint must be an http:// or https:// URL (leave it out for"
+            " AWS's own S3)"
         )
     return value.rstrip("/")
 

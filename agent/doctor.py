@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from agent.api import CloudApi
 from agent.config import AgentConfig
@@ -100,24 +106,48 @@ def check_api(api: CloudApi) -> tuple[dict[str, Any] | None, list[Finding]]:
 
 
 def check_buckets(s3: Any, status: dict[str, Any]) -> list[Finding]:
-    """A listing of the user's own prefix in the in and the out bucket."""
+    """A listing of the user's own prefix in the in and the out bucket.
+
+    A connection that fails is reported as one, naming the endpoint; only a refusal
+    from S3 points at the user's policy.
+    """
     findings = []
     prefix = f"{status.get('username', '')}/"
+    endpoint = s3.meta.endpoint_url
     for which in ("in_bucket", "out_bucket"):
         bucket = status.get(which, "")
+        label = which.replace("_", " ")
         try:
             s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
-        except (ClientError, BotoCoreError) as error:
+        except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as error:
             findings.append(
                 _fail(
                     "buckets",
-                    f"cannot list {prefix} in {which.replace('_', ' ')} {bucket}"
-                    f" ({type(error).__name__}); ask the operator to check the user's policy"
-                    " and the region in [cloud] region",
+                    f"cannot connect to S3 at {endpoint} for {label} {bucket}"
+                    f" ({type(error).__name__}); check the network, and [cloud] s3_endpoint"
+                    " for a local or private cloud (AWS_ENDPOINT_URL overrides it)",
+                )
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            findings.append(
+                _fail(
+                    "buckets",
+                    f"S3 at {endpoint} refused listing {prefix} in {label} {bucket}"
+                    f" ({code or type(error).__name__}); ask the operator to check the user's"
+                    " policy and the region in [cloud] region",
+                )
+            )
+        except BotoCoreError as error:
+            findings.append(
+                _fail(
+                    "buckets",
+                    f"cannot list {prefix} in {label} {bucket} at {endpoint}"
+                    f" ({type(error).__name__}); check [cloud] s3_endpoint and [cloud] region",
                 )
             )
         else:
-            findings.append(_ok("buckets", f"{which.replace('_', ' ')} {bucket} reachable"))
+            findings.append(_ok("buckets", f"{label} {bucket} reachable at {endpoint}"))
     return findings
 
 

@@ -22,9 +22,11 @@ class BadTask(AgentError):
 class CloudError(AgentError):
     """The cloud answered with an error; ``transient`` says whether a retry can help."""
 
-    def __init__(self, message: str, *, transient: bool) -> None:
+    def __init__(self, message: str, *, transient: bool, status: int | None = None) -> None:
         super().__init__(message)
         self.transient = transient
+        self.status = status
+        """The HTTP status of the refusal; None when no answer came."""
 
 
 class DeliveryError(AgentError):

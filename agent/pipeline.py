@@ -388,14 +388,46 @@ class TaskPipeline:
 
     def _submit(self) -> dict[str, Any]:
         plan = self.journal.facts("deidentify")
-        answer = self.ctx.api.job_submit(
-            self.uuid, self.journal.facts("upload_task")["name"], plan["recon_mode"]
-        )
+        try:
+            answer = self.ctx.api.job_submit(
+                self.uuid, self.journal.facts("upload_task")["name"], plan["recon_mode"]
+            )
+        except CloudError as error:
+            # The task file's upload submits the task by itself; a refused job_submit
+            # does not mean the cloud does not run it.
+            known = self._running_in_cloud(error)
+            answer = {"id": known.get("id", "")}
         self._phi_log("PROCESSING_BEGIN")
         return {"job_id": str(answer.get("id", ""))}
 
+    def _running_in_cloud(self, error: CloudError) -> dict[str, Any]:
+        """The cloud's ``v1/job_status`` of this task when a refusal may not be the last word.
+
+        A refusal (4xx) of a request about a task the cloud may already run can be out of
+        date or about the request alone; the task's own status decides. ``error`` is raised
+        again when it is transient, or when the cloud holds no task past its upload.
+        """
+        if error.transient or error.status is None or not 400 <= error.status < 500:
+            raise error
+        try:
+            known = self.ctx.api.job_status(self.uuid)
+        except CloudError:
+            raise error from None
+        if known.get("status") in ("", None, "UPLOADING"):
+            raise error
+        self.log.warning(
+            "the cloud refused a request (%s) but holds the task as %s; going on from there",
+            error.status,
+            known.get("status"),
+        )
+        return known
+
     def _poll(self) -> dict[str, Any]:
-        answer = self.ctx.api.jobs([self.uuid]).get(self.uuid)
+        try:
+            answer = self.ctx.api.jobs([self.uuid]).get(self.uuid)
+        except CloudError as error:
+            known = self._running_in_cloud(error)
+            answer = {"batch_info": {"status": known["status"]}, "cost": known.get("cost")}
         if answer is None:
             raise CloudError(
                 f"the cloud does not know task {self.uuid}; run 'yarracloud-agent retry'"

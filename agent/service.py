@@ -11,9 +11,10 @@ running task finish its current step, then returns; the next start resumes from 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,13 +41,18 @@ PRUNE_EVERY_S = 3600.0
 """How often the loop forgets tasks that ended more than ``keep_days`` ago."""
 
 
-def s3_client(config: AgentConfig) -> Any:
-    """A boto3 S3 client signed with the agent's key (``AWS_ENDPOINT_URL`` is honoured)."""
+def s3_client(config: AgentConfig, env: Mapping[str, str] = os.environ) -> Any:
+    """A boto3 S3 client signed with the agent's key, at the config's ``s3_endpoint``.
+
+    ``AWS_ENDPOINT_URL`` or ``AWS_ENDPOINT_URL_S3`` in ``env`` overrides the config's
+    endpoint (boto3 reads them itself).
+    """
+    overridden = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
     return boto3.session.Session(
         aws_access_key_id=config.access_key_id,
         aws_secret_access_key=config.secret,
         region_name=config.region,
-    ).client("s3")
+    ).client("s3", endpoint_url=None if overridden else config.s3_endpoint or None)
 
 
 def context_for(

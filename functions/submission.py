@@ -69,6 +69,8 @@ class Hooks:
 
     before_claim: Callable[[str], None] = lambda task_id: None
     before_submit_job: Callable[[str], None] = lambda task_id: None
+    before_api_caller: Callable[[str], None] = lambda path: None
+    """The API has read a request's body and is about to look up who sent it."""
 
 
 @dataclass

@@ -55,6 +55,9 @@ class PortalConfig:
     api_url
         The v1 API's address, written into the agent configs the portal hands out;
         ``None`` leaves the agent's own default.
+    s3_endpoint
+        The S3 endpoint written into those configs, for a cloud whose S3 is not AWS's
+        (a local or private one); ``None`` for AWS's own.
     """
 
     database_url: str
@@ -74,6 +77,7 @@ class PortalConfig:
     tasks_poll_seconds: float = 3.0
     stripe: StripeConfig | None = None
     api_url: str | None = None
+    s3_endpoint: str | None = None
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
     def __repr__(self) -> str:  # never print the secret key
@@ -97,6 +101,7 @@ class PortalConfig:
         ``YC_PORTAL_LOCKOUT_SECONDS``, ``YC_PORTAL_LOGIN_RATE_LIMIT``,
         ``YC_STRIPE_API_KEY`` + ``YC_STRIPE_WEBHOOK_SECRET`` (+ ``YC_STRIPE_API_BASE``,
         ``YC_STRIPE_PRICE_ID``), ``YC_API_URL`` (the v1 API named in agent configs),
+        ``YC_S3_ENDPOINT_URL`` (the S3 endpoint named in them, for a local or private cloud),
         and the backend's
         variables (:meth:`functions.core.settings.Settings.from_env`) when
         ``YC_TASK_TABLE`` is set.
@@ -143,6 +148,7 @@ class PortalConfig:
             auto_migrate=local_default,
             stripe=stripe,
             api_url=env.get("YC_API_URL", "").strip() or None,
+            s3_endpoint=env.get("YC_S3_ENDPOINT_URL", "").strip() or None,
         )
 
 

@@ -55,6 +55,8 @@ _SCANNING_SEQUENCE = {
     "ir": "IR",
     "tir": "IR",
 }
+# Nominal field strengths of MR systems (T); headers give the measured field (2.89362 for 3 T).
+NOMINAL_FIELDS_T = (0.35, 0.55, 1.0, 1.5, 3.0, 5.0, 7.0, 9.4, 11.7)
 
 
 def worker_version() -> str:
@@ -126,7 +128,8 @@ def write_series(
         center, width = window(pixels[v])
         for z, plane in enumerate(planes):
             instance = v * nz + z + 1
-            ds = _image_dataset(series, protocol, plane, label, instance, pixels[v, z])
+            image = pixels[v, z, ::-1] if plane.rows_reversed else pixels[v, z]
+            ds = _image_dataset(series, protocol, plane, label, instance, image)
             ds.WindowCenter = _ds(center)
             ds.WindowWidth = _ds(width)
             ds.SOPInstanceUID = derived_uid(task_id, "image", series_number, instance)
@@ -172,12 +175,16 @@ def _check(
 
 @dataclass(frozen=True)
 class _Plane:
-    """Where one image lies: its first pixel's centre, its unit axes and its thickness."""
+    """Where one image lies: its first pixel's centre, its unit axes and its thickness.
+
+    ``rows_reversed``: the image is stored with its rows in reverse order.
+    """
 
     position: np.ndarray
     row: np.ndarray
     column: np.ndarray
     thickness: float
+    rows_reversed: bool
 
     @property
     def location(self) -> float:
@@ -186,25 +193,32 @@ class _Plane:
 
 
 def _plane(protocol: Protocol, z: int, nz: int, rows: int, cols: int) -> _Plane:
-    """The plane of image ``z`` by the worker's convention.
+    """The plane of image ``z``, stored so that row x column follows the header's slice normal.
 
-    Pixel (r, c) lies at ``centre + (c - cols//2)·dx·read + (r - rows//2)·dy·phase``
-    (plus ``(z - nz//2)·dz·slice`` for 3D partitions), with dx = fov_read / cols,
-    dy = fov_phase / rows and dz the slice spacing.
+    The reconstruction's pixel (r, c) lies at
+    ``centre + (c - cols//2)·dx·read + (r - rows//2)·dy·phase`` (plus
+    ``(z - nz//2)·dz·(read x phase)`` for 3D partitions), with dx = fov_read / cols,
+    dy = fov_phase / rows and dz the slice spacing. Where read x phase points
+    against the slice normal (Siemens' frame), the rows are stored in reverse
+    order with the column direction -phase, as the scanner shows its images;
+    ImagePositionPatient is then the centre of the last reconstructed row's
+    first pixel, the first one transmitted.
     """
     geometry = protocol.slices[z] if protocol.dimension == 2 else protocol.slices[0]
     read, phase = _axes(geometry)
     dx, dy = protocol.fov_mm[0] / cols, protocol.fov_mm[1] / rows
     centre = np.asarray(geometry.position_mm, dtype=np.float64)
     if protocol.dimension == 3:
-        slice_dir = np.asarray(geometry.slice_dir, dtype=np.float64)
-        slice_dir /= max(float(np.linalg.norm(slice_dir)), 1e-12)
-        centre = centre + (z - nz // 2) * protocol.slice_spacing_mm * slice_dir
+        centre = centre + (z - nz // 2) * protocol.slice_spacing_mm * np.cross(read, phase)
         thickness = protocol.slice_spacing_mm
     else:
         thickness = geometry.thickness_mm
     first = centre - (cols // 2) * dx * read - (rows // 2) * dy * phase
-    return _Plane(first, read, phase, thickness)
+    reverse = float(np.dot(np.cross(read, phase), geometry.slice_dir)) < 0
+    if reverse:
+        first = first + (rows - 1) * dy * phase
+        phase = -phase
+    return _Plane(first, read, phase, thickness, reverse)
 
 
 def _axes(geometry: SliceGeometry) -> tuple[np.ndarray, np.ndarray]:
@@ -230,13 +244,25 @@ def _ds(value: float) -> DSfloat:
     return DSfloat(round(float(value), 10) + 0.0, auto_format=True)
 
 
+def _sequence_name(protocol: Protocol) -> str:
+    """Sequence Name: the sequence file's own name ("gre" of ``%CustomerSeq%\\gre``), 16 at most."""
+    return re.split(r"[\\/]", protocol.sequence_name)[-1][:16]
+
+
 def _scanning(protocol: Protocol) -> list[str]:
-    """Scanning Sequence from the Siemens sequence name, with IR added when there is a TI."""
-    family = re.match(r"\*?([a-z]*)", protocol.sequence_name.lower())
+    """Scanning Sequence as the header gives it; else from the sequence's name and the TI."""
+    if protocol.scanning_sequence:
+        return list(protocol.scanning_sequence)
+    family = re.match(r"\*?([a-z]*)", _sequence_name(protocol).lower())
     kinds = [_SCANNING_SEQUENCE.get(family.group(1) if family else "", "RM")]
     if protocol.ti_ms is not None and "IR" not in kinds:
         kinds.append("IR")
     return kinds
+
+
+def nominal_field(measured_t: float) -> float:
+    """The nominal field strength nearest the measured one (2.89362 T → 3 T)."""
+    return min(NOMINAL_FIELDS_T, key=lambda nominal: abs(nominal - measured_t))
 
 
 def _series_dataset(
@@ -256,7 +282,7 @@ def _series_dataset(
     ds.PatientName = f"YC^{task_id[:8]}"
     ds.PatientID = task_id
     ds.PatientBirthDate = ""
-    ds.PatientSex = ""
+    ds.PatientSex = protocol.patient_sex
     ds.PatientComments = task_id
     ds.StudyDate = ""
     ds.StudyTime = ""
@@ -283,16 +309,18 @@ def _series_dataset(
         versions.append(protocol.software_version[:64])
     ds.SoftwareVersions = versions
     ds.ScanningSequence = _scanning(protocol)
-    ds.SequenceVariant = "NONE"
+    ds.SequenceVariant = list(protocol.sequence_variant) or "NONE"
     ds.ScanOptions = ""
     ds.MRAcquisitionType = f"{protocol.dimension}D"
-    ds.SequenceName = protocol.sequence_name[:16]
+    ds.SequenceName = _sequence_name(protocol)
     ds.RepetitionTime = _ds(protocol.tr_ms)
-    if protocol.ti_ms is not None:
+    if protocol.ti_ms is not None and "IR" in ds.ScanningSequence:
+        # a TI in a header without inversion (a gradient echo's alTI[0]) names no inversion pulse
         ds.InversionTime = _ds(protocol.ti_ms)
     ds.EchoTrainLength = ""
     ds.FlipAngle = _ds(protocol.flip_deg)
-    ds.MagneticFieldStrength = _ds(protocol.field_strength_t)
+    if protocol.field_strength_t > 0:
+        ds.MagneticFieldStrength = _ds(nominal_field(protocol.field_strength_t))
     ds.SpacingBetweenSlices = _ds(protocol.slice_spacing_mm)
     rows, cols = pixels.shape[2:]
     ds.Rows = rows

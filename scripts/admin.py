@@ -190,6 +190,8 @@ class Admin:
     credentials: CredentialStore
     site_user_group: str
     api_url: str | None = None
+    s3_endpoint: str | None = None
+    """The cloud's S3 when it is not AWS's (the local cloud's emulator), for agent configs."""
     say: Callable[[str], None] = field(default=print)
 
     @classmethod
@@ -221,6 +223,7 @@ class Admin:
             credentials=CredentialStore(Path(env[CREDENTIALS_VARIABLE])),
             site_user_group=resources_for(settings).site_user_group(),
             api_url=env.get(API_URL_VARIABLE) or None,
+            s3_endpoint=env["AWS_ENDPOINT_URL"],
             say=say,
         )
 
@@ -366,6 +369,7 @@ class Admin:
                     access_key_id=key.access_key_id,
                     secret_access_key=key.secret_access_key,
                     base=agent_base,
+                    s3_endpoint=self.s3_endpoint,
                     written_by=WRITTEN_BY,
                 )
             except OSError as exc:

@@ -788,13 +788,41 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: the demo stops what it started, as on Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def stop_on_signals() -> None:
+    """Make SIGTERM and SIGHUP unwind the demo like Ctrl-C, so that its clean-up runs.
+
+    The first one counts; later ones are ignored so that they cannot cut the clean-up short.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        for each in STOP_SIGNALS:
+            signal.signal(each, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    for each in STOP_SIGNALS:
+        signal.signal(each, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    stop_on_signals()
     try:
         return run(args)
-    except KeyboardInterrupt:
-        say("\nInterrupted; everything the demo started was stopped.")
-        return 130
+    except KeyboardInterrupt as interrupt:
+        signum = interrupt.signum if isinstance(interrupt, Stopped) else signal.SIGINT
+        say(f"\n{signal.Signals(signum).name}; everything the demo started was stopped.")
+        return 128 + signum
 
 
 if __name__ == "__main__":

@@ -101,6 +101,7 @@ def api_cloud(make_cloud):
             credentials=cloud.credentials,
             site_user_group=cloud.resources.site_user_group(),
             api_url=cloud.api.endpoint,
+            s3_endpoint=cloud.endpoint,
             say=lambda _: None,
         )
         admin.publish_mode(DEMO_MODE["mode_id"], DEMO_MODE["client_config"])

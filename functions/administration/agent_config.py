@@ -46,9 +46,14 @@ def agent_config_text(
     access_key_id: str,
     secret_file: PurePath | str,
     base: PurePath | str,
+    s3_endpoint: str | None = None,
     written_by: str = "the YarraCloud administration",
 ) -> str:
-    """The agent's config for one access key; without ``api_url`` a comment says where it goes."""
+    """The agent's config for one access key; without ``api_url`` a comment says where it goes.
+
+    ``s3_endpoint`` is written only for a cloud whose S3 is not AWS's (a local or
+    private one); the agent finds AWS's own from the region.
+    """
     lines = [
         f"# The YarraCloud agent's configuration, written by {written_by}.",
         "# The secret access key is not in this file: secret_file names the file that holds",
@@ -64,6 +69,7 @@ def agent_config_text(
         f"region = {toml_string(region)}",
         f"access_key_id = {toml_string(access_key_id)}",
         f"secret_file = {toml_string(str(secret_file))}",
+        *([f"s3_endpoint = {toml_string(s3_endpoint)}"] if s3_endpoint else []),
         "",
         "[folders]",
         "# holds cloud/out, cloud/in, cloud/phi and cloud/phi_archive",
@@ -103,6 +109,7 @@ def write_agent_config(
     access_key_id: str,
     secret_access_key: str,
     base: Path,
+    s3_endpoint: str | None = None,
     written_by: str = "the YarraCloud administration",
 ) -> None:
     """Write the config and its secret file; neither may exist yet."""
@@ -114,6 +121,7 @@ def write_agent_config(
         access_key_id=access_key_id,
         secret_file=secret_file,
         base=base,
+        s3_endpoint=s3_endpoint,
         written_by=written_by,
     )
     try:

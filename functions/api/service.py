@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from functions.api.body import excerpt
 from functions.api.caller import Caller
 from functions.billing.access import billing_refusal
 from functions.core.aws import AwsClients
@@ -23,6 +25,7 @@ from functions.core.task_store import advance
 from functions.submission import Hooks, Submitter, TaskFileMissing
 
 MAX_JOBS_PER_REQUEST = 1000
+MAX_MODE_NAME = 255
 
 
 class RequestError(YarraCloudError):
@@ -49,7 +52,9 @@ def yarra_text(value: Any) -> str:
 def task_id_or_error(value: str) -> str:
     task_id = normalise_task_id(value)
     if task_id is None:
-        raise RequestError(f"{value!r} is not a UUID; each task is named by the UUID it was given")
+        raise RequestError(
+            f"{excerpt(value)} is not a UUID; each task is named by the UUID it was given"
+        )
     return task_id
 
 
@@ -221,12 +226,14 @@ class ApiService:
 
     @staticmethod
     def enabled_mode(caller: Caller, recon_mode: str) -> ModeSettings:
-        try:
-            settings = ModeSettings.get(caller.site.site_id, recon_mode)
-        except ModeSettings.DoesNotExist:
-            settings = None
+        settings = None
+        # DynamoDB refuses an empty or oversized key rather than finding nothing.
+        if 0 < len(recon_mode) <= MAX_MODE_NAME:
+            with contextlib.suppress(ModeSettings.DoesNotExist):
+                settings = ModeSettings.get(caller.site.site_id, recon_mode)
         if settings is None or not settings.enabled:
             raise RequestError(
-                f"unknown mode {recon_mode!r}: it is not enabled for your site (see v1/modes)"
+                f"unknown mode {excerpt(recon_mode)}: it is not enabled for your site"
+                " (see v1/modes)"
             )
         return settings

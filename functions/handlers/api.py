@@ -10,8 +10,10 @@ import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
+from functions.api.body import BadBody, as_json_request, read_json_body
 from functions.api.caller import Caller, CallerUnknown, resolve_caller
 from functions.api.service import ApiService, Conflict, NotFound, RequestError
 from functions.handlers.runtime import Dependencies, Handler, Powertools, lambda_entry, reported
@@ -21,11 +23,19 @@ TITLE = "YarraCloud API"
 VERSION = "1"
 
 
-def build_resolver(service: ApiService | None) -> APIGatewayRestResolver:
-    """The routes, bound to ``service`` (None only to generate the OpenAPI document)."""
+def build_resolver(
+    service: ApiService | None, hooks: Hooks | None = None
+) -> APIGatewayRestResolver:
+    """The routes, bound to ``service`` (None only to generate the OpenAPI document).
+
+    The resolver keeps the request it serves on its class, for the whole process: a
+    process serves one request at a time, as a Lambda execution environment does.
+    """
     app = APIGatewayRestResolver(enable_validation=True)
+    hooks = hooks or Hooks()
 
     def caller() -> Caller:
+        hooks.before_api_caller(app.current_event.path)
         identity = app.current_event.request_context.identity
         return resolve_caller(identity.user_arn)
 
@@ -72,6 +82,10 @@ def build_resolver(service: ApiService | None) -> APIGatewayRestResolver:
     def error(status: int, message: str) -> Response:
         return Response(status, "application/json", json.dumps({"message": message}))
 
+    @app.exception_handler(RequestValidationError)
+    def invalid(exc: RequestValidationError) -> Response:
+        return Response(422, "application/json", json.dumps(validation_answer(exc.errors())))
+
     @app.exception_handler(CallerUnknown)
     def unknown_caller(exc: CallerUnknown) -> Response:
         return error(403, str(exc))
@@ -91,17 +105,47 @@ def build_resolver(service: ApiService | None) -> APIGatewayRestResolver:
     return app
 
 
+def validation_answer(errors: Any, most: int = 3) -> dict[str, Any]:
+    """Which fields are wrong and why, in the document's shape (``detail``), briefly.
+
+    It quotes none of the input, which can be megabytes: field names and positions are
+    cut short, and only the first ``most`` distinct problems are listed.
+    """
+    detail: list[dict[str, Any]] = []
+    for error in errors:
+        loc = [part[:40] if isinstance(part, str) else part for part in error["loc"]]
+        item = {"loc": loc, "msg": str(error.get("msg", ""))[:60], "type": error["type"]}
+        if item not in detail:
+            detail.append(item)
+    fields = sorted({".".join(str(part) for part in item["loc"][1:]) or "body" for item in detail})
+    shown = ", ".join(fields[:most]) + (", …" if len(fields) > most else "")
+    return {
+        "message": f"the body does not fit this endpoint ({shown}; see detail)",
+        "detail": detail[:most],
+    }
+
+
 def openapi_document(app: APIGatewayRestResolver) -> str:
     return app.get_openapi_json_schema(title=TITLE, version=VERSION)
 
 
 def build(deps: Dependencies, hooks: Hooks | None = None) -> Handler:
     tools = Powertools.for_function("api", deps.settings)
-    app = build_resolver(ApiService(deps.settings, deps.clients, clock=deps.clock, hooks=hooks))
+    service = ApiService(deps.settings, deps.clients, clock=deps.clock, hooks=hooks)
+    app = build_resolver(service, hooks)
 
     @reported
     def handler(event: dict, context: Any) -> dict:
-        return app.resolve(event, context)
+        try:
+            body = read_json_body(event)
+        except BadBody as exc:
+            return {
+                "statusCode": 400,
+                "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"message": str(exc)}),
+                "isBase64Encoded": False,
+            }
+        return app.resolve(as_json_request(event, body), context)
 
     return tools.entry_point(handler)
 

@@ -59,6 +59,7 @@ def _config_text(access_key_id: str) -> str:
         access_key_id=access_key_id,
         secret_file=DEFAULT_SECRET_FILE,
         base=DEFAULT_BASE,
+        s3_endpoint=getattr(current_app.config["PORTAL"], "s3_endpoint", None),
         written_by=WRITTEN_BY,
     )
 

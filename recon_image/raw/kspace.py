@@ -23,9 +23,15 @@ class SliceGeometry:
     ----------
     position_mm
         Centre of the slice or slab.
-    read_dir, phase_dir, slice_dir
-        Directions of increasing readout column, phase-encoding line and
-        slice/partition index.
+    read_dir, phase_dir
+        Directions of increasing column and row of the reconstructed image
+        (the centred inverse FFT of the sorted k-space); the partitions of a
+        3D slab advance along read_dir x phase_dir.
+    slice_dir
+        The slice normal the header gives (Siemens' ``sNormal``): 2D slices
+        are ordered along it, and DICOM's row x column points along it, as in
+        the scanner's own images. Siemens' is phase x read, opposite to the
+        image frame's third axis, so its images show the rows reversed.
     thickness_mm
         Slice thickness (2D) or slab thickness (3D).
     """
@@ -100,6 +106,13 @@ class Protocol:
     epi_factor, segments, multiband
         ``sFastImaging.lEPIFactor``, ``sFastImaging.lSegments`` and
         ``sSliceAcceleration.lMultiBandFactor``: 1 where the header names none.
+    scanning_sequence, sequence_variant
+        DICOM's Scanning Sequence ("GR", "SE", "IR", "EP", "RM") and Sequence
+        Variant ("SP", "SK", "MP", …) as the header gives them; empty when it
+        gives none.
+    patient_sex
+        DICOM's Patient's Sex ("F", "M", "O") from the header, or "": it
+        identifies no one, and de-identification keeps it.
     """
 
     sequence_name: str
@@ -125,6 +138,9 @@ class Protocol:
     epi_factor: int = 1
     segments: int = 1
     multiband: int = 1
+    scanning_sequence: tuple[str, ...] = ()
+    sequence_variant: tuple[str, ...] = ()
+    patient_sex: str = ""
 
 
 @dataclass(frozen=True)

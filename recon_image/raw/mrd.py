@@ -210,6 +210,7 @@ def _parse_xml(xml: bytes | str, path: Path) -> tuple[Protocol, tuple[int, int]]
     sequence = header.sequenceParameters
     info = header.measurementInformation
     system = header.acquisitionSystemInformation
+    subject = header.subjectInformation
     thickness = float(recon.fieldOfView_mm.z)
     protocol = Protocol(
         sequence_name=(info.sequenceName or "") if info else "",
@@ -230,6 +231,7 @@ def _parse_xml(xml: bytes | str, path: Path) -> tuple[Protocol, tuple[int, int]]
         patient_position=info.patientPosition.value if info else "HFS",
         software_version="",
         trajectory=trajectory,
+        patient_sex=(subject.patientGender or "") if subject else "",
     )
     centres = []
     for step, size in ((1, lines), (2, partitions)):

@@ -19,6 +19,8 @@ PARTIAL_FOURIER_CODES = {value: key for key, value in PARTIAL_FOURIER.items()}
 TRAJECTORIES = {1: "cartesian", 2: "radial"}
 # sKSpace.ucDimension codes
 DIMENSIONS = {1: 2, 2: 2, 4: 3}
+# Dicom lPatientSex codes
+PATIENT_SEX = {1: "F", 2: "M", 3: "O"}
 
 
 class _Values:
@@ -99,6 +101,7 @@ def protocol_from_header(header: MeasurementHeader, path: Path) -> Protocol:
         field = v.number("sProtConsistencyInfo.flNominalB0", 0.0)
     position = v.xprotocol("Dicom", "tPatientPosition")
     software = v.xprotocol("Dicom", "SoftwareVersions")
+    sex = v.xprotocol("Dicom", "lPatientSex")
     return Protocol(
         sequence_name=v.text("tSequenceFileName", "").replace("\\\\", "\\"),
         protocol_name=v.text("tProtocolName", ""),
@@ -125,6 +128,9 @@ def protocol_from_header(header: MeasurementHeader, path: Path) -> Protocol:
             max(0, int(v.number("sPat.lRefLines3D", 0.0))) if dimension == 3 else 0,
         ),
         trajectory=_trajectory(v, header, path),  # type: ignore[arg-type]
+        scanning_sequence=_dicom_values(v.xprotocol("Dicom", "tScanningSequence")),
+        sequence_variant=_dicom_values(v.xprotocol("Dicom", "tSequenceVariant")),
+        patient_sex=PATIENT_SEX.get(int(sex), "") if isinstance(sex, int | float) else "",
         ramp_sampling=_ramp_sampling(v),
         epi_factor=max(1, int(v.number("sFastImaging.lEPIFactor", 1.0))),
         segments=max(1, int(v.number("sFastImaging.lSegments", 1.0))),
@@ -154,6 +160,13 @@ def _ramp_sampling(v: _Values) -> RampSampling | None:
         adc_duration_us=_first(v, "aflRegridADCDuration"),
         destination_samples=int(_first(v, "alRegridDestSamples")),
     )
+
+
+def _dicom_values(value: object) -> tuple[str, ...]:
+    """The values of a multi-valued DICOM string the Dicom buffer holds ("GR\\IR")."""
+    if not isinstance(value, str):
+        return ()
+    return tuple(part.strip() for part in value.split("\\") if part.strip())
 
 
 def _trajectory(v: _Values, header: MeasurementHeader, path: Path) -> str:

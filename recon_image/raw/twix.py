@@ -95,18 +95,26 @@ def is_multi_raid(first_bytes: bytes) -> bool:
 
 
 def quaternion_directions(quaternion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read, phase and slice directions of Siemens SliceData quaternions (n, 4) → three (n, 3).
+    """Image read and phase directions and the slice normal of SliceData quaternions (n, 4).
 
-    Siemens' quaternion rotates the (phase, read, normal) axes into patient
-    coordinates: the rotation's first column is the phase-encoding direction,
-    the second the readout direction, the third their cross product
-    phase x read. The slice direction returned is DICOM's normal read x phase,
-    the direction in which slice positions increase in the images' frame.
+    The scan header stores the quaternion scalar first (a, b, c, d with a the
+    scalar, as ``twixtools.geometry`` reads it). Its rotation's columns are
+    the phase-encoding axis P, the readout axis R and the slice normal S
+    (MeasYaps ``sNormal``), with P x R = S. The image a centred inverse FFT
+    makes of the samples runs the other way along both gradient axes: its
+    columns advance along -R and its rows along -P (``twixtools.geometry``
+    flips both), and its partitions along -S = (-R) x (-P).
+
+    Returns
+    -------
+    read, phase, normal
+        The image's column and row directions -R and -P, and the slice
+        normal S, each (n, 3).
     """
     a, b, c, d = (quaternion[:, i].astype(np.float64) for i in range(4))
-    phase = np.stack([1 - 2 * (b * b + c * c), 2 * (a * b + c * d), 2 * (a * c - b * d)], axis=1)
-    read = np.stack([2 * (a * b - c * d), 1 - 2 * (a * a + c * c), 2 * (b * c + a * d)], axis=1)
-    return read, phase, np.cross(read, phase)
+    phase = np.stack([1 - 2 * (c * c + d * d), 2 * (b * c + a * d), 2 * (b * d - a * c)], axis=1)
+    read = np.stack([2 * (b * c - a * d), 1 - 2 * (b * b + d * d), 2 * (c * d + a * b)], axis=1)
+    return -read, -phase, np.cross(phase, read)
 
 
 def readout_table(headers: np.ndarray, sample_offsets: np.ndarray) -> np.ndarray:

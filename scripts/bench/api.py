@@ -87,16 +87,18 @@ def main() -> None:
             client = ApiClient(
                 cloud.api.endpoint, key.access_key_id, key.secret_access_key, cloud.region
             )
-            handler = cloud.api.handler
+            handler = cloud.api.make_handler()
             events: list[dict] = []
 
             def recording(event: dict, context: object) -> dict:
-                events.append(event)
+                if not events:  # the first request's event, as the gateway built it
+                    events.append(event)
                 return handler(event, context)
 
-            cloud.api.handler = recording  # one request, to keep the event the gateway built
+            make_handler = cloud.api.make_handler
+            cloud.api.make_handler = lambda: recording
             check = client.post("jobs", ids)
-            cloud.api.handler = handler
+            cloud.api.make_handler = make_handler
             assert check.status == 200 and len(check.body) == len(ids), check.body
             assert len(list(Task.scan())) == len(ids)
             [event] = events

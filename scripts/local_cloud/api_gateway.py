@@ -46,6 +46,7 @@ from scripts.local_cloud.lambda_runtime import LambdaContext
 logger = logging.getLogger("yarracloud.local_api")
 
 Handler = Callable[[dict[str, Any], Any], Any]
+HandlerFactory = Callable[[], Handler]
 
 SERVICE = "execute-api"
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -302,11 +303,22 @@ def routed(method: str, target: str) -> bool:
 class LocalApiGateway:
     """API Gateway (REST API, ``AWS_IAM`` authorization, Lambda proxy) on loopback.
 
+    Each request gets a handler invocation of its own, as Lambda gives each request an
+    execution environment: an instance serves one request at a time; a request that
+    finds every instance busy, with ``concurrency`` of them made, waits for one.
+    The ``api`` handler needs ``concurrency=1`` (the default): the Powertools resolver
+    keeps the request it serves on its class, so one process holds one request at a
+    time, as a Lambda execution environment does; two concurrent requests in one
+    process would read each other's bodies and callers.
+
     Parameters
     ----------
-    handler
-        The ``api`` Lambda handler: ``handler(event, context)`` returning
+    make_handler
+        Makes one instance of the Lambda handler, as a cold start would:
+        ``handler(event, context)`` returning
         ``{"statusCode", "headers" | "multiValueHeaders", "body", "isBase64Encoded"}``.
+    concurrency
+        How many instances may serve requests at once (Lambda's reserved concurrency).
     credentials
         Where the secret of each access key is kept.
     iam
@@ -325,7 +337,7 @@ class LocalApiGateway:
     def __init__(
         self,
         *,
-        handler: Handler,
+        make_handler: HandlerFactory,
         credentials: CredentialStore,
         iam: Any,
         region: str,
@@ -333,8 +345,10 @@ class LocalApiGateway:
         stage: str = "prod",
         clock: Callable[[], float] = time.time,
         max_body_bytes: int = 10 * 1024 * 1024,
+        concurrency: int = 1,
+        on_wait: Callable[[], None] = lambda: None,
     ) -> None:
-        self.handler = handler
+        self.make_handler = make_handler
         self.credentials = credentials
         self.iam = iam
         self.region = region
@@ -346,6 +360,13 @@ class LocalApiGateway:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._user_ids: dict[str, str] = {}
+        self.concurrency = concurrency
+        self.on_wait = on_wait
+        """Called when a request finds every instance busy and waits (a hook for tests)."""
+        self.instances = 0
+        """How many handler instances have been made (cold starts)."""
+        self._idle: list[Handler] = []
+        self._pool = threading.Condition()
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -571,8 +592,10 @@ class LocalApiGateway:
         context = LambdaContext.for_invocation(
             FUNCTION_NAME, self.region, self.account, HANDLER_TIMEOUT_SECONDS
         )
+        handler = None
         try:
-            return _proxy_response(self.handler(event, context))
+            handler = self._take_instance()
+            return _proxy_response(handler(event, context))
         except Exception:
             logger.exception("the api handler failed on %s %s", event["httpMethod"], event["path"])
             headers = [
@@ -580,6 +603,29 @@ class LocalApiGateway:
                 ("x-amzn-ErrorType", "InternalServerErrorException"),
             ]
             return 502, headers, _message(INTERNAL_ERROR)
+        finally:
+            if handler is not None:
+                with self._pool:
+                    self._idle.append(handler)
+                    self._pool.notify()
+
+    def _take_instance(self) -> Handler:
+        """An idle instance, a new one while fewer than ``concurrency`` exist, or else the
+        first to become idle."""
+        with self._pool:
+            while not self._idle and self.instances >= self.concurrency:
+                self.on_wait()
+                self._pool.wait()
+            if self._idle:
+                return self._idle.pop()
+            self.instances += 1
+        try:
+            return self.make_handler()
+        except BaseException:
+            with self._pool:
+                self.instances -= 1
+                self._pool.notify()
+            raise
 
     def _port(self) -> int:
         server = self._server
@@ -741,8 +787,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return body
         lengths = self.headers.get_all("Content-Length") or []
         if not lengths:
-            if self.command == "POST":
-                raise Rejection(411, "Length Required", "LengthRequiredException")
+            # HTTP/1.1: neither Content-Length nor Transfer-Encoding means no body. Qt
+            # sends a POST with nothing to send this way.
             return b""
         if len(set(lengths)) != 1 or not lengths[0].strip().isdigit():
             raise Rejection(400, "Invalid Content-Length", "BadRequestException")

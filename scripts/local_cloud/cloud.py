@@ -135,7 +135,7 @@ class LocalCloud:
                 poller.start()
             self.pollers[key] = poller
         self.api = LocalApiGateway(
-            handler=api.build(self.deps, hooks=self.hooks),
+            make_handler=lambda: api.build(self.deps, hooks=self.hooks),
             credentials=self.credentials,
             iam=session.client("iam"),
             region=self.region,

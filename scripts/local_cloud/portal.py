@@ -64,6 +64,7 @@ def portal_config(cloud_env: Mapping[str, str], work_dir: Path) -> PortalConfig:
         environment="local",
         auto_migrate=True,
         api_url=cloud_env.get(API_URL_VARIABLE) or None,
+        s3_endpoint=cloud_env.get("AWS_ENDPOINT_URL") or None,
     )
 
 

@@ -150,7 +150,7 @@ def config_buffer(protocol: Protocol, patient: Patient, site: Site, chron: tuple
         _single("String", "PatientName", _text(patient.name)),
         _single("String", "PatientID", _text(patient.patient_id)),
         _single("String", "PatientBirthDay", _text(patient.birth_date)),
-        _single("Long", "PatientSex", "1" if patient.sex == "F" else "2"),
+        _single("Long", "PatientSex", _sex_code(patient)),
         _single("String", "PatientLOID", _text(uids["patient_loid"])),
         _single("String", "StudyLOID", _text(uids["study_loid"])),
         _single("String", "SeriesLOID", _text(uids["series_loid"])),
@@ -179,10 +179,15 @@ def _chronology(chron: tuple[int, ...]) -> str:
     return " ".join(str(i) for i in order + [-1] * max(2, 16 - len(order)))
 
 
+def _sex_code(patient: Patient) -> str:
+    """The header's code of the patient's sex: 1 female, 2 male, 3 other (as E11 writes it)."""
+    return str({"F": 1, "M": 2}.get(patient.sex, 3))
+
+
 def _dicom_values(protocol: Protocol, patient: Patient, site: Site) -> list[tuple[str, str, str]]:
     return [
         ("String", "tPatientName", _text(patient.name)),
-        ("Long", "lPatientSex", "1" if patient.sex == "F" else "2"),
+        ("Long", "lPatientSex", _sex_code(patient)),
         ("Double", "flPatientAge", _double(patient.age_years)),
         ("Double", "flUsedPatientWeight", _double(patient.weight_kg)),
         ("String", "InstitutionName", _text(site.institution)),
@@ -196,6 +201,9 @@ def _dicom_values(protocol: Protocol, patient: Patient, site: Site) -> list[tupl
         ("String", "tPatientPosition", _text(protocol.patient_position)),
         ("Double", "flReadoutOSFactor", _double(protocol.readout_oversampling)),
         ("Double", "flMagneticFieldStrength", _double(protocol.field_strength_t)),
+        ("String", "tScanningSequence", _text("\\".join(protocol.scanning_sequence))),
+        ("String", "tSequenceVariant", _text("\\".join(protocol.sequence_variant))),
+        ("String", "tMRAcquisitionType", _text(f"{protocol.dimension}D")),
         ("String", "Modality", _text("MR")),
     ]
 

@@ -87,7 +87,7 @@ def as_scan(radial: RadialScan, settings: ScanSettings | None = None) -> Simulat
     size = samples // 2
     s = settings or ScanSettings(dimension=2, matrix=(size, spokes, 1), coils=coils)
     s = dataclasses.replace(s, dimension=2, matrix=(size, spokes, 1), coils=coils, oversampling=2)
-    read, phase, normal = orientation(s.tilt_deg)
+    read, phase, normal = orientation(s.tilt_deg, s.axes)
     table = np.zeros(spokes, dtype=READOUT_DTYPE)
     table["lin"] = np.arange(spokes)
     table["flags"] = Flag.ONLINE.mask

@@ -8,6 +8,10 @@ image, and the dense k-space a correct reader must produce from them.
 2D scans acquire their slices interleaved (even spatial slices first) and
 number them in acquisition order, as Siemens' slice counter does; 3D scans
 encode partitions. Partial Fourier drops the first phase-encoding lines.
+
+Geometry follows the scanner's conventions: the true image's columns, rows
+and partitions advance along ``read``, ``phase`` and read x phase, and the
+slice normal the header gives is Siemens' phase x read (``orientation``).
 """
 
 from __future__ import annotations
@@ -59,6 +63,13 @@ class ScanSettings:
     caipirinha_shift
         3D: each acquired line's partitions are shifted by this many
         partitions times the line's index in the lattice (CAIPIRINHA).
+    axes
+        (read, phase): unit directions of the image's columns and rows, for
+        any orientation; None for a transverse slice tilted by ``tilt_deg``.
+    marker
+        Add a bright 3-voxel cube off the centre in every direction (in the
+        second slice only of a 2D scan of several), so that a flip, swap or
+        shift shows (``marker_voxel``).
     """
 
     dimension: Literal[2, 3] = 2
@@ -80,12 +91,16 @@ class ScanSettings:
     slice_gap: float = 0.2
     centre_mm: Vector = (4.5, -12.0, 30.0)
     tilt_deg: float = 12.0
+    axes: tuple[Vector, Vector] | None = None
+    marker: bool = False
     tr_ms: float = 250.0
     te_ms: float = 4.92
     ti_ms: float | None = None
     flip_deg: float = 70.0
-    field_strength_t: float = 3.0
+    field_strength_t: float = 2.89362  # measured, as a 3 T system's header gives it
     sequence_name: str = "%SiemensSeq%\\gre"
+    scanning_sequence: tuple[str, ...] = ("GR",)
+    sequence_variant: tuple[str, ...] = ("SP",)
     protocol_name: str = "yc_gre_phantom"
     software_version: str = "syngo MR E11"
 
@@ -136,14 +151,43 @@ class SimulatedScan:
     reference: np.ndarray | None = None
     reference_first: tuple[int, int] = (0, 0)
 
+    @property
+    def displayed_truth(self) -> np.ndarray:
+        """``truth`` as the scanner shows it and DICOM stores it: row x column along the normal.
 
-def orientation(tilt_deg: float) -> tuple[Vector, Vector, Vector]:
-    """Read, phase and slice directions of a transverse slice tilted about the readout axis."""
-    t = np.deg2rad(tilt_deg)
-    read = np.array([1.0, 0.0, 0.0])
-    phase = np.array([0.0, np.cos(t), np.sin(t)])
-    normal = np.cross(read, phase)
+        With Siemens' normal (phase x read) that is the true image's rows in reverse order.
+        """
+        g = self.protocol.slices[0]
+        if float(np.dot(np.cross(g.read_dir, g.phase_dir), g.slice_dir)) < 0:
+            return self.truth[..., ::-1, :]
+        return self.truth
+
+
+def orientation(
+    tilt_deg: float, axes: tuple[Vector, Vector] | None = None
+) -> tuple[Vector, Vector, Vector]:
+    """Read, phase and slice normal of ``axes`` (read, phase), or of a tilted transverse slice.
+
+    The normal is phase x read, as Siemens' ``sNormal``: its rotation's
+    columns are the gradient axes P = -phase and R = -read, and S = P x R.
+    Without ``axes`` the slice is transverse (read right to left, rows from
+    anterior to posterior as the scanner shows them: phase posterior to
+    anterior), tilted by ``tilt_deg`` about the readout axis.
+    """
+    if axes is None:
+        t = np.deg2rad(tilt_deg)
+        read = np.array([1.0, 0.0, 0.0])
+        phase = np.array([0.0, -np.cos(t), np.sin(t)])
+    else:
+        read, phase = (np.asarray(v, dtype=np.float64) for v in axes)
+    normal = np.cross(phase, read)
     return _vec(read), _vec(phase), _vec(normal)
+
+
+def marker_voxel(settings: ScanSettings) -> tuple[int, int, int]:
+    """(z, line, column) of the centre of the marker ``settings.marker`` adds."""
+    nx, ny, nz = settings.matrix
+    return (min(1, nz - 1) if settings.dimension == 2 else max(1, nz // 4), ny // 8, nx // 8 + 1)
 
 
 def interleaved(count: int) -> list[int]:
@@ -157,6 +201,10 @@ def simulate(settings: ScanSettings) -> SimulatedScan:
     nx, ny, nz = s.matrix
     rng = np.random.default_rng(s.seed)
     truth = shepp_logan((nz, ny, nx))
+    if s.marker:
+        z, line, column = marker_voxel(s)
+        depth = slice(z, z + 1) if s.dimension == 2 else slice(z - 1, z + 2)
+        truth[depth, line - 1 : line + 2, column - 1 : column + 2] = 2.0
     maps = coil_maps(s.coils, (nz, ny, nx), seed=s.seed)
     images = oversample(maps * truth[None], s.oversampling)
     axes = (-2, -1) if s.dimension == 2 else (-3, -2, -1)
@@ -178,7 +226,7 @@ def simulate(settings: ScanSettings) -> SimulatedScan:
     count = s.averages * len(order)
     table = np.zeros(s.noise_scans + count, dtype=READOUT_DTYPE)
     samples = np.empty((table.size, s.coils, columns), dtype=np.complex64)
-    read, phase, normal = orientation(s.tilt_deg)
+    read, phase, normal = orientation(s.tilt_deg, s.axes)
     positions = _slice_positions(s, normal)
     table["samples"] = columns
     table["channels"] = s.coils
@@ -266,6 +314,8 @@ def simulate(settings: ScanSettings) -> SimulatedScan:
         patient_position="HFS",
         software_version=s.software_version,
         reference_lines=s.reference_lines if s.dimension == 3 else (s.reference_lines[0], 0),
+        scanning_sequence=s.scanning_sequence,
+        sequence_variant=s.sequence_variant,
     )
     return SimulatedScan(
         settings=s,

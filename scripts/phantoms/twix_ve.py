@@ -30,10 +30,18 @@ MEAS_UID = 1234
 
 
 def slice_quaternion(read: np.ndarray, phase: np.ndarray) -> list[float]:
-    """Siemens SliceData quaternion of a slice: rotation of (phase, read, phase x read)."""
-    read = np.asarray(read, dtype=np.float64)
-    phase = np.asarray(phase, dtype=np.float64)
-    return [float(q) for q in directions_to_quaternion(phase, read, np.cross(phase, read))]
+    """Siemens SliceData quaternion, scalar first, of an image with columns along ``read``.
+
+    The scanner's rotation has the columns P, R, S (phase-encoding axis,
+    readout axis, slice normal P x R); the image a centred inverse FFT makes
+    advances along -R and -P (as ``twixtools.geometry`` reads it).
+    """
+    gradient_read = -np.asarray(read, dtype=np.float64)
+    gradient_phase = -np.asarray(phase, dtype=np.float64)
+    normal = np.cross(gradient_phase, gradient_read)
+    # twixtools.quat works in ISMRMRD's order, scalar last
+    x, y, z, w = directions_to_quaternion(gradient_phase, gradient_read, normal)
+    return [float(w), float(x), float(y), float(z)]
 
 
 def _scan_mdb(scan: SimulatedScan, row: int, counter: int) -> Mdb_local:

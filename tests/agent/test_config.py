@@ -9,6 +9,7 @@ import pytest
 
 from agent.config import AgentConfig
 from agent.errors import ConfigError
+from agent.service import s3_client
 from scripts.admin import write_agent_config
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -85,6 +86,21 @@ def test_a_secret_others_can_read_is_refused_with_the_chmod_to_run(tmp_path, mod
     assert SECRET not in str(refused.value)
 
 
+def test_the_s3_endpoint_is_optional_and_the_environment_overrides_it(tmp_path, monkeypatch):
+    assert AgentConfig.load(written_by_admin(tmp_path)).s3_endpoint == ""
+    path = written_by_admin(tmp_path / "local")
+    path.write_text(
+        path.read_text().replace("[folders]", 's3_endpoint = "http://127.0.0.1:4566/"\n\n[folders]')
+    )
+    config = AgentConfig.load(path)
+    assert config.s3_endpoint == "http://127.0.0.1:4566"
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    assert s3_client(config, os.environ).meta.endpoint_url == "http://127.0.0.1:4566"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9999")
+    assert s3_client(config, os.environ).meta.endpoint_url == "http://127.0.0.1:9999"
+
+
 @pytest.mark.parametrize(
     "change,expected",
     [
@@ -100,6 +116,10 @@ def test_a_secret_others_can_read_is_refused_with_the_chmod_to_run(tmp_path, mod
             lambda c: c.replace('api_url = "http://127.0.0.1:4567"', 'api_url = "127.0.0.1"'),
             "api_url must be an http",
         ),
+        (
+            lambda c: c.replace("[folders]", 's3_endpoint = "minio:9000"\n\n[folders]'),
+            "s3_endpoint must be an http",
+        ),
     ],
     ids=[
         "missing-key",
@@ -111,6 +131,7 @@ def test_a_secret_others_can_read_is_refused_with_the_chmod_to_run(tmp_path, mod
         "unknown-section",
         "not-toml",
         "not-a-url",
+        "s3-endpoint-not-a-url",
     ],
 )
 def test_a_wrong_config_names_the_key_and_the_file(tmp_path, change, expected):

@@ -46,3 +46,9 @@ def test_the_api_url_comes_from_the_environment_for_agent_configs(tmp_path):
     assert PortalConfig.from_env({}, var_dir=tmp_path).api_url is None
     config = PortalConfig.from_env({"YC_API_URL": "https://api.example.org/v1"}, var_dir=tmp_path)
     assert config.api_url == "https://api.example.org/v1"
+
+
+def test_the_s3_endpoint_for_agent_configs_is_named_only_for_a_cloud_that_has_one(tmp_path):
+    assert PortalConfig.from_env({}, var_dir=tmp_path).s3_endpoint is None
+    env = {"YC_S3_ENDPOINT_URL": "https://s3.example.org"}
+    assert PortalConfig.from_env(env, var_dir=tmp_path).s3_endpoint == "https://s3.example.org"

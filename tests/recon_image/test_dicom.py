@@ -3,6 +3,7 @@ a real PACS."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage
 from pynetdicom import AE
 
-from recon_image.dicom import UID_ROOT, write_series
+from recon_image.dicom import UID_ROOT, nominal_field, write_series
 from recon_image.errors import BadInput, ReconError
 from recon_image.raw.kspace import Protocol, SliceGeometry, VolumeLabel
 
@@ -198,7 +199,7 @@ def test_series_carries_protocol_timing_and_names_the_worker(tmp_path: Path) -> 
     assert float(first.RepetitionTime) == 4000.0
     assert float(first.EchoTime) == 98.0
     assert float(first.FlipAngle) == 150.0
-    assert float(first.MagneticFieldStrength) == pytest.approx(2.89362)
+    assert float(first.MagneticFieldStrength) == 3.0  # the nominal field of the measured 2.89362
     assert "InversionTime" not in first
     assert first.PatientPosition == "HFS"
     assert first.Manufacturer == "YarraCloud"
@@ -405,3 +406,21 @@ def test_orthanc_stores_the_series_as_one_study_once(write, orthanc, tmp_path: P
         f"Orthanc: {len(files)} C-STORE 0x0000, 1 study, 1 series, {len(files)} instances"
         " (unchanged after a resend)"
     )
+
+
+@pytest.mark.parametrize(
+    ("measured", "nominal"),
+    [(2.89362, 3.0), (1.494, 1.5), (0.348, 0.35), (0.55, 0.55), (6.98, 7.0), (9.39, 9.4)],
+)
+def test_the_field_strength_is_the_nominal_one_nearest_the_measured(measured, nominal) -> None:
+    assert nominal_field(measured) == nominal
+
+
+def test_a_sequence_file_path_becomes_one_sequence_name_of_16_characters(tmp_path: Path) -> None:
+    protocol = dataclasses.replace(
+        protocol_2d(), sequence_name="%CustomerSeq%\\yc_gre_with_a_very_long_name"
+    )
+    files = write_series(pixels(1, 3), protocol, tmp_path, task_id=TASK_ID, series_description="x")
+    ds = pydicom.dcmread(files[0])
+    assert ds.data_element("SequenceName").VM == 1
+    assert ds.SequenceName == "yc_gre_with_a_ve"

@@ -304,6 +304,7 @@ def test_user_add_creates_the_iam_user_its_key_record_and_agent_config(
             "region": cloud.region,
             "access_key_id": key_id,
             "secret_file": str(secret_file),
+            "s3_endpoint": cloud.endpoint,
         },
         "folders": {"base": str(base)},
         "agent": {"concurrency": 1, "poll_seconds": 10, "bandwidth_mbps": 0, "keep_days": 30},

@@ -282,3 +282,22 @@ def test_a_bad_file_or_mode_is_refused_before_anything_starts(tmp_path, args, me
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not work_dir.exists(), "nothing was started"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGHUP], ids=["term", "hup"])
+def test_sigterm_or_sighup_to_the_demo_stops_everything_it_started(tmp_path, stop_signal):
+    need_orthanc()
+    work_dir = tmp_path / "demo"
+    process, out = demo_until(
+        "Started the site agent",
+        *("--work-dir", str(work_dir), "--matrix", "64", "--seed", str(SEED)),
+    )
+    assert "Started the site agent" in out, out
+    started = processes_mentioning(str(work_dir))
+    assert len(started) >= 3, "the cloud, the portal and the agent run"
+    os.kill(process.pid, stop_signal)  # `kill PID` of the demo alone, not its group
+    process.wait(timeout=120)
+    print(out)
+    assert process.returncode == 128 + stop_signal
+    assert processes_mentioning(str(work_dir)) == []

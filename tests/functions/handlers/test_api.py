@@ -272,7 +272,7 @@ def raw_post(client, endpoint: str, data: bytes):
 @pytest.mark.parametrize(
     "endpoint,data,status",
     [
-        ("job_submit", b"{not json", 422),
+        ("job_submit", b"{not json", 400),
         (
             "job_submit",
             json.dumps({"name": 5, "task_file_name": [], "recon_mode": {}}).encode(),

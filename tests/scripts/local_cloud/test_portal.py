@@ -54,6 +54,7 @@ def test_a_key_created_in_the_local_portal_signs_calls_to_the_local_api(seeded_c
         client.get(f"/keys/users/scanner1/keys/{key_id}/agent.toml").get_data(as_text=True)
     )
     assert config["cloud"]["api_url"] == cloud.api.endpoint
+    assert config["cloud"]["s3_endpoint"] == cloud.endpoint
     assert config["cloud"]["access_key_id"] == key_id
 
     revoked = post_form(
