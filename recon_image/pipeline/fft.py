@@ -2,9 +2,9 @@
 
 pyfftw's ``builders`` and ``interfaces`` copy their input on every call; the
 pipeline instead keeps one :class:`pyfftw.FFTW` object per problem, planned
-with FFTW_MEASURE on an aligned buffer of its own, and runs it in place on the
-caller's arrays. Planning overwrites its arrays, so plans are made on that
-private buffer and only executed on real data.
+on an aligned buffer of its own, and runs it in place on the caller's arrays.
+Planning overwrites its arrays, so plans are made on that private buffer and only
+executed on real data.
 
 Planning is paid at image build, not per job. The image ships FFTW_MEASURE wisdom for
 the shapes the built-in modes make (``python -m recon_image.pipeline.wisdom``); a job
