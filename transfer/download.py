@@ -17,7 +17,6 @@ from transfer import journal
 from transfer.errors import IntegrityError, TransferError
 from transfer.integrity import (
     CHUNK,
-    DEFAULT_PART_SIZE,
     MIB,
     SHA256_KEY,
     kms_encrypted,
@@ -38,6 +37,11 @@ INCOMPLETE = "INCOMPLETE"
 # The journal of finished ranges is written at most this often (and when a download stops):
 # written (and synced) after every range, it held every other range's thread at its lock.
 JOURNAL_INTERVAL_S = 0.5
+# Ranges of 16 MiB, 10 at a time (what boto3's tuned TransferManager and AWS's guidance for
+# S3 use): on loopback, 1 GiB came down in 5.7 s against 7.3 s in 8 MiB ranges 5 at a time.
+# Each range streams to the file in 1 MiB chunks, so memory does not grow with either.
+DOWNLOAD_PART_SIZE = 16 * MIB
+DOWNLOAD_CONCURRENCY = 10
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def download_object(
     dest_path: str | Path,
     *,
     part_size: int | None = None,
-    concurrency: int = 5,
+    concurrency: int = DOWNLOAD_CONCURRENCY,
     progress: ProgressCallback | None = None,
     retry: Retry | None = None,
     bandwidth_bytes_per_second: float | None = None,
@@ -105,7 +109,7 @@ def _download_object(
     where = f"s3://{bucket}/{key}"
     head = retry.call(lambda: s3.head_object(Bucket=bucket, Key=key), f"read {where}")
     size, etag = int(head["ContentLength"]), head["ETag"]
-    size_part = max(part_size or DEFAULT_PART_SIZE, 1)
+    size_part = max(part_size or DOWNLOAD_PART_SIZE, 1)
     total = part_count(size, size_part) if size else 0
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
@@ -350,7 +354,7 @@ def download_prefix(
     dest_dir: str | Path,
     *,
     part_size: int | None = None,
-    concurrency: int = 5,
+    concurrency: int = DOWNLOAD_CONCURRENCY,
     progress: ProgressCallback | None = None,
     retry: Retry | None = None,
     bandwidth_bytes_per_second: float | None = None,

@@ -12,8 +12,9 @@ noise-adjustment readouts so that prewhitening is part of the work:
   transform of an array of the file's k-space shape with root-sum-of-squares (planning
   off the clock, as the worker's is: its image carries wisdom, which the bench makes for
   the phantoms' shapes first, as the image build does);
-- **plain download**: the same ranged reads the worker makes (8 MiB, 5 at a time) served by
-  a plain HTTP file server from the same file, to judge the worker's download by.
+- **plain download**: the same ranged reads the worker makes (``transfer``'s range size and
+  count in flight) served by a plain HTTP file server from the same file, to judge the
+  worker's download by.
 
 Contenders alternate round by round (worker, floor; floor, worker; ...), and every ratio is
 printed as its median with the spread over rounds. Writing the phantoms (minutes) is
@@ -45,8 +46,6 @@ REPO = Path(__file__).resolve().parents[2]
 GIB = 1 << 30
 COILS = 32
 NOISE_SCANS = 64
-PART = 8 << 20
-CONCURRENCY = 5
 USER = "bench-user"
 # (readout, phase lines, partitions) of a 3D phantom of about the size, readout 2x oversampled.
 MATRICES = {0.5: (128, 128, 64), 1.0: (128, 128, 128), 2.0: (256, 128, 128)}
@@ -193,7 +192,8 @@ def file_server(path: Path) -> Iterator[int]:
 
 
 def plain_download(port: int, size: int, dest: Path) -> float:
-    """The worker's ranged reads (``PART`` bytes, ``CONCURRENCY`` at a time) into ``dest``."""
+    """The worker's ranged reads, as many at a time, into ``dest``."""
+    from transfer.download import DOWNLOAD_CONCURRENCY, DOWNLOAD_PART_SIZE
     from transfer.parallel import run_bounded
 
     local = threading.local()
@@ -205,8 +205,8 @@ def plain_download(port: int, size: int, dest: Path) -> float:
         def fetch(number: int) -> None:
             if not hasattr(local, "connection"):
                 local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            first = number * PART
-            last = min(size, first + PART) - 1
+            first = number * DOWNLOAD_PART_SIZE
+            last = min(size, first + DOWNLOAD_PART_SIZE) - 1
             local.connection.request("GET", "/raw", headers={"Range": f"bytes={first}-{last}"})
             response = local.connection.getresponse()
             offset = first
@@ -216,7 +216,7 @@ def plain_download(port: int, size: int, dest: Path) -> float:
             if offset != last + 1:
                 raise RuntimeError(f"short read at {first}")
 
-        run_bounded(fetch, range(-(-size // PART)), CONCURRENCY, "plain")
+        run_bounded(fetch, range(-(-size // DOWNLOAD_PART_SIZE)), DOWNLOAD_CONCURRENCY, "plain")
         os.fsync(fd)
     finally:
         os.close(fd)
