@@ -113,7 +113,10 @@ def run_job(settings: WorkerSettings, s3: Any, job_dir: Path) -> None:
     input_dir = job_dir / "input"
     stage = time.monotonic()
     downloaded = _storage(
-        lambda: download_prefix(s3, settings.input.bucket, settings.input.prefix, input_dir),
+        # the job's disk ends with its container: nothing to sync it for
+        lambda: download_prefix(
+            s3, settings.input.bucket, settings.input.prefix, input_dir, durable=False
+        ),
         f"download the task's inputs from {settings.input}",
     )
     logger.info(

@@ -71,6 +71,7 @@ def download_object(
     progress: ProgressCallback | None = None,
     retry: Retry | None = None,
     bandwidth_bytes_per_second: float | None = None,
+    durable: bool = True,
 ) -> DownloadResult:
     """Download ``bucket/key`` to ``dest_path``, verified, resuming an interrupted run.
 
@@ -78,7 +79,10 @@ def download_object(
     records finished ranges and the object's ETag, so a later call fetches only
     what is missing (or starts over if the object changed). On a checksum
     mismatch the temp file is deleted and :class:`IntegrityError` raised.
-    ``bandwidth_bytes_per_second`` caps the rate of all ranges together.
+    ``bandwidth_bytes_per_second`` caps the rate of all ranges together. ``durable``
+    syncs the data to disk before the file takes its name (a power cut then leaves
+    either no file or a whole one); a process whose disk ends with it (the worker's
+    container) skips that wait, 1.6 s per GiB on a busy disk.
     """
     return _download_object(
         s3,
@@ -90,6 +94,7 @@ def download_object(
         progress=progress,
         retry=retry or Retry(),
         throttle=bucket_for(bandwidth_bytes_per_second),
+        durable=durable,
     )
 
 
@@ -104,6 +109,7 @@ def _download_object(
     progress: ProgressCallback | None,
     retry: Retry,
     throttle: TokenBucket | None,
+    durable: bool = True,
 ) -> DownloadResult:
     dest = Path(dest_path)
     where = f"s3://{bucket}/{key}"
@@ -170,7 +176,8 @@ def _download_object(
         finally:
             with lock:
                 record()
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         sha256 = digest.finish() if digest is not None else None
         os.close(fd)
@@ -358,12 +365,14 @@ def download_prefix(
     progress: ProgressCallback | None = None,
     retry: Retry | None = None,
     bandwidth_bytes_per_second: float | None = None,
+    durable: bool = True,
 ) -> list[DownloadResult]:
     """Fetch every object under ``prefix`` into ``dest_dir``, keeping names relative to it.
 
     An ``INCOMPLETE`` marker sits in ``dest_dir`` until every object is
     downloaded and verified, so a reader never mistakes a partial set for a whole one.
-    ``bandwidth_bytes_per_second`` caps the rate of all objects and ranges together.
+    ``bandwidth_bytes_per_second`` caps the rate of all objects and ranges together;
+    ``durable`` is :func:`download_object`'s.
     """
     retry = retry or Retry()
     throttle = bucket_for(bandwidth_bytes_per_second)
@@ -401,6 +410,7 @@ def download_prefix(
                 progress=progress,
                 retry=retry,
                 throttle=throttle,
+                durable=durable,
             )
         )
     marker.unlink()
