@@ -74,7 +74,9 @@ class Outbox:
             logger.warning(
                 "usage report waits: Stripe is not configured", extra={"task_id": item.event_id}
             )
-            return self._retry_later(item, "Stripe is not configured (YC_STRIPE_API_KEY)")
+            return self._retry_later(
+                item, "Stripe is not configured: run `scripts/admin stripe setup`"
+            )
         try:
             site = Site.get(item.site_id)
             customer = self.gateway.ensure_customer(site)

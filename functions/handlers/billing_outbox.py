@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.billing.outbox import Outbox
-from functions.billing.stripe_gateway import BillingNotConfigured, StripeGateway
+from functions.billing.stripe_gateway import BillingNotConfigured, StripeGateway, check_set_up
 from functions.handlers.runtime import Dependencies, Handler, Powertools, lambda_entry, reported
 
 
@@ -17,8 +17,11 @@ def build(deps: Dependencies) -> Handler:
     logger, metrics = tools.logger, tools.metrics
     try:
         gateway: StripeGateway | None = StripeGateway.from_settings(deps.settings)
-    except BillingNotConfigured:
+    except BillingNotConfigured as exc:
+        logger.info(str(exc))
         gateway = None
+    if gateway is not None:
+        check_set_up(gateway)
     outbox = Outbox(gateway, clock=deps.clock)
 
     @reported

@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
 )
 
+from functions.billing.stripe_secret import with_stripe_secret
 from functions.core.aws import AwsClients
 from functions.core.clock import Clock, system_clock
 from functions.core.models import bind_models
@@ -43,8 +44,10 @@ class Dependencies:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Dependencies:
         settings = Settings.from_env(env)
+        clients = AwsClients.create(settings.region)
+        settings = with_stripe_secret(settings, clients.secretsmanager)
         bind_models(settings)
-        return cls(settings=settings, clients=AwsClients.create(settings.region))
+        return cls(settings=settings, clients=clients)
 
 
 def lambda_entry(build: Callable[[Dependencies], Handler], component: str) -> Handler:

@@ -12,7 +12,6 @@ from functions.administration.display import money
 from functions.administration.sizes import price_list
 from functions.billing.access import billing_refusal
 from functions.billing.charges import RULES
-from functions.billing.stripe_gateway import StripeGateway
 from functions.core.clock import month_of
 from functions.core.models import Site, UsageRollup, User
 from portal_flask import backend
@@ -86,9 +85,7 @@ def add_card() -> Response:
     if site.billing_mode != "stripe" or config.stripe is None:
         flash("This site is not billed by card; nothing to add.", "info")
         return redirect(url_for("billing.index"))
-    gateway = StripeGateway.create(
-        config.stripe.secret_key, config.stripe.api_base, price_id=config.stripe.price_id
-    )
+    gateway = config.stripe.gateway()
     back = url_for("billing.index", _external=True)
     try:
         checkout_url = gateway.setup_session(

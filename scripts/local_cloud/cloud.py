@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 
+from functions.billing.stripe_secret import with_stripe_secret, write_secret
 from functions.core.aws import AwsClients
 from functions.core.clock import Clock, system_clock
 from functions.core.models import Task, bind_models
@@ -76,6 +77,8 @@ class LocalCloud:
     settings_overrides: dict[str, Any] = field(default_factory=dict)
     clock: Clock = system_clock
     """The handlers' time (tests move it to make retries due)."""
+    stripe_secret: dict[str, str] | None = None
+    """Put into the Stripe secret at start, as ``scripts/admin stripe setup`` does."""
 
     def __post_init__(self) -> None:
         self.resources = Resources(Deployment(self.prefix, self.region, LOCAL_ACCOUNT))
@@ -111,6 +114,12 @@ class LocalCloud:
         self.clients = AwsClients.create(self.region, session)
         setup = attach if self.attach else provision
         self.provisioned = setup(self.resources, session, batch=self.clients.batch)
+        if self.stripe_secret is not None and self.settings.stripe_secret_id:
+            write_secret(
+                self.clients.secretsmanager, self.settings.stripe_secret_id, self.stripe_secret
+            )
+        # Read at start, as a function's cold start does.
+        self.settings = with_stripe_secret(self.settings, self.clients.secretsmanager)
         bind_models(self.settings)
         self.published_modes = publish_modes()
         self.deps = Dependencies(settings=self.settings, clients=self.clients, clock=self.clock)

@@ -14,6 +14,7 @@ from tests.helpers.stripe_server import (
     WEBHOOK_SECRET,
     event_payload,
     invoice,
+    set_up_account,
     signature_header,
     stripe_api,
 )
@@ -27,7 +28,8 @@ TASK = "2c9a5f0e-7b1d-4c3e-8f2a-6d5b4c3a2e1f"
 @pytest.fixture
 def stripe_portal(portal, stripe_api):
     """The portal with Stripe configured to the stand-in, and site-a billed by card."""
-    stripe = StripeConfig(API_KEY, WEBHOOK_SECRET, api_base=stripe_api.url)
+    secret = set_up_account(stripe_api)
+    stripe = StripeConfig(API_KEY, WEBHOOK_SECRET, secret["price_id"], api_base=stripe_api.url)
     portal.app.config["PORTAL"] = portal.config.with_(stripe=stripe)
     Site("site-a").update(actions=[Site.billing_mode.set("stripe")])
     return portal
@@ -86,7 +88,9 @@ def test_the_webhook_saves_the_card_and_records_invoices(
     site = Site.get("site-a", consistent_read=True)
     assert site.payment_method_valid
 
-    failed = invoice("in_p0001", site.stripe_customer_id, "open", amount=4321)
+    failed = stripe_api.add_invoice(
+        invoice("in_p0001", site.stripe_customer_id, "open", amount=4321)
+    )
     assert post_event(hook, "invoice.payment_failed", failed, "evt_p2").status_code == 200
     replay = post_event(hook, "invoice.payment_failed", failed, "evt_p2")
     assert replay.status_code == 200 and replay.get_json()["action"] == "replayed"
@@ -94,7 +98,7 @@ def test_the_webhook_saves_the_card_and_records_invoices(
     assert "last invoice could not be paid" in page
     assert "$43.21" in page and "YC-0001" in page
 
-    paid = invoice("in_p0001", site.stripe_customer_id, "paid", amount=4321)
+    paid = stripe_api.add_invoice(invoice("in_p0001", site.stripe_customer_id, "paid", amount=4321))
     assert post_event(hook, "invoice.paid", paid, "evt_p3").status_code == 200
     with stripe_portal.app.app_context():
         [stored] = db.session.scalars(db.select(Invoice)).all()

@@ -16,7 +16,7 @@ from functions.job_updates import JobUpdater
 from scripts.local_cloud.seed import DEMO_MODE, publish_mode, seed_site
 from scripts.phantoms.header import Patient, identity_strings
 from scripts.phantoms.header import Site as ScannerSite
-from tests.functions.billing.conftest import stripe_settings
+from tests.functions.billing.conftest import stripe_options
 from tests.functions.billing.helpers import deliver, save_card
 from tests.helpers.cloud import Uploader, jobs_of, task_file_text, usage_of
 from tests.helpers.stripe_server import invoice
@@ -75,7 +75,7 @@ def assert_no_patient_data(stripe_api) -> None:
 
 
 def test_a_succeeded_job_is_metered_once_and_reported_once(api_cloud, stripe_api):
-    cloud, users, _, _ = api_cloud(settings_overrides=stripe_settings(stripe_api))
+    cloud, users, _, _ = api_cloud(**stripe_options(stripe_api))
     site = save_card(cloud.settings, stripe_api)
     upload_scan_with_patient_data(cloud, "alice", TASK)
     task = cloud.wait_for_task(TASK, {"SUCCEEDED", "FAILED"})
@@ -117,7 +117,7 @@ def test_a_succeeded_job_is_metered_once_and_reported_once(api_cloud, stripe_api
 def test_a_report_made_while_stripe_is_down_is_sent_once_it_is_back(make_cloud, stripe_api):
 
     clock = MovableClock()
-    cloud = make_cloud(settings_overrides=stripe_settings(stripe_api), clock=clock)
+    cloud = make_cloud(**stripe_options(stripe_api), clock=clock)
     publish_mode(DEMO_MODE["mode_id"], DEMO_MODE["client_config"])
     seed_site(
         "site-a",
@@ -145,7 +145,7 @@ def test_a_report_made_while_stripe_is_down_is_sent_once_it_is_back(make_cloud, 
 
 
 def test_after_a_failed_payment_the_next_task_is_refused_with_the_reason(api_cloud, stripe_api):
-    cloud, users, upload, _ = api_cloud(settings_overrides=stripe_settings(stripe_api))
+    cloud, users, upload, _ = api_cloud(**stripe_options(stripe_api))
     site = save_card(cloud.settings, stripe_api)
     assert users["alice"].post("user_status").body["can_submit_jobs"] is True
     gateway = StripeGateway.from_settings(cloud.settings)
@@ -165,9 +165,7 @@ def test_after_a_failed_payment_the_next_task_is_refused_with_the_reason(api_clo
 
 def test_a_cancelled_job_is_charged_up_to_the_cancellation(api_cloud, stripe_api):
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
-    cloud, users, upload, _ = api_cloud(
-        settings_overrides=stripe_settings(stripe_api), worker_command=sleeper
-    )
+    cloud, users, upload, _ = api_cloud(**stripe_options(stripe_api), worker_command=sleeper)
     save_card(cloud.settings, stripe_api)
     upload.task("alice", TASK)
     task = cloud.wait_for_task(TASK, {"RUNNING"})
