@@ -36,6 +36,30 @@ RETRYABLE = (
 DEFAULT_METER_EVENT = "yarracloud_compute"
 
 
+@dataclass(frozen=True)
+class BillingContact:
+    """Where Stripe sends a site's invoices and dunning mail (an organisation, not a person)."""
+
+    email: str
+    line1: str
+    city: str
+    postal_code: str
+    country: str
+    """ISO 3166-1 alpha-2."""
+    line2: str = ""
+
+    def customer_params(self) -> dict[str, Any]:
+        address = {
+            "line1": self.line1,
+            "city": self.city,
+            "postal_code": self.postal_code,
+            "country": self.country,
+        }
+        if self.line2:
+            address["line2"] = self.line2
+        return {"email": self.email, "address": address}
+
+
 class BillingNotConfigured(Exception):
     """A ``stripe`` site needs Stripe, and this deployment has no Stripe key."""
 
@@ -164,17 +188,24 @@ class StripeGateway:
 
     # -- customers -------------------------------------------------------------------
 
-    def ensure_customer(self, site: Site) -> str:
+    def ensure_customer(self, site: Site, contact: BillingContact | None = None) -> str:
         """The site's Stripe customer id, creating the customer the first time.
 
         The idempotency key is the site's own, so two concurrent first calls get
         the same customer from Stripe; the conditional write keeps the first id.
+        ``contact`` is set on the customer (created or not) when given.
         """
         if site.stripe_customer_id:
+            if contact is not None:
+                self.client.v1.customers.update(
+                    site.stripe_customer_id, params=contact.customer_params()
+                )
             return site.stripe_customer_id
+        params: dict[str, Any] = {"name": site.name, "metadata": {"site_id": site.site_id}}
+        if contact is not None:
+            params.update(contact.customer_params())
         customer = self.client.v1.customers.create(
-            params={"name": site.name, "metadata": {"site_id": site.site_id}},
-            options={"idempotency_key": customer_key(site.site_id)},
+            params=params, options={"idempotency_key": customer_key(site.site_id)}
         )
         try:
             site.update(
@@ -230,6 +261,13 @@ class StripeGateway:
                 "success_url": success_url,
                 "cancel_url": cancel_url,
             }
+        )
+        return session.url
+
+    def portal_session(self, customer_id: str, *, return_url: str) -> str:
+        """A Stripe Customer Portal session (cards, invoices, billing details); its URL."""
+        session = self.client.v1.billing_portal.sessions.create(
+            params={"customer": customer_id, "return_url": return_url}
         )
         return session.url
 

@@ -109,6 +109,7 @@ class StripeSetup:
             "currency": currency,
             "webhook_endpoint_id": endpoint_id,
             "api_version": self.api_version,
+            "portal_url": portal_url.rstrip("/"),
         }
 
     def _meter(self, event_name: str) -> dict[str, Any]:

@@ -31,7 +31,10 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import stripe
 
-API_KEY = "sk_test_yarracloud"
+API_KEY = "rk_test_yarracloud"
+"""The restricted key the functions and the portal use."""
+SETUP_KEY = "sk_test_yarracloud"
+"""The key ``scripts/admin stripe setup`` makes the catalogue with."""
 WEBHOOK_SECRET = "whsec_test_yarracloud"
 PORTAL_URL = "https://portal.test"
 
@@ -278,7 +281,10 @@ class StripeStandIn:
                 query = urlsplit(self.path).query
                 form = dict(parse_qsl(raw.decode() or query, keep_blank_values=True))
                 key = self.headers.get("Idempotency-Key")
-                authorised = self.headers.get("Authorization") == f"Bearer {API_KEY}"
+                authorised = self.headers.get("Authorization") in (
+                    f"Bearer {API_KEY}",
+                    f"Bearer {SETUP_KEY}",
+                )
                 status, body = stand_in._answer(method, self.path, form, key, authorised)
                 with stand_in._lock:
                     stand_in.requests.append(Recorded(method, self.path, form, key, raw, status))
@@ -318,15 +324,19 @@ class StripeStandIn:
                     "id": self._next("cus"),
                     "object": "customer",
                     "name": form.get("name"),
+                    "email": None,
+                    "address": None,
                     "metadata": _nested(form, "metadata"),
                     "invoice_settings": {"default_payment_method": None},
                 }
+                customer.update(_contact(form))
                 self.state.customers[customer["id"]] = customer
                 return 200, customer
             customer = self.state.customers.get(parts[2]) if len(parts) == 3 else None
             if customer is None:
                 return 404, _error("invalid_request_error", "No such customer")
             if method == "POST":
+                customer.update(_contact(form))
                 default = form.get("invoice_settings[default_payment_method]")
                 if default is not None:
                     customer["invoice_settings"]["default_payment_method"] = default
@@ -532,6 +542,12 @@ def _unflattened(form: dict[str, str]) -> dict[str, Any]:
     return result
 
 
+def _contact(form: dict[str, str]) -> dict[str, Any]:
+    """The e-mail and address a customer create or update sets."""
+    given = _unflattened(form)
+    return {key: given[key] for key in ("email", "address") if key in given}
+
+
 def _found(obj: dict[str, Any] | None, kind: str) -> tuple[int, dict[str, Any]]:
     if obj is None:
         return 404, _error("invalid_request_error", f"No such {kind}")
@@ -601,7 +617,7 @@ def set_up_account(stand_in: StripeStandIn, currency: str = "usd") -> dict[str, 
     """Set the stand-in's account up as ``scripts/admin stripe setup`` does; the secret's values."""
     from functions.billing.stripe_setup import StripeSetup
 
-    client = stripe.StripeClient(API_KEY, base_addresses={"api": stand_in.url})
+    client = stripe.StripeClient(SETUP_KEY, base_addresses={"api": stand_in.url})
     return StripeSetup(client, secretsmanager=None, secret_id="", say=lambda _: None).make(
         portal_url=PORTAL_URL,
         currency=currency,

@@ -149,7 +149,8 @@ def test_after_a_failed_payment_the_next_task_is_refused_with_the_reason(api_clo
     site = save_card(cloud.settings, stripe_api)
     assert users["alice"].post("user_status").body["can_submit_jobs"] is True
     gateway = StripeGateway.from_settings(cloud.settings)
-    deliver(gateway, "invoice.payment_failed", invoice("in_t1", site.stripe_customer_id, "open"))
+    failed = stripe_api.add_invoice(invoice("in_t1", site.stripe_customer_id, "open"))
+    deliver(gateway, "invoice.payment_failed", failed)
 
     status = users["bob"].post("user_status").body
     assert (status["can_submit_jobs"], status["reason"]) == (False, PAYMENT_FAILED)
@@ -159,7 +160,8 @@ def test_after_a_failed_payment_the_next_task_is_refused_with_the_reason(api_clo
     assert (task.status, task.error) == ("FAILED", PAYMENT_FAILED)
     assert jobs_of(cloud, NEXT) == []
 
-    deliver(gateway, "invoice.paid", invoice("in_t1", site.stripe_customer_id, "paid"))
+    stripe_api.settle_invoice("in_t1", "paid")
+    deliver(gateway, "invoice.paid", stripe_api.state.invoices["in_t1"])
     assert users["bob"].post("user_status").body["can_submit_jobs"] is True
 
 
