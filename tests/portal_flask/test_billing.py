@@ -126,3 +126,70 @@ def test_a_finished_tasks_cost_shows_on_the_billing_page(portal, client, make_ac
     page = client.get("/billing/").get_data(as_text=True)
     cost = money(int(task.cost_micros), "USD", places=4)
     assert f'<td class="num" id="site-cost">{cost}</td>' in page
+
+
+def test_the_operator_bills_a_site_through_stripe_with_its_billing_contact(
+    stripe_portal, stripe_api, make_account, sign_in
+):
+    Site("site-a").update(actions=[Site.billing_mode.set("none")])
+    operator = stripe_portal.client()
+    sign_in(operator, make_account("operator"))
+    contact = {
+        "site": "site-a",
+        "mode": "stripe",
+        "email": "accounts@site-a.example",
+        "line1": "1 Main St",
+        "city": "Boston",
+        "postal_code": "02115",
+        "country": "us",
+    }
+    incomplete = post_form(
+        operator, "/admin/sites/billing", {**contact, "city": ""}, token_from="/admin/"
+    )
+    assert incomplete.status_code == 302
+    page = operator.get("/admin/").get_data(as_text=True)
+    assert "the billing address has no city" in page
+    assert Site.get("site-a", consistent_read=True).billing_mode == "none"
+
+    saved = post_form(operator, "/admin/sites/billing", contact, token_from="/admin/")
+    assert saved.status_code == 302
+    site = Site.get("site-a", consistent_read=True)
+    assert site.billing_mode == "stripe"
+    customer = stripe_api.state.customers[site.stripe_customer_id]
+    assert customer["email"] == "accounts@site-a.example"
+    assert customer["address"]["country"] == "US"
+    [session] = stripe_api.state.sessions.values()
+    assert session["url"] in operator.get("/admin/").get_data(as_text=True)
+    with stripe_portal.app.app_context():
+        entry = db.session.scalar(db.select(AuditLog).where(AuditLog.action == "site.billing"))
+        assert entry.target == "site-a"
+
+
+def test_the_site_administrator_reaches_stripes_customer_portal(
+    stripe_portal, stripe_api, client, make_account, sign_in
+):
+    sign_in(client, make_account("site_admin", "site-a"))
+    assert "customer-portal" not in client.get("/billing/").get_data(as_text=True)
+    assert post_form(client, "/billing/card", {}, token_from="/billing/").status_code == 303
+    assert 'id="customer-portal"' in client.get("/billing/").get_data(as_text=True)
+    response = post_form(client, "/billing/stripe", {}, token_from="/billing/")
+    assert response.status_code == 303
+    [session] = stripe_api.state.portal_sessions.values()
+    assert response.headers["Location"] == session["url"]
+    site = Site.get("site-a", consistent_read=True)
+    assert session["customer"] == site.stripe_customer_id
+    assert session["return_url"] == "https://localhost/billing/"
+
+
+def test_a_payment_the_bank_wants_confirmed_is_shown_on_the_billing_page(
+    stripe_portal, stripe_api, client, make_account, sign_in
+):
+    sign_in(client, make_account("site_admin", "site-a"))
+    assert post_form(client, "/billing/card", {}, token_from="/billing/").status_code == 303
+    site = Site.get("site-a", consistent_read=True)
+    bill = stripe_api.add_invoice(invoice("in_p0020", site.stripe_customer_id, "open"))
+    hook = stripe_portal.client()
+    assert post_event(hook, "invoice.payment_action_required", bill, "evt_a1").status_code == 200
+    page = client.get("/billing/").get_data(as_text=True)
+    assert "bank asks to confirm the payment" in page
+    assert "https://invoice.stripe.test/in_p0020" in page
