@@ -90,7 +90,10 @@ def record_usage(
                 task_write.task, list(task_write.actions), condition=task_write.condition
             )
             transaction.update(UsageRollup(UsageRollup.user_owner(usage.user_name), month), add)
-            transaction.update(UsageRollup(UsageRollup.site_owner(usage.site_id), month), add)
+            reported = [UsageRollup.reported_micros.add(meter.value_micros)] if meter else []
+            transaction.update(
+                UsageRollup(UsageRollup.site_owner(usage.site_id), month), [*add, *reported]
+            )
             if meter is not None:
                 transaction.save(
                     BillingOutboxItem(

@@ -69,6 +69,14 @@ class Outbox:
             )
         return report
 
+    def oldest_pending_seconds(self) -> float:
+        """How long the oldest report still waiting has waited since its job ended (0: none)."""
+        oldest = min(
+            (int(item.timestamp) for item in BillingOutboxItem.pending_index.query(PENDING)),
+            default=None,
+        )
+        return 0.0 if oldest is None else max(0.0, self.clock() - oldest)
+
     def _send(self, item: BillingOutboxItem) -> str:
         if self.gateway is None:
             logger.warning(

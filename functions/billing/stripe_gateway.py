@@ -103,6 +103,8 @@ class StripeGateway:
     """The metered Price a site is subscribed to once its card is saved."""
     currency: str = "usd"
     """The rates' currency: Checkout's and the Price's."""
+    meter_id: str | None = None
+    """The Billing Meter's id, for its event summaries."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StripeGateway:
@@ -132,6 +134,7 @@ class StripeGateway:
             settings.stripe_meter_event,
             price_id=str(settings.stripe_price_id),
             currency=settings.rates.currency,
+            meter_id=settings.stripe_meter_id,
         )
 
     @classmethod
@@ -143,6 +146,7 @@ class StripeGateway:
         *,
         price_id: str,
         currency: str = "usd",
+        meter_id: str | None = None,
     ) -> StripeGateway:
         """A gateway with its own client; ``api_base`` points it away from Stripe's address."""
         bases = {"api": api_base, "meter_events": api_base} if api_base else {}
@@ -153,7 +157,11 @@ class StripeGateway:
             max_network_retries=0,
         )
         return cls(
-            client=client, meter_event=meter_event, price_id=price_id, currency=currency.lower()
+            client=client,
+            meter_event=meter_event,
+            price_id=price_id,
+            currency=currency.lower(),
+            meter_id=meter_id,
         )
 
     def problems(self) -> list[str]:
@@ -312,6 +320,15 @@ class StripeGateway:
         return subscription.id
 
     # -- usage -----------------------------------------------------------------------
+
+    def meter_total(self, customer_id: str, start: int, end: int) -> int:
+        """What the meter summed for the customer in ``[start, end)`` (whole minutes)."""
+        if not self.meter_id:
+            raise BillingNotConfigured("the Stripe secret holds no meter id")
+        page = self.client.v1.billing.meters.event_summaries.list(
+            self.meter_id, params={"customer": customer_id, "start_time": start, "end_time": end}
+        )
+        return round(sum(float(s.aggregated_value) for s in page.auto_paging_iter()))
 
     def send_meter_event(self, event: MeterEvent, customer_id: str) -> None:
         """Report one job's charged cost; the task UUID lets Stripe drop a repeat."""

@@ -22,7 +22,6 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
 )
 
-from functions.billing.stripe_secret import with_stripe_secret
 from functions.core.aws import AwsClients
 from functions.core.clock import Clock, system_clock
 from functions.core.models import bind_models
@@ -44,10 +43,8 @@ class Dependencies:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Dependencies:
         settings = Settings.from_env(env)
-        clients = AwsClients.create(settings.region)
-        settings = with_stripe_secret(settings, clients.secretsmanager)
         bind_models(settings)
-        return cls(settings=settings, clients=clients)
+        return cls(settings=settings, clients=AwsClients.create(settings.region))
 
 
 def lambda_entry(build: Callable[[Dependencies], Handler], component: str) -> Handler:

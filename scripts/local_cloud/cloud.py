@@ -19,7 +19,7 @@ from functions.core.aws import AwsClients
 from functions.core.clock import Clock, system_clock
 from functions.core.models import Task, bind_models
 from functions.core.settings import Settings
-from functions.handlers import api, billing_outbox, job_state, submit, sweeper
+from functions.handlers import api, billing_outbox, billing_reconcile, job_state, submit, sweeper
 from functions.handlers.runtime import Dependencies
 from functions.submission import Hooks
 from scripts.local_cloud.api_gateway import LocalApiGateway
@@ -153,6 +153,7 @@ class LocalCloud:
         self.api.start()
         self._sweep_handler = sweeper.build(self.deps)
         self._outbox_handler = billing_outbox.build(self.deps)
+        self._reconcile_handler = billing_reconcile.build(self.deps)
         if self.sweep_seconds:
             self._sweeper_thread = threading.Thread(
                 target=self._sweep_loop, daemon=True, name="sweeper"
@@ -256,6 +257,16 @@ class LocalCloud:
         result = self._outbox_handler(
             {"source": "aws.events", "detail-type": "Scheduled Event"}, context
         )
+        self._notify()
+        return result
+
+    def reconcile_billing(self, month: str | None = None) -> dict:
+        """Check a month's usage against Stripe's meter (last month by default), as daily."""
+        context = LambdaContext.for_invocation(
+            f"{self.prefix}-billing_reconcile", self.region, LOCAL_ACCOUNT, 900
+        )
+        event = {"source": "aws.events", "detail-type": "Scheduled Event"}
+        result = self._reconcile_handler({**event, "month": month} if month else event, context)
         self._notify()
         return result
 
