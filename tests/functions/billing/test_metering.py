@@ -10,39 +10,26 @@ from functions.core.models import BillingOutboxItem, Task, UsageRecord, UsageRol
 from functions.core.status import Status
 from functions.core.task_store import advance, open_task, transition
 from functions.job_updates import JobUpdater
+from tests.functions.billing import helpers
 from tests.functions.billing.helpers import save_card
 from tests.helpers.cloud import usage_of
 
 TASK = "5b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
-STARTED_MS = 1_764_000_000_000
+STARTED = 1_764_000_000.0
 
 
 def running_task(job_id: str | None = None) -> Task:
     """A task of alice's at site-a, running on 2 vCPUs and 2 GiB."""
-    task = open_task(TASK, user_name="alice", site_id="site-a", now=STARTED_MS / 1000 - 60)
+    if job_id:
+        return helpers.running_task(TASK, "alice", "site-a", STARTED, job_id)
+    task = open_task(TASK, user_name="alice", site_id="site-a", now=STARTED - 60)
     task.update(actions=[Task.vcpus.set(2), Task.memory_mib.set(2048), Task.spot.set(True)])
-    extra = [Task.job_id.set(job_id)] if job_id else []
-    assert advance(task, Status.RUNNING, now=STARTED_MS / 1000, actions=extra)
+    assert advance(task, Status.RUNNING, now=STARTED)
     return Task.get(TASK, consistent_read=True)
 
 
 def finished_job(job_id: str, seconds: int = 120) -> dict:
-    """A Batch job description of a job of TASK that succeeded after ``seconds``."""
-    attempt = {
-        "startedAt": STARTED_MS,
-        "stoppedAt": STARTED_MS + seconds * 1000,
-        "container": {"exitCode": 0},
-        "statusReason": "Essential container in task exited",
-    }
-    return {
-        "jobId": job_id,
-        "jobName": f"yc-{TASK}",
-        "status": "SUCCEEDED",
-        "attempts": [attempt],
-        "startedAt": attempt["startedAt"],
-        "stoppedAt": attempt["stoppedAt"],
-        "container": {"exitCode": 0},
-    }
+    return helpers.finished_job(TASK, job_id, STARTED, seconds)
 
 
 def test_a_finished_job_queues_its_report_with_its_status_and_calls_no_stripe(
@@ -103,7 +90,7 @@ def test_a_second_job_of_one_task_is_recorded_once_without_an_error(billing_clou
         task_id=TASK,
         user_name="alice",
         site_id="site-a",
-        finished_at=STARTED_MS / 1000 + 300,
+        finished_at=STARTED + 300,
         month="2025-11",
         status="SUCCEEDED",
         seconds=300,
@@ -114,7 +101,7 @@ def test_a_second_job_of_one_task_is_recorded_once_without_an_error(billing_clou
         cost_micros=9_999,
         currency="USD",
     )
-    meter = MeterEvent(TASK, "site-a", 9_999, int(STARTED_MS / 1000 + 300))
+    meter = MeterEvent(TASK, "site-a", 9_999, int(STARTED + 300))
     region = cloud.settings.region
     assert record_usage(second, region=region, meter=meter, task_write=write_for("job-2")) is False
     # The second job's own event, after the first was recorded, is ignored as well.
@@ -150,7 +137,7 @@ def test_a_job_that_ends_after_its_task_was_cancelled_keeps_the_cancellation(
     cloud, _ = billing_cloud(poll=False)
     save_card(cloud.settings, stripe_api)
     task = running_task("job-1")
-    cancelled_at = STARTED_MS / 1000 + 30
+    cancelled_at = STARTED + 30
     assert advance(task, Status.CANCELED, now=cancelled_at)
     job = finished_job("job-1", seconds=120)
     job.update(status="FAILED", container={"exitCode": 137})
