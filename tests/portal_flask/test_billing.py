@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from functions.administration.display import money
+from functions.core.errors import ConfigurationError
 from functions.core.models import Site, Task
-from portal_flask.config import StripeConfig
+from portal_flask import create_app
+from portal_flask.config import PortalConfig, StripeConfig
 from portal_flask.extensions import db
 from portal_flask.models import AuditLog, Invoice
 from tests.helpers.stripe_server import (
@@ -193,3 +195,28 @@ def test_a_payment_the_bank_wants_confirmed_is_shown_on_the_billing_page(
     page = client.get("/billing/").get_data(as_text=True)
     assert "bank asks to confirm the payment" in page
     assert "https://invoice.stripe.test/in_p0020" in page
+
+
+def test_the_portal_reads_stripe_from_its_secret_and_says_what_is_missing(
+    seeded_cloud, stripe_api, tmp_path
+):
+    secret = set_up_account(stripe_api)
+    cloud, _ = seeded_cloud(
+        poll=False, settings_overrides={"stripe_api_base": stripe_api.url}, stripe_secret=secret
+    )
+    env = {
+        **cloud.client_env(),
+        **cloud.settings.to_env(),
+        "YC_PORTAL_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
+        "YC_PORTAL_SECRET_KEY": "test-secret-key-0123456789abcdef",
+    }
+    assert not [name for name, value in env.items() if API_KEY in value or "whsec" in value]
+    config = PortalConfig.from_env(env)
+    assert config.stripe == StripeConfig(
+        API_KEY, WEBHOOK_SECRET, secret["price_id"], "usd", stripe_api.url
+    )
+    create_app(config.with_(auto_migrate=True))
+
+    del stripe_api.state.prices[secret["price_id"]]
+    with pytest.raises(ConfigurationError, match=f"the Price {secret['price_id']} does not exist"):
+        create_app(config)
