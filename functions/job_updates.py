@@ -150,21 +150,20 @@ class JobUpdater:
         )
         # One transaction: the usage, its rollups, its report for the outbox and the task's
         # final status. Nothing here talks to Stripe; the outbox alone sends the report.
+        ended = task.current_status in ENDS
         recorded = record_usage(
             usage,
             region=self.settings.region,
             meter=self._meter_event(task, cost, stopped),
             task_write=_task_write(task, status, stopped, actions, cost, ours),
         )
-        if not recorded:
-            if task.current_status not in ENDS:
-                task.refresh(consistent_read=True)
-                if task.current_status in ENDS:
-                    # A user cancelled the task since it was read: charged up to then.
-                    return self._finish(task, job, status, ours)
-            return JobUpdate(task.task_id, "unchanged", task.status)
-        task.refresh(consistent_read=True)
-        if task.current_status is not status:
+        if not recorded and not ended:
+            task.refresh(consistent_read=True)
+            if task.current_status in ENDS:
+                # A user cancelled the task since it was read: charged up to then.
+                return self._finish(task, job, status, ours)
+        if not recorded or ended:
+            # Recorded before; another job's task; or an ended task that keeps its status.
             return JobUpdate(task.task_id, "unchanged", task.status)
         logger.info(
             "job finished",
