@@ -257,8 +257,9 @@ class Admin:
         self, site_id: str, mode: str, contact: BillingContact | None = None
     ) -> BillingChange:
         """Bill a site through ``mode``; a ``stripe`` site gets its contact and a card link."""
+        secret_id = self.settings.stripe_secret_id
+        held = read_secret(self.secretsmanager, secret_id) if secret_id else {}
         settings = with_stripe_secret(self.settings, self.secretsmanager)
-        held = read_secret(self.secretsmanager, settings.stripe_secret_id or "")
         portal_url = held.get("portal_url", "").rstrip("/")
 
         def gateway() -> StripeGateway:
