@@ -19,6 +19,7 @@ def create_app(config: PortalConfig | None = None) -> Flask:
         The deployment's configuration; ``None`` reads it from the environment
         (:meth:`PortalConfig.from_env`). Tests pass their own.
     """
+    from functions.billing.stripe_gateway import check_set_up
     from functions.core.models import bind_models
     from portal_flask import errors, observability, views
     from portal_flask.blueprints import BLUEPRINT_MODULES
@@ -61,6 +62,8 @@ def create_app(config: PortalConfig | None = None) -> Flask:
         upgrade(config.database_url)
     if config.backend is not None:
         bind_models(config.backend)
+    if config.stripe is not None:
+        check_set_up(config.stripe.gateway())
 
     db.init_app(app)
     csrf.init_app(app)

@@ -9,6 +9,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import boto3
+
+from functions.billing.stripe_gateway import StripeGateway
+from functions.billing.stripe_secret import with_stripe_secret
 from functions.core.errors import ConfigurationError
 from functions.core.settings import Settings
 
@@ -20,17 +24,40 @@ DEFAULT_VAR_DIR = Path(__file__).resolve().parent.parent / "var" / "portal"
 class StripeConfig:
     """Stripe settings for sites billed by card (``Site.billing_mode == "stripe"``).
 
-    Read from the same variables as the backend's functions (``YC_STRIPE_API_KEY``,
-    ``YC_STRIPE_WEBHOOK_SECRET``, ``YC_STRIPE_API_BASE``), so one secret has one name.
+    Read, as the backend's functions read them, from the Stripe secret in Secrets
+    Manager that ``scripts/admin stripe setup`` fills (``YC_STRIPE_SECRET`` names it).
     """
 
     secret_key: str
     webhook_secret: str
-    price_currency: str = "usd"
+    price_id: str
+    currency: str = "usd"
     api_base: str | None = None
     """Where Stripe's API answers; Stripe's own address when None."""
-    price_id: str | None = None
-    """The metered Price a site's customer is subscribed to once its card is saved."""
+    meter_event: str = "yarracloud_compute"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StripeConfig | None:
+        """The portal's Stripe settings from the backend's (None when Stripe is not set up)."""
+        if not settings.stripe_api_key or not settings.stripe_price_id:
+            return None
+        return cls(
+            secret_key=settings.stripe_api_key,
+            webhook_secret=settings.stripe_webhook_secret or "",
+            price_id=settings.stripe_price_id,
+            currency=settings.rates.currency.lower(),
+            api_base=settings.stripe_api_base,
+            meter_event=settings.stripe_meter_event,
+        )
+
+    def gateway(self) -> StripeGateway:
+        return StripeGateway.create(
+            self.secret_key,
+            self.api_base,
+            self.meter_event,
+            price_id=self.price_id,
+            currency=self.currency,
+        )
 
 
 @dataclass(frozen=True)
@@ -99,8 +126,8 @@ class PortalConfig:
         ``YC_PORTAL_PLAIN_HTTP=1`` (no ``Secure`` cookie flag; loopback only),
         ``YC_PORTAL_PROXY_HOPS``, ``YC_PORTAL_MAX_FAILED_LOGINS``,
         ``YC_PORTAL_LOCKOUT_SECONDS``, ``YC_PORTAL_LOGIN_RATE_LIMIT``,
-        ``YC_STRIPE_API_KEY`` + ``YC_STRIPE_WEBHOOK_SECRET`` (+ ``YC_STRIPE_API_BASE``,
-        ``YC_STRIPE_PRICE_ID``), ``YC_API_URL`` (the v1 API named in agent configs),
+        ``YC_STRIPE_SECRET`` (the Stripe secret's name, read from Secrets Manager;
+        + ``YC_STRIPE_API_BASE``), ``YC_API_URL`` (the v1 API named in agent configs),
         ``YC_S3_ENDPOINT_URL`` (the S3 endpoint named in them, for a local or private cloud),
         and the backend's
         variables (:meth:`functions.core.settings.Settings.from_env`) when
@@ -126,14 +153,10 @@ class PortalConfig:
                 )
             secret = local_secret_key(var_dir / "secret_key")
         backend = Settings.from_env(env) if env.get("YC_TASK_TABLE") else None
-        stripe = None
-        if env.get("YC_STRIPE_API_KEY"):
-            stripe = StripeConfig(
-                secret_key=env["YC_STRIPE_API_KEY"],
-                webhook_secret=env.get("YC_STRIPE_WEBHOOK_SECRET", ""),
-                api_base=env.get("YC_STRIPE_API_BASE") or None,
-                price_id=env.get("YC_STRIPE_PRICE_ID") or None,
-            )
+        if backend is not None and backend.stripe_secret_id:
+            secrets = boto3.client("secretsmanager", region_name=backend.region)
+            backend = with_stripe_secret(backend, secrets)
+        stripe = StripeConfig.from_settings(backend) if backend is not None else None
         return cls(
             database_url=url,
             secret_key=secret,

@@ -10,7 +10,8 @@ bp = Blueprint("portal", __name__)
 
 _CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "object-src 'none'; base-uri 'self'; form-action 'self' https://checkout.stripe.com; "
+    "object-src 'none'; base-uri 'self'; "
+    "form-action 'self' https://checkout.stripe.com https://billing.stripe.com; "
     "frame-ancestors 'none'"
 )
 

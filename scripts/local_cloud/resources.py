@@ -56,6 +56,9 @@ class Resources:
     def table(self, key: str) -> str:
         return self.resolve(self.raw["tables"][key]["name"])
 
+    def secret(self, key: str) -> str:
+        return self.resolve(self.raw["secrets"][key]["name"])
+
     def queue(self, key: str) -> str:
         return self.resolve(self.raw["queues"][key]["name"])
 
@@ -97,6 +100,7 @@ class Resources:
             "usage_rollup_table": self.table("usage_rollup"),
             "billing_outbox_table": self.table("billing_outbox"),
             "stripe_events_table": self.table("stripe_events"),
+            "stripe_secret_id": self.secret("stripe"),
             "job_queue_spot": self.job_queue("spot"),
             "job_queue_on_demand": self.job_queue("on_demand"),
             "job_definition": self.job_definition()["name"],

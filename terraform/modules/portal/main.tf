@@ -264,6 +264,20 @@ data "aws_iam_policy_document" "task" {
   }
 }
 
+data "aws_iam_policy_document" "stripe" {
+  statement {
+    sid       = "ReadStripeSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.stripe_secret_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "stripe" {
+  name   = "read-stripe-secret"
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.stripe.json
+}
+
 resource "aws_iam_role_policy" "task" {
   name   = "administer-sites"
   role   = aws_iam_role.task.id

@@ -56,6 +56,11 @@ variable "database_url_secret_arn" {
   type        = string
 }
 
+variable "stripe_secret_arn" {
+  description = "The Secrets Manager secret holding Stripe's key and ids; the portal reads it at start."
+  type        = string
+}
+
 variable "backend_environment" {
   description = "The backend's settings (table and bucket names ...), as the functions get them."
   type        = map(string)
