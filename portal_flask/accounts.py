@@ -57,7 +57,6 @@ def create_account(
         role=role,
         site_id=site_id or None,
         user_name=user_name or None,
-        failed_logins=0,
         disabled=False,
     )
     db.session.add(account)
