@@ -123,11 +123,26 @@ def test_a_taken_or_bad_user_name_is_refused_with_the_reason(portal, admin_clien
     response = create_user(admin_client, "alice")
     assert response.status_code == 302
     page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "user alice exists already (at site site-a)" in page
+    assert "alice is taken; choose another, or give the existing one a new key" in page
     response = create_user(admin_client, "has space")
     page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "no spaces" in page
     assert iam(portal).list_users()["Users"] == []
+
+
+def test_no_message_names_another_site_or_its_users(portal, admin_client, make_account):
+    """Each form that checks uniqueness, given a name taken at site-b."""
+    response = create_user(admin_client, "carol")
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "No user created: the user name carol is taken; choose another." in page
+    assert "site-b" not in page and "existing one" not in page
+    taken = make_account("site_user", "site-b")
+    response = post_form(
+        admin_client, "/keys/users/alice/sign-in", {"email": taken.email}, token_from="/keys/"
+    )
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "No sign-in created: that email address has a sign-in already; give another." in page
+    assert "site-b" not in page and taken.email not in page
 
 
 def test_another_sites_user_answers_404(portal, admin_client):
