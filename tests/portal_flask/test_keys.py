@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 
 import pytest
+from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from functions.core.models import User
 from portal_flask.extensions import db
@@ -117,6 +119,41 @@ def test_a_second_key_then_deactivate_activate_and_revoke(portal, admin_client):
     with portal.app.app_context():
         actions = db.session.scalars(db.select(AuditLog.action).order_by(AuditLog.id)).all()
     assert actions == ["user.create", "key.create", "key.deactivate", "key.activate", "key.revoke"]
+
+
+def test_the_portals_role_manages_site_users_under_their_path_and_no_other_user(
+    portal, admin_client
+):
+    """The portal's IAM policy (resources.json), evaluated by moto's IAM policy evaluator
+    against the ARNs of real users in the emulator.
+
+    The emulator's own enforcement cannot show this: for IAM's user actions it
+    checks every policy against the resource ``*``, never the user's ARN.
+    """
+    resources = portal.cloud.resources
+    create_user(admin_client, "scanner1")
+    site_user = iam(portal).get_user(UserName="scanner1")["User"]
+    assert (
+        site_user["Path"]
+        == resources.site_user_path()
+        == "/" + portal.cloud.prefix + "/site-users/"
+    )
+    administrator = iam(portal).create_user(UserName="administrator")["User"]
+    elsewhere = iam(portal).create_user(UserName="ci", Path="/automation/")["User"]
+    group = iam(portal).get_group(GroupName=resources.site_user_group())["Group"]["Arn"]
+    admins = iam(portal).create_group(GroupName="admins")["Group"]["Arn"]
+
+    policy = resources.site_user_administration_policy()
+    evaluator = IAMPolicy(json.dumps(policy))
+    (statement,) = policy["Statement"]
+    for action in statement["Action"]:
+        assert evaluator.is_action_permitted(action, site_user["Arn"]) == PermissionResult.PERMITTED
+        for outsider in (administrator["Arn"], elsewhere["Arn"]):
+            refused = evaluator.is_action_permitted(action, outsider)
+            assert refused != PermissionResult.PERMITTED, (action, outsider)
+    assert evaluator.is_action_permitted("iam:AddUserToGroup", group) == PermissionResult.PERMITTED
+    assert evaluator.is_action_permitted("iam:AddUserToGroup", admins) != PermissionResult.PERMITTED
+    assert evaluator.is_action_permitted("iam:CreatePolicy", "*") != PermissionResult.PERMITTED
 
 
 def test_a_taken_or_bad_user_name_is_refused_with_the_reason(portal, admin_client):
