@@ -59,6 +59,17 @@ def test_a_password_change_needs_the_current_password_and_a_good_new_one(
     assert sign_in(portal.client(), user).status_code == 302  # unchanged
 
 
+def test_a_long_password_of_any_characters_is_kept_whole(portal, client, make_account, sign_in):
+    """No composition rules, no truncation: 128 characters of spaces, accents and emoji."""
+    user = make_account("site_user", "site-a")
+    sign_in(client, user)
+    long_password = ("grüne Äpfel 🍏 " * 10)[:128]
+    assert len(long_password) == 128
+    assert change(client, user.password, long_password).status_code == 302
+    assert sign_in(portal.client(), user, password=long_password).status_code == 302
+    assert sign_in(portal.client(), user, password=long_password[:-1]).status_code == 200
+
+
 def ask_for_reset(portal, email: str, caplog) -> tuple[str, str | None]:
     """The page after asking for a reset link for ``email``, and the link's token from the log."""
     client = portal.client()
