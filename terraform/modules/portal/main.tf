@@ -112,7 +112,7 @@ resource "aws_vpc_security_group_ingress_rule" "database_from_task" {
 
 resource "aws_lb" "portal" {
   #checkov:skip=CKV_AWS_91:ALB access logs need an unencrypted (SSE-S3) log bucket; the portal's requests are logged by the app and its errors go to Sentry.
-  #checkov:skip=CKV2_AWS_28:The app rate-limits sign-in itself (per account and per address, counted in its database: YC_PORTAL_MAX_FAILED_SIGN_INS); a managed WAF is an account-level choice attached to this ALB outside this module.
+  #checkov:skip=CKV2_AWS_28:The app rate-limits sign-in itself (per address, and per address and email, counted in its database: YC_PORTAL_MAX_FAILED_SIGN_INS); a managed WAF is an account-level choice attached to this ALB outside this module.
   #checkov:skip=CKV2_AWS_20:Port 80 answers only with a redirect to HTTPS (listener "http").
   name                       = "${var.name}-portal"
   load_balancer_type         = "application"
