@@ -10,9 +10,32 @@ from portal_flask.config import PortalConfig
 from portal_flask.extensions import db
 from portal_flask.models import Account, PasswordReset
 
+#: At most this many links of one account work at a time, so asking again and again
+#: cannot flood its owner's mailbox.
+MAX_OUTSTANDING = 3
+
+
+def outstanding(account_id: int, now: datetime) -> int:
+    """How many of the account's links still work."""
+    query = db.select(db.func.count()).where(
+        PasswordReset.account_id == account_id,
+        PasswordReset.used_at.is_(None),
+        PasswordReset.expires_at > now,
+    )
+    return db.session.scalar(query)
+
 
 def issue(account: Account, now: datetime, config: PortalConfig) -> str:
-    """Record a reset link for ``account`` and commit; returns its token (stored nowhere)."""
+    """Record a reset link for ``account`` and commit; returns its token (stored nowhere).
+
+    The account's used and expired links are deleted.
+    """
+    db.session.execute(
+        db.delete(PasswordReset).where(
+            PasswordReset.account_id == account.id,
+            db.or_(PasswordReset.used_at.is_not(None), PasswordReset.expires_at <= now),
+        )
+    )
     token = new_token()
     db.session.add(
         PasswordReset(

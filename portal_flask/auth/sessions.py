@@ -34,6 +34,12 @@ def start(
     address: str = "",
 ) -> str:
     """Record a new session for ``account`` and commit; returns its token (stored nowhere)."""
+    db.session.execute(  # the account's ended sessions are no longer worth keeping
+        db.delete(AccountSession).where(
+            AccountSession.account_id == account.id,
+            db.or_(AccountSession.expires_at <= now, AccountSession.revoked_at.is_not(None)),
+        )
+    )
     token = new_token()
     lifetime = (
         timedelta(days=config.remember_days) if remember else timedelta(hours=config.session_hours)

@@ -171,10 +171,14 @@ def forgot_password() -> str | Response:
     form = ForgotPasswordForm()
     if not form.validate_on_submit():
         return render_template("auth/forgot.html", form=form)
-    config, email = _config(), normalise_email(form.email.data)
+    config, email, now = _config(), normalise_email(form.email.data), _now()
     account = db.session.scalar(db.select(Account).filter_by(email=email))
-    if account is not None and not account.disabled:
-        token = resets.issue(account, _now(), config)
+    if (
+        account is not None
+        and not account.disabled
+        and resets.outstanding(account.id, now) < resets.MAX_OUTSTANDING
+    ):
+        token = resets.issue(account, now, config)
         link = url_for("auth.reset_password", token=token, _external=True)
         mail.send(
             config,

@@ -146,3 +146,11 @@ def test_a_wrong_reset_token_is_refused(portal, client):
         },
     )
     assert page.headers["Location"] == "/auth/forgot-password"
+
+
+def test_asking_again_and_again_sends_at_most_three_working_links(portal, make_account, caplog):
+    user = make_account("site_user", "site-a")
+    tokens = [ask_for_reset(portal, user.email, caplog)[1] for _ in range(4)]
+    assert all(tokens[:3]) and tokens[3] is None
+    portal.clock.advance(portal.config.reset_minutes * 60 + 1)
+    assert ask_for_reset(portal, user.email, caplog)[1]
