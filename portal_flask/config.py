@@ -85,6 +85,19 @@ class PortalConfig:
     s3_endpoint
         The S3 endpoint written into those configs, for a cloud whose S3 is not AWS's
         (a local or private one); ``None`` for AWS's own.
+    session_hours, idle_minutes, remember_days
+        A sign-in ends ``session_hours`` after it began or ``idle_minutes`` after its
+        last request, whichever is first; one with "keep me signed in" ends
+        ``remember_days`` after it began.
+    max_failed_sign_ins, max_failed_sign_ins_per_address, sign_in_window_seconds
+        Sign-in throttling (:mod:`portal_flask.auth.throttle`): within the window, an
+        address may fail ``max_failed_sign_ins`` times for one email and
+        ``max_failed_sign_ins_per_address`` times in all before it is refused.
+    reset_minutes
+        How long a password reset link works.
+    smtp_host, smtp_port, mail_from
+        The mail server that delivers reset links; without ``smtp_host`` they are
+        written to the log (:mod:`portal_flask.mail`).
     """
 
     database_url: str
@@ -93,11 +106,17 @@ class PortalConfig:
     secure_cookies: bool = True
     environment: str = "production"
     sentry_dsn: str | None = None
-    max_failed_logins: int = 5
-    lockout_seconds: int = 15 * 60
-    login_rate_limit: str = "20 per minute"
+    max_failed_sign_ins: int = 5
+    max_failed_sign_ins_per_address: int = 50
+    sign_in_window_seconds: int = 15 * 60
     rate_limiting: bool = True
     session_hours: int = 12
+    idle_minutes: int = 30
+    remember_days: int = 30
+    reset_minutes: int = 60
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    mail_from: str = "YarraCloud <no-reply@localhost>"
     proxy_hops: int = 0
     auto_migrate: bool = False
     tasks_page_size: int = 50
@@ -124,8 +143,11 @@ class PortalConfig:
         ``var/portal/`` of the checkout), ``YC_PORTAL_SECRET_KEY`` (required unless the
         database is the local default, where one is generated once and kept next to it),
         ``YC_PORTAL_PLAIN_HTTP=1`` (no ``Secure`` cookie flag; loopback only),
-        ``YC_PORTAL_PROXY_HOPS``, ``YC_PORTAL_MAX_FAILED_LOGINS``,
-        ``YC_PORTAL_LOCKOUT_SECONDS``, ``YC_PORTAL_LOGIN_RATE_LIMIT``,
+        ``YC_PORTAL_PROXY_HOPS``, ``YC_PORTAL_MAX_FAILED_SIGN_INS``,
+        ``YC_PORTAL_MAX_FAILED_SIGN_INS_PER_ADDRESS``, ``YC_PORTAL_SIGN_IN_WINDOW_SECONDS``,
+        ``YC_PORTAL_SESSION_HOURS``, ``YC_PORTAL_IDLE_MINUTES``, ``YC_PORTAL_REMEMBER_DAYS``,
+        ``YC_PORTAL_RESET_MINUTES``, ``YC_PORTAL_SMTP_HOST`` (+ ``YC_PORTAL_SMTP_PORT``,
+        ``YC_PORTAL_MAIL_FROM``),
         ``YC_STRIPE_SECRET`` (the Stripe secret's name, read from Secrets Manager;
         + ``YC_STRIPE_API_BASE``), ``YC_API_URL`` (the v1 API named in agent configs),
         ``YC_S3_ENDPOINT_URL`` (the S3 endpoint named in them, for a local or private cloud),
@@ -164,9 +186,18 @@ class PortalConfig:
             secure_cookies=env.get("YC_PORTAL_PLAIN_HTTP", "") not in ("1", "true", "yes"),
             environment=env.get("YC_ENVIRONMENT", "production"),
             sentry_dsn=env.get("SENTRY_DSN") or None,
-            max_failed_logins=_int(env, "YC_PORTAL_MAX_FAILED_LOGINS", 5),
-            lockout_seconds=_int(env, "YC_PORTAL_LOCKOUT_SECONDS", 15 * 60),
-            login_rate_limit=env.get("YC_PORTAL_LOGIN_RATE_LIMIT", "20 per minute"),
+            max_failed_sign_ins=_int(env, "YC_PORTAL_MAX_FAILED_SIGN_INS", 5),
+            max_failed_sign_ins_per_address=_int(
+                env, "YC_PORTAL_MAX_FAILED_SIGN_INS_PER_ADDRESS", 50
+            ),
+            sign_in_window_seconds=_int(env, "YC_PORTAL_SIGN_IN_WINDOW_SECONDS", 15 * 60),
+            session_hours=_int(env, "YC_PORTAL_SESSION_HOURS", 12),
+            idle_minutes=_int(env, "YC_PORTAL_IDLE_MINUTES", 30),
+            remember_days=_int(env, "YC_PORTAL_REMEMBER_DAYS", 30),
+            reset_minutes=_int(env, "YC_PORTAL_RESET_MINUTES", 60),
+            smtp_host=env.get("YC_PORTAL_SMTP_HOST", "").strip() or None,
+            smtp_port=_int(env, "YC_PORTAL_SMTP_PORT", 25),
+            mail_from=env.get("YC_PORTAL_MAIL_FROM", "").strip() or cls.mail_from,
             proxy_hops=_int(env, "YC_PORTAL_PROXY_HOPS", 0),
             auto_migrate=local_default,
             stripe=stripe,

@@ -242,7 +242,12 @@ class Admin:
     @property
     def users(self) -> SiteUsers:
         """Site users and keys, each key also recorded in the local credential store."""
-        return SiteUsers(self.iam, self.site_user_group, CredentialStoreHook(self.credentials))
+        return SiteUsers(
+            self.iam,
+            self.site_user_group,
+            CredentialStoreHook(self.credentials),
+            path=resources_for(self.settings).site_user_path(),
+        )
 
     # -- sites ---------------------------------------------------------------------------
 

@@ -76,6 +76,14 @@ class Resources:
         """The IAM group every site user belongs to."""
         return self.resolve(self.raw["site_users"]["group"])
 
+    def site_user_path(self) -> str:
+        """The IAM path site users are created under."""
+        return self.resolve(self.raw["site_users"]["path"])
+
+    def site_user_administration_policy(self) -> dict[str, Any]:
+        """The policy that lets the portal manage site users, and only them."""
+        return self.resolve(self.raw["site_users"]["administration_policy"])
+
     def site_user_policy_name(self) -> str:
         """The name of the group's inline policy."""
         return self.resolve(self.raw["site_users"]["policy_name"])

@@ -71,8 +71,8 @@ variable "table_arns" {
   type        = map(string)
 }
 
-variable "site_user_group" {
-  description = "The IAM group the portal adds site users to."
+variable "site_user_admin_policy" {
+  description = "The policy document (JSON) that lets the portal manage the site users under their IAM path, and no other IAM user."
   type        = string
 }
 

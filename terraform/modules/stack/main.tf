@@ -126,7 +126,7 @@ module "portal" {
   stripe_secret_arn          = aws_secretsmanager_secret.stripe.arn
   backend_environment        = module.functions.environment
   table_arns                 = module.data.table_arns
-  site_user_group            = local.d.site_users.group
+  site_user_admin_policy     = jsonencode(local.d.site_users.administration_policy)
   deletion_protection        = var.deletion_protection
 }
 
