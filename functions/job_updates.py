@@ -15,17 +15,15 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist
 
 from functions.billing.charges import charge_job
-from functions.billing.metering import MeterEvent, record_usage
-from functions.billing.outbox import Outbox
-from functions.billing.stripe_gateway import BillingNotConfigured, StripeGateway
+from functions.billing.metering import MeterEvent, TaskWrite, record_usage
 from functions.core.aws import AwsClients
 from functions.core.clock import Clock, month_of, system_clock
 from functions.core.keys import FAILURE_FILE, normalise_task_id, task_prefix
 from functions.core.models import Site, Task, UsageRecord
 from functions.core.pricing import job_cost_micros
 from functions.core.settings import Settings
-from functions.core.status import Status
-from functions.core.task_store import advance
+from functions.core.status import ENDS, Status
+from functions.core.task_store import advance, transition
 from functions.submission import TAG_TASK
 
 logger = logging.getLogger(__name__)
@@ -67,8 +65,6 @@ class JobUpdater:
     settings: Settings
     clients: AwsClients
     clock: Clock = system_clock
-    outbox: Outbox | None = None
-    """Where usage reports go; made from the settings when None."""
 
     def apply(self, job: dict[str, Any]) -> JobUpdate:
         task_id = task_id_of(job)
@@ -152,17 +148,22 @@ class JobUpdater:
             charged_seconds=charge.charged_seconds,
             uncharged_seconds=charge.uncharged_seconds,
         )
-        # The usage record first, keyed by the job: it is written once, however often the
-        # event comes, together with the monthly rollups and the report for Stripe. The
-        # task's final status follows; a retry after a crash between the two finds the
-        # record and still moves the task.
-        meter = self._meter_event(task, cost, stopped)
-        if record_usage(usage, region=self.settings.region, meter=meter) and meter:
-            self._report(meter)
-        if not advance(task, status, now=stopped, actions=actions, condition=ours):
-            if task.current_status is Status.CANCELED:
-                # A cancelled task keeps its status; what its job cost still shows.
-                task.update(actions=[Task.cost_micros.set(cost)], condition=ours)
+        # One transaction: the usage, its rollups, its report for the outbox and the task's
+        # final status. Nothing here talks to Stripe; the outbox alone sends the report.
+        ended = task.current_status in ENDS
+        recorded = record_usage(
+            usage,
+            region=self.settings.region,
+            meter=self._meter_event(task, cost, stopped),
+            task_write=_task_write(task, status, stopped, actions, cost, ours),
+        )
+        if not recorded and not ended:
+            task.refresh(consistent_read=True)
+            if task.current_status in ENDS:
+                # A user cancelled the task since it was read: charged up to then.
+                return self._finish(task, job, status, ours)
+        if not recorded or ended:
+            # Recorded before; another job's task; or an ended task that keeps its status.
             return JobUpdate(task.task_id, "unchanged", task.status)
         logger.info(
             "job finished",
@@ -193,17 +194,6 @@ class JobUpdater:
             return None
         return MeterEvent(task.task_id, task.site_id, cost, int(stopped))
 
-    def _report(self, meter: MeterEvent) -> None:
-        """Send the report now; if that fails, the outbox keeps it for the next drain."""
-        if self.outbox is None:
-            self.outbox = Outbox(_gateway_or_none(self.settings), clock=self.clock)
-        try:
-            self.outbox.send(meter.task_id)
-        except Exception:
-            logger.warning(
-                "usage report left in the outbox", extra={"task_id": meter.task_id}, exc_info=True
-            )
-
     def _failure_reason(self, task: Task, job: dict[str, Any]) -> str:
         """The worker's own words when it left them, else what Batch says, with what to do."""
         key = task_prefix(task.user_name, task.task_id) + FAILURE_FILE
@@ -232,19 +222,22 @@ class JobUpdater:
         )
 
 
+def _task_write(
+    task: Task, status: Status, stopped: float, actions: list[Any], cost: int, ours: Any
+) -> TaskWrite:
+    """The task's final status; or, when it already ended (cancelled), only its cost."""
+    if task.current_status in ENDS:
+        kept = (Task.status == task.status) & ours
+        return TaskWrite(task, [Task.cost_micros.set(cost)], kept)
+    return TaskWrite(task, *transition(task, status, now=stopped, actions=actions, condition=ours))
+
+
 def _cancelled_at(task: Task) -> float | None:
     """When a user cancelled the task, if they did."""
     if task.current_status is not Status.CANCELED:
         return None
     at = task.status_times.as_dict().get(Status.CANCELED.value)
     return float(at) if at is not None else None
-
-
-def _gateway_or_none(settings: Settings) -> StripeGateway | None:
-    try:
-        return StripeGateway.from_settings(settings)
-    except BillingNotConfigured:
-        return None
 
 
 def _seconds(epoch_ms: int | None) -> float:

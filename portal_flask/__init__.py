@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 
@@ -19,8 +19,10 @@ def create_app(config: PortalConfig | None = None) -> Flask:
         The deployment's configuration; ``None`` reads it from the environment
         (:meth:`PortalConfig.from_env`). Tests pass their own.
     """
+    from functions.billing.stripe_gateway import check_set_up
     from functions.core.models import bind_models
     from portal_flask import errors, observability, views
+    from portal_flask.auth import sessions
     from portal_flask.blueprints import BLUEPRINT_MODULES
     from portal_flask.extensions import csrf, db, limiter, login_manager
     from portal_flask.migrate import upgrade
@@ -44,8 +46,8 @@ def create_app(config: PortalConfig | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=config.secure_cookies,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        REMEMBER_COOKIE_DURATION=timedelta(days=14),
-        WTF_CSRF_TIME_LIMIT=None,
+        REMEMBER_COOKIE_DURATION=timedelta(days=config.remember_days),
+        WTF_CSRF_TIME_LIMIT=config.session_hours * 3600,
         WTF_CSRF_SSL_STRICT=config.secure_cookies,
         RATELIMIT_ENABLED=config.rate_limiting,
         RATELIMIT_HEADERS_ENABLED=True,
@@ -61,6 +63,8 @@ def create_app(config: PortalConfig | None = None) -> Flask:
         upgrade(config.database_url)
     if config.backend is not None:
         bind_models(config.backend)
+    if config.stripe is not None:
+        check_set_up(config.stripe.gateway())
 
     db.init_app(app)
     csrf.init_app(app)
@@ -72,11 +76,9 @@ def create_app(config: PortalConfig | None = None) -> Flask:
     login_manager.session_protection = "strong"
 
     @login_manager.user_loader
-    def load_account(account_id: str) -> Account | None:
-        if not account_id.isdigit():
-            return None
-        account = db.session.get(Account, int(account_id))
-        return account if account is not None and not account.disabled else None
+    def load_account(token: str) -> Account | None:
+        now = datetime.fromtimestamp(config.clock(), UTC)
+        return sessions.load(token, now, config)
 
     nav = []
     for name in BLUEPRINT_MODULES:

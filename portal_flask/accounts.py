@@ -15,6 +15,10 @@ class AccountError(ValueError):
     """An account cannot be created as asked; the message says why and what to do."""
 
 
+class AccountExists(AccountError):
+    """The email has an account already (at whichever site: the message does not say)."""
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 
@@ -50,14 +54,13 @@ def create_account(
     if problem:
         raise AccountError(problem)
     if db.session.scalar(db.select(Account).filter_by(email=email)) is not None:
-        raise AccountError(f"an account for {email} exists already")
+        raise AccountExists("that email address has a sign-in already; give another")
     account = Account(
         email=email,
         password_hash=hash_password(password),
         role=role,
         site_id=site_id or None,
         user_name=user_name or None,
-        failed_logins=0,
         disabled=False,
     )
     db.session.add(account)

@@ -29,5 +29,6 @@ BLUEPRINT_MODULES: tuple[str, ...] = (
     "portal_flask.keys",
     "portal_flask.usage",
     "portal_flask.billing",
+    "portal_flask.account_admin",
     "portal_flask.admin",
 )

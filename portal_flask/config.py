@@ -9,6 +9,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import boto3
+
+from functions.billing.stripe_gateway import StripeGateway
+from functions.billing.stripe_secret import with_stripe_secret
 from functions.core.errors import ConfigurationError
 from functions.core.settings import Settings
 
@@ -20,17 +24,40 @@ DEFAULT_VAR_DIR = Path(__file__).resolve().parent.parent / "var" / "portal"
 class StripeConfig:
     """Stripe settings for sites billed by card (``Site.billing_mode == "stripe"``).
 
-    Read from the same variables as the backend's functions (``YC_STRIPE_API_KEY``,
-    ``YC_STRIPE_WEBHOOK_SECRET``, ``YC_STRIPE_API_BASE``), so one secret has one name.
+    Read, as the backend's functions read them, from the Stripe secret in Secrets
+    Manager that ``scripts/admin stripe setup`` fills (``YC_STRIPE_SECRET`` names it).
     """
 
     secret_key: str
     webhook_secret: str
-    price_currency: str = "usd"
+    price_id: str
+    currency: str = "usd"
     api_base: str | None = None
     """Where Stripe's API answers; Stripe's own address when None."""
-    price_id: str | None = None
-    """The metered Price a site's customer is subscribed to once its card is saved."""
+    meter_event: str = "yarracloud_compute"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StripeConfig | None:
+        """The portal's Stripe settings from the backend's (None when Stripe is not set up)."""
+        if not settings.stripe_api_key or not settings.stripe_price_id:
+            return None
+        return cls(
+            secret_key=settings.stripe_api_key,
+            webhook_secret=settings.stripe_webhook_secret or "",
+            price_id=settings.stripe_price_id,
+            currency=settings.rates.currency.lower(),
+            api_base=settings.stripe_api_base,
+            meter_event=settings.stripe_meter_event,
+        )
+
+    def gateway(self) -> StripeGateway:
+        return StripeGateway.create(
+            self.secret_key,
+            self.api_base,
+            self.meter_event,
+            price_id=self.price_id,
+            currency=self.currency,
+        )
 
 
 @dataclass(frozen=True)
@@ -58,6 +85,19 @@ class PortalConfig:
     s3_endpoint
         The S3 endpoint written into those configs, for a cloud whose S3 is not AWS's
         (a local or private one); ``None`` for AWS's own.
+    session_hours, idle_minutes, remember_days
+        A sign-in ends ``session_hours`` after it began or ``idle_minutes`` after its
+        last request, whichever is first; one with "keep me signed in" ends
+        ``remember_days`` after it began.
+    max_failed_sign_ins, max_failed_sign_ins_per_address, sign_in_window_seconds
+        Sign-in throttling (:mod:`portal_flask.auth.throttle`): within the window, an
+        address may fail ``max_failed_sign_ins`` times for one email and
+        ``max_failed_sign_ins_per_address`` times in all before it is refused.
+    reset_minutes
+        How long a password reset link works.
+    smtp_host, smtp_port, mail_from
+        The mail server that delivers reset links; without ``smtp_host`` they are
+        written to the log (:mod:`portal_flask.mail`).
     """
 
     database_url: str
@@ -66,11 +106,17 @@ class PortalConfig:
     secure_cookies: bool = True
     environment: str = "production"
     sentry_dsn: str | None = None
-    max_failed_logins: int = 5
-    lockout_seconds: int = 15 * 60
-    login_rate_limit: str = "20 per minute"
+    max_failed_sign_ins: int = 5
+    max_failed_sign_ins_per_address: int = 50
+    sign_in_window_seconds: int = 15 * 60
     rate_limiting: bool = True
     session_hours: int = 12
+    idle_minutes: int = 30
+    remember_days: int = 30
+    reset_minutes: int = 60
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    mail_from: str = "YarraCloud <no-reply@localhost>"
     proxy_hops: int = 0
     auto_migrate: bool = False
     tasks_page_size: int = 50
@@ -97,10 +143,13 @@ class PortalConfig:
         ``var/portal/`` of the checkout), ``YC_PORTAL_SECRET_KEY`` (required unless the
         database is the local default, where one is generated once and kept next to it),
         ``YC_PORTAL_PLAIN_HTTP=1`` (no ``Secure`` cookie flag; loopback only),
-        ``YC_PORTAL_PROXY_HOPS``, ``YC_PORTAL_MAX_FAILED_LOGINS``,
-        ``YC_PORTAL_LOCKOUT_SECONDS``, ``YC_PORTAL_LOGIN_RATE_LIMIT``,
-        ``YC_STRIPE_API_KEY`` + ``YC_STRIPE_WEBHOOK_SECRET`` (+ ``YC_STRIPE_API_BASE``,
-        ``YC_STRIPE_PRICE_ID``), ``YC_API_URL`` (the v1 API named in agent configs),
+        ``YC_PORTAL_PROXY_HOPS``, ``YC_PORTAL_MAX_FAILED_SIGN_INS``,
+        ``YC_PORTAL_MAX_FAILED_SIGN_INS_PER_ADDRESS``, ``YC_PORTAL_SIGN_IN_WINDOW_SECONDS``,
+        ``YC_PORTAL_SESSION_HOURS``, ``YC_PORTAL_IDLE_MINUTES``, ``YC_PORTAL_REMEMBER_DAYS``,
+        ``YC_PORTAL_RESET_MINUTES``, ``YC_PORTAL_SMTP_HOST`` (+ ``YC_PORTAL_SMTP_PORT``,
+        ``YC_PORTAL_MAIL_FROM``),
+        ``YC_STRIPE_SECRET`` (the Stripe secret's name, read from Secrets Manager;
+        + ``YC_STRIPE_API_BASE``), ``YC_API_URL`` (the v1 API named in agent configs),
         ``YC_S3_ENDPOINT_URL`` (the S3 endpoint named in them, for a local or private cloud),
         and the backend's
         variables (:meth:`functions.core.settings.Settings.from_env`) when
@@ -126,14 +175,10 @@ class PortalConfig:
                 )
             secret = local_secret_key(var_dir / "secret_key")
         backend = Settings.from_env(env) if env.get("YC_TASK_TABLE") else None
-        stripe = None
-        if env.get("YC_STRIPE_API_KEY"):
-            stripe = StripeConfig(
-                secret_key=env["YC_STRIPE_API_KEY"],
-                webhook_secret=env.get("YC_STRIPE_WEBHOOK_SECRET", ""),
-                api_base=env.get("YC_STRIPE_API_BASE") or None,
-                price_id=env.get("YC_STRIPE_PRICE_ID") or None,
-            )
+        if backend is not None and backend.stripe_secret_id:
+            secrets = boto3.client("secretsmanager", region_name=backend.region)
+            backend = with_stripe_secret(backend, secrets)
+        stripe = StripeConfig.from_settings(backend) if backend is not None else None
         return cls(
             database_url=url,
             secret_key=secret,
@@ -141,9 +186,18 @@ class PortalConfig:
             secure_cookies=env.get("YC_PORTAL_PLAIN_HTTP", "") not in ("1", "true", "yes"),
             environment=env.get("YC_ENVIRONMENT", "production"),
             sentry_dsn=env.get("SENTRY_DSN") or None,
-            max_failed_logins=_int(env, "YC_PORTAL_MAX_FAILED_LOGINS", 5),
-            lockout_seconds=_int(env, "YC_PORTAL_LOCKOUT_SECONDS", 15 * 60),
-            login_rate_limit=env.get("YC_PORTAL_LOGIN_RATE_LIMIT", "20 per minute"),
+            max_failed_sign_ins=_int(env, "YC_PORTAL_MAX_FAILED_SIGN_INS", 5),
+            max_failed_sign_ins_per_address=_int(
+                env, "YC_PORTAL_MAX_FAILED_SIGN_INS_PER_ADDRESS", 50
+            ),
+            sign_in_window_seconds=_int(env, "YC_PORTAL_SIGN_IN_WINDOW_SECONDS", 15 * 60),
+            session_hours=_int(env, "YC_PORTAL_SESSION_HOURS", 12),
+            idle_minutes=_int(env, "YC_PORTAL_IDLE_MINUTES", 30),
+            remember_days=_int(env, "YC_PORTAL_REMEMBER_DAYS", 30),
+            reset_minutes=_int(env, "YC_PORTAL_RESET_MINUTES", 60),
+            smtp_host=env.get("YC_PORTAL_SMTP_HOST", "").strip() or None,
+            smtp_port=_int(env, "YC_PORTAL_SMTP_PORT", 25),
+            mail_from=env.get("YC_PORTAL_MAIL_FROM", "").strip() or cls.mail_from,
             proxy_hops=_int(env, "YC_PORTAL_PROXY_HOPS", 0),
             auto_migrate=local_default,
             stripe=stripe,

@@ -41,12 +41,19 @@ class Account(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20), nullable=False)
     site_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     user_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, default=utcnow
     )
     disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+    # The session this account was loaded through and its token: set for each
+    # request by portal_flask.auth.sessions, never stored in this table.
+    current_session = None
+    session_token = None
+
+    def get_id(self) -> str | None:
+        """What Flask-Login keeps in the cookies: the session's token, never the account id."""
+        return self.session_token
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
@@ -58,6 +65,58 @@ class Account(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"Account(id={self.id}, role={self.role!r}, site_id={self.site_id!r})"
+
+
+class AccountSession(db.Model):
+    """One sign-in: the hash of its random token, when it ends, and whether it was revoked.
+
+    The token itself lives only in the browser's cookies; a stolen database copy
+    holds SHA-256 digests of 256-bit random tokens, which open nothing.
+    """
+
+    __tablename__ = "account_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    remember: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    user_agent: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    address: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+
+
+class PasswordReset(db.Model):
+    """A one-time password reset link: the hash of its token, its expiry, and when it was used."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SignInFailure(db.Model):
+    """A failed sign-in: from which address, for which email (as a digest), when.
+
+    Kept in the database so that every portal process counts the same failures.
+    """
+
+    __tablename__ = "sign_in_failure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    address: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    email_digest: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
 class AuditLog(db.Model):

@@ -13,6 +13,7 @@ _HASHER = PasswordHasher(type=Type.ID)
 _DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
 
 MIN_LENGTH = 12
+MAX_LENGTH = 1024
 
 
 def hash_password(password: str) -> str:
@@ -20,11 +21,16 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """Whether ``password`` matches ``password_hash`` (``None``: no account, always false)."""
+    """Whether ``password`` matches ``password_hash`` (``None``: no account, always false).
+
+    Runs exactly one argon2 verification either way, so an unknown account's
+    answer takes as long as a wrong password's.
+    """
     try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        matched = _HASHER.verify(password_hash or _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return False
+    return matched and password_hash is not None
 
 
 def needs_rehash(password_hash: str) -> bool:
@@ -40,4 +46,6 @@ def password_problem(password: str) -> str | None:
     """Why ``password`` is not acceptable, or ``None``."""
     if len(password) < MIN_LENGTH:
         return f"a password needs at least {MIN_LENGTH} characters"
+    if len(password) > MAX_LENGTH:
+        return f"a password may have at most {MAX_LENGTH} characters"
     return None

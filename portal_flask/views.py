@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, url_for
+from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -10,7 +10,8 @@ bp = Blueprint("portal", __name__)
 
 _CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "object-src 'none'; base-uri 'self'; form-action 'self' https://checkout.stripe.com; "
+    "object-src 'none'; base-uri 'self'; "
+    "form-action 'self' https://checkout.stripe.com https://billing.stripe.com; "
     "frame-ancestors 'none'"
 )
 
@@ -25,6 +26,16 @@ def home() -> Response:
 @bp.route("/healthz")
 def health() -> dict:
     return {"ok": True}
+
+
+@bp.before_app_request
+def refuse_nul_characters() -> None:
+    """No query or form value may hold a NUL character: no text a person types has one,
+    and PostgreSQL cannot store or even compare it."""
+    for values in (request.args, request.form):
+        for key, value in values.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                abort(400, description="a value in the request holds a NUL character")
 
 
 @bp.app_context_processor

@@ -3,6 +3,11 @@
     scripts/admin [--cloud READY_FILE] COMMAND ...
 
     site add SITE_ID --name NAME
+    site billing SITE_ID stripe --email EMAIL --line1 STREET --city CITY
+                                --postal-code CODE --country CC [--line2 MORE]
+    site billing SITE_ID none
+    stripe setup --portal-url URL --restricted-key-file FILE [--currency CUR]
+                 (the set-up key, allowed to write the catalogue, in STRIPE_SETUP_KEY)
     mode publish MODE_ID --name NAME [--tag TAG] [--param-label LABEL ...]
     mode publish [MODE_ID] --mode-file FILE.mode
     mode publish --folder DIR
@@ -39,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import stripe
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
@@ -51,6 +57,7 @@ from functions.administration.agent_config import (
     write_agent_config,
     write_secret_file,
 )
+from functions.administration.billing import BillingChange, set_billing_mode
 from functions.administration.errors import (
     AdministrationError,
     OutOfRange,
@@ -61,6 +68,9 @@ from functions.administration.errors import (
     UserExists,
 )
 from functions.administration.site_users import NewKey, SiteUsers, check_user_name
+from functions.billing.stripe_gateway import BillingContact, BillingNotConfigured, StripeGateway
+from functions.billing.stripe_secret import read_secret, with_stripe_secret
+from functions.billing.stripe_setup import StripeSetup
 from functions.core.destinations import Destination
 from functions.core.errors import ConfigurationError
 from functions.core.models import ModeCatalog, ModeSettings, Site, bind_models
@@ -193,6 +203,7 @@ class Admin:
     s3_endpoint: str | None = None
     """The cloud's S3 when it is not AWS's (the local cloud's emulator), for agent configs."""
     say: Callable[[str], None] = field(default=print)
+    secretsmanager: Any = None
 
     @classmethod
     def connect(cls, ready_file: Path, say: Callable[[str], None] = print) -> Admin:
@@ -218,6 +229,7 @@ class Admin:
         bind_models(settings)
         session = boto3.session.Session(region_name=settings.region)
         return cls(
+            secretsmanager=session.client("secretsmanager"),
             settings=settings,
             iam=session.client("iam", config=_IAM_CONFIG),
             credentials=CredentialStore(Path(env[CREDENTIALS_VARIABLE])),
@@ -230,7 +242,12 @@ class Admin:
     @property
     def users(self) -> SiteUsers:
         """Site users and keys, each key also recorded in the local credential store."""
-        return SiteUsers(self.iam, self.site_user_group, CredentialStoreHook(self.credentials))
+        return SiteUsers(
+            self.iam,
+            self.site_user_group,
+            CredentialStoreHook(self.credentials),
+            path=resources_for(self.settings).site_user_path(),
+        )
 
     # -- sites ---------------------------------------------------------------------------
 
@@ -241,6 +258,64 @@ class Admin:
         site = sites.create_site(site_id, name)
         self.say(f"Created site {site_id} ({site.name}); billing: none.")
         return site
+
+    # -- billing -------------------------------------------------------------------------
+
+    def set_billing(
+        self, site_id: str, mode: str, contact: BillingContact | None = None
+    ) -> BillingChange:
+        """Bill a site through ``mode``; a ``stripe`` site gets its contact and a card link."""
+        secret_id = self.settings.stripe_secret_id
+        held = read_secret(self.secretsmanager, secret_id) if secret_id else {}
+        settings = with_stripe_secret(self.settings, self.secretsmanager)
+        portal_url = held.get("portal_url", "").rstrip("/")
+
+        def gateway() -> StripeGateway:
+            try:
+                return StripeGateway.from_settings(settings)
+            except BillingNotConfigured as exc:
+                raise AdminError(str(exc)) from None
+
+        with _in_shell_terms():
+            change = set_billing_mode(
+                site_id, mode, gateway=gateway, contact=contact, return_url=f"{portal_url}/billing/"
+            )
+        self.say(f"Site {site_id} is billed through {mode}.")
+        if change.setup_url:
+            self.say(
+                "Its tasks are refused until a card is saved: the site administrator adds one"
+                f" on the portal's Billing page, or at {change.setup_url}"
+            )
+        return change
+
+    def stripe_setup(
+        self, *, portal_url: str, restricted_key: str, setup_key: str, currency: str | None
+    ) -> dict[str, str]:
+        """Make Stripe's meter, product, price and webhook endpoint; store them in the secret."""
+        if not self.settings.stripe_secret_id:
+            raise AdminError("this deployment names no Stripe secret (YC_STRIPE_SECRET)")
+        bases = {"api": self.settings.stripe_api_base} if self.settings.stripe_api_base else {}
+        setup = StripeSetup(
+            stripe.StripeClient(setup_key, base_addresses=bases),  # type: ignore[arg-type]
+            self.secretsmanager,
+            self.settings.stripe_secret_id,
+            say=self.say,
+        )
+        try:
+            values = setup.run(
+                portal_url=portal_url,
+                currency=currency or self.settings.rates.currency,
+                restricted_key=restricted_key,
+                meter_event=self.settings.stripe_meter_event,
+            )
+        except (ConfigurationError, stripe.StripeError) as exc:
+            raise AdminError(f"Stripe set-up failed: {exc}") from None
+        self.say(
+            f"Stripe is set up: price {values['price_id']} ({values['currency'].upper()}),"
+            f" meter {values['meter_id']}, webhook endpoint {values['webhook_endpoint_id']}."
+            " Functions and the portal read them at their next start."
+        )
+        return values
 
     # -- modes ---------------------------------------------------------------------------
 
@@ -527,6 +602,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("site_id")
     p.add_argument("--name", required=True)
 
+    p = site.add_parser("billing", help="bill a site through Stripe, or not at all")
+    p.add_argument("site_id")
+    p.add_argument("mode", choices=["none", "stripe"])
+    p.add_argument("--email", help="where Stripe sends invoices and payment reminders")
+    p.add_argument("--line1", help="billing address: street and number")
+    p.add_argument("--line2", default="", help="billing address: more")
+    p.add_argument("--city")
+    p.add_argument("--postal-code")
+    p.add_argument("--country", help="two letters (ISO 3166-1), e.g. DE")
+
+    stripe_group = groups.add_parser("stripe", help="the Stripe account").add_subparsers(
+        dest="action", required=True
+    )
+    p = stripe_group.add_parser(
+        "setup", help="make or update the meter, price and webhook endpoint (idempotent)"
+    )
+    p.add_argument("--portal-url", required=True, help="the portal's public address")
+    p.add_argument(
+        "--restricted-key-file",
+        type=Path,
+        required=True,
+        help="a file holding the restricted key the functions and the portal use",
+    )
+    p.add_argument("--currency", help="default: the rates' currency")
+
     mode = groups.add_parser("mode", help="the mode catalog and each site's modes").add_subparsers(
         dest="action", required=True
     )
@@ -645,8 +745,55 @@ def _destination(args: argparse.Namespace) -> Destination:
         raise AdminError(str(exc)) from None
 
 
+def _billing(admin: Admin, args: argparse.Namespace) -> None:
+    given = [args.email, args.line1, args.city, args.postal_code, args.country]
+    contact = None
+    if any(given):
+        if not all(given):
+            raise AdminError(
+                "a billing contact needs all of --email, --line1, --city, --postal-code and"
+                " --country"
+            )
+        contact = BillingContact(
+            email=args.email,
+            line1=args.line1,
+            line2=args.line2,
+            city=args.city,
+            postal_code=args.postal_code,
+            country=args.country.upper(),
+        )
+    admin.set_billing(args.site_id, args.mode, contact)
+
+
+def _stripe_setup(admin: Admin, args: argparse.Namespace) -> None:
+    setup_key = os.environ.get("STRIPE_SETUP_KEY", "").strip()
+    if not setup_key:
+        raise AdminError(
+            "put a Stripe secret key allowed to write Billing meters, Products, Prices and"
+            " Webhook endpoints in STRIPE_SETUP_KEY (it is used for the set-up only, never"
+            " stored)"
+        )
+    try:
+        restricted_key = args.restricted_key_file.read_text().strip()
+    except OSError as exc:
+        raise AdminError(f"cannot read {args.restricted_key_file}: {exc.strerror}") from None
+    if not restricted_key.startswith("rk_"):
+        raise AdminError(
+            f"{args.restricted_key_file} holds no restricted key (rk_…): create one in"
+            " Stripe's Dashboard with the permissions listed in docs/runbook.md"
+        )
+    admin.stripe_setup(
+        portal_url=args.portal_url,
+        restricted_key=restricted_key,
+        setup_key=setup_key,
+        currency=args.currency,
+    )
+
+
 COMMANDS: dict[tuple[str, str], Callable[[Admin, argparse.Namespace], Any]] = {
     ("site", "add"): lambda admin, a: admin.add_site(a.site_id, a.name),
+    ("site", "billing"): _billing,
+    ("stripe", "setup"): _stripe_setup,
     ("mode", "publish"): _publish,
     ("mode", "enable"): lambda admin, a: admin.enable_mode(
         a.site_id,

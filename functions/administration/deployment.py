@@ -50,3 +50,8 @@ def resolve(template: str, description: Mapping[str, Any], settings: Settings) -
 def site_user_group(description: Mapping[str, Any], settings: Settings) -> str:
     """The IAM group every site user belongs to."""
     return resolve(str(description["site_users"]["group"]), description, settings)
+
+
+def site_user_path(description: Mapping[str, Any], settings: Settings) -> str:
+    """The IAM path site users are created under; the portal may manage no user outside it."""
+    return resolve(str(description["site_users"]["path"]), description, settings)

@@ -41,11 +41,14 @@ class OutOfRange(AdministrationError):
 
 
 class UserExists(AdministrationError):
+    """The name is taken; ``site_id`` says where, for a front end that may say so.
+
+    The message itself never names the site: a site administrator must not learn
+    another site's users from it.
+    """
+
     def __init__(self, user_name: str, site_id: str) -> None:
-        super().__init__(
-            f"user {user_name} exists already (at site {site_id}); choose another name, or give"
-            " it a new key"
-        )
+        super().__init__(f"the user name {user_name} is taken; choose another")
         self.user_name, self.site_id = user_name, site_id
 
 

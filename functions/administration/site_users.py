@@ -89,11 +89,15 @@ class SiteUsers:
         their own prefixes).
     hook
         Told of every key created or deleted.
+    path
+        The IAM path new users are created under (the description's
+        ``site_users.path``): the portal's role may manage users under it only.
     """
 
     iam: Any
     group: str
     hook: KeyHook = field(default_factory=NoKeyHook)
+    path: str = "/"
 
     def create_user(
         self, user_name: str, site_id: str, *, then: Callable[[NewKey], None] | None = None
@@ -114,7 +118,7 @@ class SiteUsers:
             raise UserExists(user_name, existing.site_id)
         undo: list[Callable[[], Any]] = []
         try:
-            self._iam(self.iam.create_user, UserName=user_name)
+            self._iam(self.iam.create_user, UserName=user_name, Path=self.path)
             undo.append(lambda: self.iam.delete_user(UserName=user_name))
             self._iam(self.iam.add_user_to_group, GroupName=self.group, UserName=user_name)
             undo.append(

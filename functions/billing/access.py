@@ -12,6 +12,12 @@ PAYMENT_FAILED = (
     " on the portal's Billing page, and tasks can be submitted again once the invoice is paid"
 )
 
+ACTION_REQUIRED = (
+    "your site's bank asks to confirm the payment of its last invoice; the site administrator"
+    " can confirm it from the invoice on the portal's Billing page, and tasks can be submitted"
+    " again once the invoice is paid"
+)
+
 
 def billing_refusal(site: Site) -> str | None:
     """Why billing keeps ``site`` from submitting, in words a user can act on; None if not."""

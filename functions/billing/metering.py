@@ -1,20 +1,26 @@
-"""Records a finished job's usage exactly once: usage record, monthly rollups, outbox item.
+"""Records a finished job exactly once: its task's final state, usage, rollups, report.
 
-All of them are written in one DynamoDB transaction whose first item is the usage
-record's conditional put: a repeated job-state event fails that condition and
-changes nothing, so no month is counted twice and no usage is reported twice.
+All of them are written in one DynamoDB transaction: the usage record's conditional
+put, the task's conditional update (its final status, or only its cost when the task
+had already ended, e.g. cancelled), the user's and the site's monthly rollups, and
+the outbox item that the outbox alone sends to Stripe. A repeated job-state event, or
+a second Batch job of a task whose first job was recorded, fails a condition and
+changes nothing: no month is counted twice, no usage reported twice, no exception.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
-from functions.core.models import BillingOutboxItem, UsageRecord, UsageRollup
+from functions.core.models import BillingOutboxItem, Task, UsageRecord, UsageRollup
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +37,19 @@ class MeterEvent:
     timestamp: int
 
 
-def record_usage(usage: UsageRecord, *, region: str, meter: MeterEvent | None) -> bool:
-    """Write ``usage``, add it to its user's and site's month and queue ``meter``.
+@dataclass(frozen=True)
+class TaskWrite:
+    """The task's update that goes with the usage, and the condition it needs."""
+
+    task: Task
+    actions: Sequence[Any]
+    condition: Condition
+
+
+def record_usage(
+    usage: UsageRecord, *, region: str, meter: MeterEvent | None, task_write: TaskWrite
+) -> bool:
+    """Write ``usage`` and ``task_write``, add it to its user's and site's month, queue ``meter``.
 
     Parameters
     ----------
@@ -43,11 +60,21 @@ def record_usage(usage: UsageRecord, *, region: str, meter: MeterEvent | None) -
     meter
         The usage report for Stripe (None when the site is not billed through Stripe,
         or the job cost nothing).
+    task_write
+        The task's final status (or cost) that this usage belongs to.
 
     Returns
     -------
     bool
-        True when this call recorded the job; False when it had been recorded before.
+        True when this call recorded the job; False when nothing was written because a
+        condition did not hold: the job had been recorded before, the task has another
+        job, or the task is no longer in a status this write expects.
+
+    Raises
+    ------
+    TransactWriteError
+        For any other reason the transaction was cancelled (a conflict, throttling):
+        the caller's retry writes it.
     """
     month = usage.month
     add = [
@@ -59,8 +86,14 @@ def record_usage(usage: UsageRecord, *, region: str, meter: MeterEvent | None) -
     try:
         with TransactWrite(connection=Connection(region=region)) as transaction:
             transaction.save(usage, condition=UsageRecord.job_id.does_not_exist())
+            transaction.update(
+                task_write.task, list(task_write.actions), condition=task_write.condition
+            )
             transaction.update(UsageRollup(UsageRollup.user_owner(usage.user_name), month), add)
-            transaction.update(UsageRollup(UsageRollup.site_owner(usage.site_id), month), add)
+            reported = [UsageRollup.reported_micros.add(meter.value_micros)] if meter else []
+            transaction.update(
+                UsageRollup(UsageRollup.site_owner(usage.site_id), month), [*add, *reported]
+            )
             if meter is not None:
                 transaction.save(
                     BillingOutboxItem(
@@ -74,8 +107,8 @@ def record_usage(usage: UsageRecord, *, region: str, meter: MeterEvent | None) -
                     condition=BillingOutboxItem.event_id.does_not_exist(),
                 )
     except TransactWriteError as exc:
-        reasons = exc.cancellation_reasons or []
-        if reasons and reasons[0] is not None and reasons[0].code == CONDITION_FAILED:
+        codes = {reason.code for reason in exc.cancellation_reasons or [] if reason is not None}
+        if CONDITION_FAILED in codes:
             return False
         raise
     logger.info(

@@ -69,12 +69,22 @@ class Outbox:
             )
         return report
 
+    def oldest_pending_seconds(self) -> float:
+        """How long the oldest report still waiting has waited since its job ended (0: none)."""
+        oldest = min(
+            (int(item.timestamp) for item in BillingOutboxItem.pending_index.query(PENDING)),
+            default=None,
+        )
+        return 0.0 if oldest is None else max(0.0, self.clock() - oldest)
+
     def _send(self, item: BillingOutboxItem) -> str:
         if self.gateway is None:
             logger.warning(
                 "usage report waits: Stripe is not configured", extra={"task_id": item.event_id}
             )
-            return self._retry_later(item, "Stripe is not configured (YC_STRIPE_API_KEY)")
+            return self._retry_later(
+                item, "Stripe is not configured: run `scripts/admin stripe setup`"
+            )
         try:
             site = Site.get(item.site_id)
             customer = self.gateway.ensure_customer(site)

@@ -15,6 +15,7 @@ import stripe
 from pynamodb.exceptions import UpdateError
 
 from functions.billing.metering import MeterEvent
+from functions.core.errors import ConfigurationError
 from functions.core.models import Site
 from functions.core.settings import Settings
 from functions.core.task_store import condition_failed
@@ -35,8 +36,53 @@ RETRYABLE = (
 DEFAULT_METER_EVENT = "yarracloud_compute"
 
 
+@dataclass(frozen=True)
+class BillingContact:
+    """Where Stripe sends a site's invoices and dunning mail (an organisation, not a person)."""
+
+    email: str
+    line1: str
+    city: str
+    postal_code: str
+    country: str
+    """ISO 3166-1 alpha-2."""
+    line2: str = ""
+
+    def customer_params(self) -> dict[str, Any]:
+        address = {
+            "line1": self.line1,
+            "city": self.city,
+            "postal_code": self.postal_code,
+            "country": self.country,
+        }
+        if self.line2:
+            address["line2"] = self.line2
+        return {"email": self.email, "address": address}
+
+
 class BillingNotConfigured(Exception):
     """A ``stripe`` site needs Stripe, and this deployment has no Stripe key."""
+
+
+def check_set_up(gateway: StripeGateway) -> None:
+    """Refuse to start when Stripe lacks what billing needs (not when it cannot be reached).
+
+    Raises
+    ------
+    ConfigurationError
+        Saying what is missing and how to make it.
+    """
+    try:
+        problems = gateway.problems()
+    except RETRYABLE as exc:
+        logger.warning("Stripe's set-up could not be checked: %s", type(exc).__name__)
+        return
+    if problems:
+        raise ConfigurationError(
+            "Stripe is not set up for billing: "
+            + "; ".join(problems)
+            + ". Run `scripts/admin stripe setup` (docs/runbook.md, Stripe set-up)."
+        )
 
 
 def customer_key(site_id: str) -> str:
@@ -53,8 +99,12 @@ class StripeGateway:
 
     client: Any
     meter_event: str
-    price_id: str | None = None
-    """The metered Price a site is subscribed to; no subscription is made when None."""
+    price_id: str
+    """The metered Price a site is subscribed to once its card is saved."""
+    currency: str = "usd"
+    """The rates' currency: Checkout's and the Price's."""
+    meter_id: str | None = None
+    """The Billing Meter's id, for its event summaries."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StripeGateway:
@@ -63,18 +113,28 @@ class StripeGateway:
         Raises
         ------
         BillingNotConfigured
-            When no Stripe key is set.
+            When the Stripe secret holds no key or no Price.
         """
-        if not settings.stripe_api_key:
+        missing = [
+            name
+            for name, value in (
+                ("a restricted API key", settings.stripe_api_key),
+                ("a Price", settings.stripe_price_id),
+            )
+            if not value
+        ]
+        if missing:
             raise BillingNotConfigured(
-                "Stripe billing is not configured: set YC_STRIPE_API_KEY (and"
-                " YC_STRIPE_WEBHOOK_SECRET for the portal's webhook)"
+                f"Stripe billing is not configured: the secret {settings.stripe_secret_id}"
+                f" holds no {' and no '.join(missing)}; run `scripts/admin stripe setup`"
             )
         return cls.create(
-            settings.stripe_api_key,
+            str(settings.stripe_api_key),
             settings.stripe_api_base,
             settings.stripe_meter_event,
-            price_id=settings.stripe_price_id,
+            price_id=str(settings.stripe_price_id),
+            currency=settings.rates.currency,
+            meter_id=settings.stripe_meter_id,
         )
 
     @classmethod
@@ -84,7 +144,9 @@ class StripeGateway:
         api_base: str | None = None,
         meter_event: str = DEFAULT_METER_EVENT,
         *,
-        price_id: str | None = None,
+        price_id: str,
+        currency: str = "usd",
+        meter_id: str | None = None,
     ) -> StripeGateway:
         """A gateway with its own client; ``api_base`` points it away from Stripe's address."""
         bases = {"api": api_base, "meter_events": api_base} if api_base else {}
@@ -94,21 +156,64 @@ class StripeGateway:
             # The outbox retries with backoff; a call that fails here fails fast.
             max_network_retries=0,
         )
-        return cls(client=client, meter_event=meter_event, price_id=price_id)
+        return cls(
+            client=client,
+            meter_event=meter_event,
+            price_id=price_id,
+            currency=currency.lower(),
+            meter_id=meter_id,
+        )
+
+    def problems(self) -> list[str]:
+        """What of the set-up Stripe does not hold (empty when all is there), in words.
+
+        The functions and the portal call it at start; ``scripts/admin stripe setup``
+        makes what is missing.
+        """
+        try:
+            price = self.client.v1.prices.retrieve(self.price_id).to_dict()
+        except stripe.InvalidRequestError:
+            return [f"the Price {self.price_id} does not exist in this Stripe account"]
+        found = []
+        if not price.get("active", True):
+            found.append(f"the Price {self.price_id} is archived")
+        if price.get("currency") != self.currency:
+            found.append(
+                f"the Price {self.price_id} is in {str(price.get('currency')).upper()}, the"
+                f" rates in {self.currency.upper()}"
+            )
+        meter_id = (price.get("recurring") or {}).get("meter")
+        try:
+            meter = self.client.v1.billing.meters.retrieve(str(meter_id)).to_dict()
+        except stripe.InvalidRequestError:
+            return [*found, f"the Price {self.price_id} has no meter that exists"]
+        if meter.get("event_name") != self.meter_event:
+            found.append(
+                f"the Price's meter {meter_id} sums {meter.get('event_name')!r}, not"
+                f" {self.meter_event!r}"
+            )
+        return found
 
     # -- customers -------------------------------------------------------------------
 
-    def ensure_customer(self, site: Site) -> str:
+    def ensure_customer(self, site: Site, contact: BillingContact | None = None) -> str:
         """The site's Stripe customer id, creating the customer the first time.
 
         The idempotency key is the site's own, so two concurrent first calls get
         the same customer from Stripe; the conditional write keeps the first id.
+        ``contact`` is set on the customer (created or not) when given.
         """
         if site.stripe_customer_id:
+            if contact is not None:
+                self.client.v1.customers.update(
+                    site.stripe_customer_id, params=contact.customer_params()
+                )
             return site.stripe_customer_id
+        params: dict[str, Any] = {"name": site.name, "metadata": {"site_id": site.site_id}}
+        if contact is not None:
+            params.update(contact.customer_params())
         customer = self.client.v1.customers.create(
-            params={"name": site.name, "metadata": {"site_id": site.site_id}},
-            options={"idempotency_key": customer_key(site.site_id)},
+            params=params, options={"idempotency_key": customer_key(site.site_id)}
         )
         try:
             site.update(
@@ -123,10 +228,30 @@ class StripeGateway:
         logger.info("stripe customer created", extra={"site_id": site.site_id})
         return customer.id
 
-    def customer_site_id(self, customer_id: str) -> str | None:
-        """The site a customer was created for (from its metadata)."""
-        customer = self.client.v1.customers.retrieve(customer_id)
-        return (customer.to_dict().get("metadata") or {}).get("site_id")
+    def customer(self, customer_id: str) -> dict[str, Any]:
+        """The customer as Stripe holds it now."""
+        return self.client.v1.customers.retrieve(customer_id).to_dict()
+
+    # -- what Stripe holds now ---------------------------------------------------------
+
+    def invoice(self, invoice_id: str) -> dict[str, Any]:
+        """The invoice as Stripe holds it now (an event's copy may be older)."""
+        return self.client.v1.invoices.retrieve(invoice_id).to_dict()
+
+    def unpaid_invoices(self, customer_id: str) -> list[dict[str, Any]]:
+        """The customer's open invoices whose collection was tried and failed."""
+        page = self.client.v1.invoices.list(
+            params={"customer": customer_id, "status": "open", "limit": 100}
+        )
+        return [
+            invoice
+            for invoice in (i.to_dict() for i in page.auto_paging_iter())
+            if int(invoice.get("attempt_count") or 0) > 0
+        ]
+
+    def subscription(self, subscription_id: str) -> dict[str, Any]:
+        """The subscription as Stripe holds it now."""
+        return self.client.v1.subscriptions.retrieve(subscription_id).to_dict()
 
     # -- cards -----------------------------------------------------------------------
 
@@ -137,13 +262,20 @@ class StripeGateway:
             params={
                 "mode": "setup",
                 "customer": customer,
-                "currency": "usd",
+                "currency": self.currency,
                 "payment_method_types": ["card"],
                 "client_reference_id": site.site_id,
                 "metadata": {"site_id": site.site_id},
                 "success_url": success_url,
                 "cancel_url": cancel_url,
             }
+        )
+        return session.url
+
+    def portal_session(self, customer_id: str, *, return_url: str) -> str:
+        """A Stripe Customer Portal session (cards, invoices, billing details); its URL."""
+        session = self.client.v1.billing_portal.sessions.create(
+            params={"customer": customer_id, "return_url": return_url}
         )
         return session.url
 
@@ -160,10 +292,12 @@ class StripeGateway:
         )
         return str(payment_method)
 
-    def ensure_subscription(self, site: Site, customer_id: str) -> str | None:
-        """Subscribe the customer to the metered price, once; its id (None: no price set)."""
-        if self.price_id is None:
-            return None
+    def ensure_subscription(self, site: Site, customer_id: str, setup_id: str) -> str:
+        """Subscribe the customer to the metered price, once; returns the subscription's id.
+
+        ``setup_id`` (the card's set-up) is in the idempotency key: a site whose
+        subscription ended gets a new one with its next card.
+        """
         if site.stripe_subscription_id:
             return site.stripe_subscription_id
         subscription = self.client.v1.subscriptions.create(
@@ -172,7 +306,7 @@ class StripeGateway:
                 "items": [{"price": self.price_id}],
                 "metadata": {"site_id": site.site_id},
             },
-            options={"idempotency_key": f"yc-subscription-{site.site_id}"},
+            options={"idempotency_key": f"yc-subscription-{site.site_id}-{setup_id}"},
         )
         try:
             site.update(
@@ -186,6 +320,15 @@ class StripeGateway:
         return subscription.id
 
     # -- usage -----------------------------------------------------------------------
+
+    def meter_total(self, customer_id: str, start: int, end: int) -> int:
+        """What the meter summed for the customer in ``[start, end)`` (whole minutes)."""
+        if not self.meter_id:
+            raise BillingNotConfigured("the Stripe secret holds no meter id")
+        page = self.client.v1.billing.meters.event_summaries.list(
+            self.meter_id, params={"customer": customer_id, "start_time": start, "end_time": end}
+        )
+        return round(sum(float(s.aggregated_value) for s in page.auto_paging_iter()))
 
     def send_meter_event(self, event: MeterEvent, customer_id: str) -> None:
         """Report one job's charged cost; the task UUID lets Stripe drop a repeat."""

@@ -27,6 +27,7 @@ class AwsClients:
     events: Any
     batch_submit: Any
     """A Batch client that never retries by itself, for SubmitJob alone."""
+    secretsmanager: Any
 
     @classmethod
     def create(cls, region: str, session: boto3.session.Session | None = None) -> AwsClients:
@@ -37,4 +38,5 @@ class AwsClients:
             batch=session.client("batch", region_name=region, config=_CONFIG),
             events=session.client("events", region_name=region, config=_CONFIG),
             batch_submit=session.client("batch", region_name=region, config=_ONE_ATTEMPT),
+            secretsmanager=session.client("secretsmanager", region_name=region, config=_CONFIG),
         )

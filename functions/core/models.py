@@ -273,6 +273,8 @@ class UsageRollup(Model):
     cost_micros = NumberAttribute(default=0)
     charged_seconds = NumberAttribute(default=0)
     uncharged_seconds = NumberAttribute(default=0)
+    reported_micros = NumberAttribute(default=0)
+    """Of a site's month: the usage queued for Stripe, which its meter must sum to."""
 
     @staticmethod
     def user_owner(user_name: str) -> str:

@@ -42,12 +42,17 @@ class Settings:
     max_task_file_bytes: int = 64 * 1024
     idempotency_expiry_seconds: int = 24 * 3600
     metrics_namespace: str = "YarraCloud"
-    stripe_api_key: str | None = None
-    """Stripe's secret key; only ``stripe`` sites need it."""
+    stripe_secret_id: str | None = None
+    """The Secrets Manager secret with Stripe's key and ids (``functions.billing.stripe_secret``);
+    the fields below are read from it at cold start, never from the environment."""
     stripe_api_base: str | None = None
     """Where Stripe's API answers (Stripe's own address when None)."""
+    stripe_api_key: str | None = None
+    """Stripe's restricted key; only ``stripe`` sites need it."""
     stripe_meter_event: str = "yarracloud_compute"
-    """The ``event_name`` of the Billing Meter that sums the usage (in micro-USD)."""
+    """The ``event_name`` of the Billing Meter that sums the usage (in micro-units)."""
+    stripe_meter_id: str | None = None
+    """The Billing Meter's id, for its event summaries."""
     stripe_webhook_secret: str | None = None
     """The signing secret of the portal's webhook endpoint."""
     stripe_price_id: str | None = None
@@ -78,11 +83,8 @@ class Settings:
         "idempotency_expiry_seconds": "YC_IDEMPOTENCY_EXPIRY_SECONDS",
     }
     _OPTIONAL_STR = {
-        "stripe_api_key": "YC_STRIPE_API_KEY",
+        "stripe_secret_id": "YC_STRIPE_SECRET",
         "stripe_api_base": "YC_STRIPE_API_BASE",
-        "stripe_meter_event": "YC_STRIPE_METER_EVENT",
-        "stripe_webhook_secret": "YC_STRIPE_WEBHOOK_SECRET",
-        "stripe_price_id": "YC_STRIPE_PRICE_ID",
     }
 
     @classmethod

@@ -90,6 +90,20 @@ def _transition_condition(target: Status, extra: Condition | None = None) -> Con
     return condition & extra if extra is not None else condition
 
 
+def transition(
+    task: Task,
+    target: Status,
+    *,
+    now: float,
+    actions: Sequence[Any] = (),
+    condition: Condition | None = None,
+) -> tuple[list[Any], Condition]:
+    """The update actions and condition of :func:`advance`, for a write in a transaction."""
+    return [*_transition_actions(task, target, now), *actions], _transition_condition(
+        target, condition
+    )
+
+
 def advance(
     task: Task,
     target: Status,
@@ -107,10 +121,7 @@ def advance(
         allowed it, e.g. a duplicate or late event. ``task`` is refreshed when it moved.
     """
     try:
-        task.update(
-            actions=[*_transition_actions(task, target, now), *actions],
-            condition=_transition_condition(target, condition),
-        )
+        task.update(*transition(task, target, now=now, actions=actions, condition=condition))
         return True
     except UpdateError as exc:
         if condition_failed(exc):

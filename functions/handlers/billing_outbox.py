@@ -8,17 +8,23 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.billing.outbox import Outbox
-from functions.billing.stripe_gateway import BillingNotConfigured, StripeGateway
+from functions.billing.stripe_gateway import BillingNotConfigured, StripeGateway, check_set_up
+from functions.billing.stripe_secret import with_stripe_secret
 from functions.handlers.runtime import Dependencies, Handler, Powertools, lambda_entry, reported
 
 
 def build(deps: Dependencies) -> Handler:
     tools = Powertools.for_function("billing_outbox", deps.settings)
     logger, metrics = tools.logger, tools.metrics
+    # Stripe's key and ids, from their secret, once per cold start.
+    settings = with_stripe_secret(deps.settings, deps.clients.secretsmanager)
     try:
-        gateway: StripeGateway | None = StripeGateway.from_settings(deps.settings)
-    except BillingNotConfigured:
+        gateway: StripeGateway | None = StripeGateway.from_settings(settings)
+    except BillingNotConfigured as exc:
+        logger.info(str(exc))
         gateway = None
+    if gateway is not None:
+        check_set_up(gateway)
     outbox = Outbox(gateway, clock=deps.clock)
 
     @reported
@@ -30,6 +36,11 @@ def build(deps: Dependencies) -> Handler:
         )
         metrics.add_metric(
             name="UsageReportsRejected", unit=MetricUnit.Count, value=len(report.rejected)
+        )
+        metrics.add_metric(
+            name="OldestPendingUsageReportSeconds",
+            unit=MetricUnit.Seconds,
+            value=outbox.oldest_pending_seconds(),
         )
         logger.info("outbox drained", extra={k: len(v) for k, v in asdict(report).items()})
         return asdict(report)

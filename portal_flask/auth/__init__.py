@@ -1,4 +1,4 @@
-"""Signing in and out."""
+"""Signing in and out, one's own password and sessions, password reset links."""
 
 from __future__ import annotations
 

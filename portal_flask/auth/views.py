@@ -1,42 +1,71 @@
-"""Sign-in with per-account lockout and per-address rate limiting; sign-out."""
+"""Signing in and out, one's own password and sessions, and password reset links."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from portal_flask import mail
 from portal_flask.accounts import normalise_email
-from portal_flask.auth import bp
-from portal_flask.auth.forms import SignInForm
+from portal_flask.auth import bp, resets, sessions, throttle
+from portal_flask.auth.access import audit
+from portal_flask.auth.forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    ResetPasswordForm,
+    SignInForm,
+)
 from portal_flask.auth.redirects import safe_next
-from portal_flask.extensions import db, limiter
-from portal_flask.models import Account
+from portal_flask.config import PortalConfig
+from portal_flask.extensions import db
+from portal_flask.models import Account, AccountSession
 from portal_flask.passwords import hash_password, needs_rehash, verify_password
 
 log = logging.getLogger(__name__)
 
 BAD_CREDENTIALS = "That email and password do not match an account."
+TOO_MANY = (
+    "Too many failed sign-ins from your address: wait {minutes} minutes, then try again, "
+    "or reset your password."
+)
+DISABLED = "This account is disabled. Ask your site administrator."
+RESET_SENT = (
+    "If {email} has an account here, a link to set a new password is on its way to it. "
+    "The link works once, for {minutes} minutes."
+)
+RESET_DEAD = "That password reset link has expired or has been used. Ask for a new one below."
+
+
+def _config() -> PortalConfig:
+    return current_app.config["PORTAL"]
 
 
 def _now() -> datetime:
-    return datetime.fromtimestamp(current_app.config["PORTAL"].clock(), UTC)
+    return datetime.fromtimestamp(_config().clock(), UTC)
 
 
-def _login_limit() -> str:
-    return current_app.config["PORTAL"].login_rate_limit
+def _address() -> str:
+    return request.remote_addr or ""
 
 
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _start_session(account: Account, remember: bool) -> None:
+    config = _config()
+    sessions.start(
+        account,
+        remember=remember,
+        now=_now(),
+        config=config,
+        user_agent=request.user_agent.string,
+        address=_address(),
+    )
+    login_user(account, remember=remember, duration=timedelta(days=config.remember_days))
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
 def sign_in() -> str | Response:
     home = url_for("tasks.index")
     if current_user.is_authenticated:
@@ -54,50 +83,132 @@ def sign_in() -> str | Response:
 
 
 def _check(email: str, password: str, remember: bool) -> str | None:
-    """Sign the account in, or say why not (the same words for every wrong guess)."""
-    config = current_app.config["PORTAL"]
+    """Sign the account in, or say why not.
+
+    Every attempt runs exactly one password-hash verification, and a wrong
+    password and an unknown email get the same words and the same throttling.
+    """
+    config, now, address = _config(), _now(), _address()
     account = db.session.scalar(db.select(Account).filter_by(email=email))
-    now = _now()
-    if account is not None and account.locked_until and _aware(account.locked_until) > now:
-        verify_password(None, password)
-        log.warning("sign-in refused: account locked", extra={"account_id": account.id})
-        return _locked(_aware(account.locked_until) - now)
-    if account is None or not verify_password(account.password_hash, password):
-        if account is not None:
-            account.failed_logins += 1
-            if account.failed_logins >= config.max_failed_logins:
-                account.locked_until = now + timedelta(seconds=config.lockout_seconds)
-                account.failed_logins = 0
-                log.warning(
-                    "account locked after failed sign-ins", extra={"account_id": account.id}
-                )
-                db.session.commit()
-                return _locked(timedelta(seconds=config.lockout_seconds))
-            db.session.commit()
+    matched = verify_password(account.password_hash if account else None, password)
+    if throttle.refused(email, address, now, config):
+        log.warning("sign-in refused: too many failures from one address")
+        return TOO_MANY.format(minutes=max(1, config.sign_in_window_seconds // 60))
+    if not matched or account is None:
+        throttle.record_failure(email, address, now, config)
         return BAD_CREDENTIALS
     if account.disabled:
-        return "This account is disabled. Ask your administrator."
-    account.failed_logins = 0
-    account.locked_until = None
+        return DISABLED
+    throttle.forget_failures(email, address)
     if needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
-    db.session.commit()
-    login_user(account, remember=remember)
+        db.session.commit()
+    _start_session(account, remember)
     log.info("signed in", extra={"account_id": account.id, "role": account.role})
     return None
 
 
-def _locked(left: timedelta) -> str:
-    minutes = max(1, round(left.total_seconds() / 60))
-    return (
-        "Too many failed sign-ins: this account is locked for "
-        f"{minutes} more minute{'s' if minutes != 1 else ''}. "
-        "Try again later, or ask your administrator."
+@bp.route("/sign-out", methods=["POST"])
+def sign_out() -> Response:
+    if current_user.is_authenticated and current_user.current_session is not None:
+        sessions.revoke(current_user.current_session, _now())
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.sign_in"))
+
+
+@bp.route("/account")
+@login_required
+def account() -> str:
+    return _account_page(ChangePasswordForm())
+
+
+def _account_page(form: ChangePasswordForm) -> str:
+    return render_template(
+        "auth/account.html",
+        form=form,
+        sessions=sessions.live_sessions(current_user.id, _now(), _config()),
+        current_session_id=current_user.current_session.id,
     )
 
 
-@bp.route("/sign-out", methods=["POST"])
-def sign_out() -> Response:
-    logout_user()
-    flash("You are signed out.", "info")
+@bp.route("/password", methods=["POST"])
+@login_required
+def change_password() -> str | Response:
+    form = ChangePasswordForm()
+    if not form.validate_on_submit():
+        return _account_page(form)
+    account = current_user._get_current_object()
+    if not verify_password(account.password_hash, form.current_password.data):
+        form.current_password.errors.append("That is not your current password.")
+        return _account_page(form)
+    remember = account.current_session.remember
+    account.password_hash = hash_password(form.new_password.data)
+    sessions.revoke_all(account.id, _now())
+    audit("account.password", account.email, site_id=account.site_id)
+    _start_session(account, remember)
+    flash("Password changed. Every other session of your account is signed out.", "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/sessions/<int:session_id>/revoke", methods=["POST"])
+@login_required
+def revoke_session(session_id: int) -> Response:
+    row = db.session.get(AccountSession, session_id)
+    if row is None or row.account_id != current_user.id:
+        abort(404)
+    sessions.revoke(row, _now())
+    if row.id == current_user.current_session.id:
+        logout_user()
+        flash("You are signed out.", "info")
+        return redirect(url_for("auth.sign_in"))
+    flash("That session is signed out.", "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+def forgot_password() -> str | Response:
+    form = ForgotPasswordForm()
+    if not form.validate_on_submit():
+        return render_template("auth/forgot.html", form=form)
+    config, email, now = _config(), normalise_email(form.email.data), _now()
+    account = db.session.scalar(db.select(Account).filter_by(email=email))
+    if (
+        account is not None
+        and not account.disabled
+        and resets.outstanding(account.id, now) < resets.MAX_OUTSTANDING
+    ):
+        token = resets.issue(account, now, config)
+        link = url_for("auth.reset_password", token=token, _external=True)
+        mail.send(
+            config,
+            account.email,
+            "Set a new YarraCloud password",
+            f"Someone asked to set a new password for {account.email} on YarraCloud.\n"
+            f"Open this link within {config.reset_minutes} minutes to set it (it works once):\n\n"
+            f"{link}\n\nIf it was not you, ignore this message: your password is unchanged.\n",
+        )
+        log.info("password reset link issued", extra={"account_id": account.id})
+    flash(RESET_SENT.format(email=email, minutes=config.reset_minutes), "info")
+    return redirect(url_for("auth.sign_in"))
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> str | Response:
+    now = _now()
+    row = resets.find(token, now)
+    if row is None:
+        flash(RESET_DEAD, "error")
+        return redirect(url_for("auth.forgot_password"))
+    form = ResetPasswordForm()
+    if not form.validate_on_submit():
+        return render_template("auth/reset.html", form=form)
+    account = db.session.get(Account, row.account_id)
+    account.password_hash = hash_password(form.new_password.data)
+    resets.use_up(account.id, now)
+    sessions.revoke_all(account.id, now)
+    log.info("password reset", extra={"account_id": account.id})
+    if current_user.is_authenticated:
+        logout_user()
+    flash("Your new password is set, and every session is signed out: sign in with it.", "success")
     return redirect(url_for("auth.sign_in"))

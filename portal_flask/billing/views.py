@@ -12,7 +12,6 @@ from functions.administration.display import money
 from functions.administration.sizes import price_list
 from functions.billing.access import billing_refusal
 from functions.billing.charges import RULES
-from functions.billing.stripe_gateway import StripeGateway
 from functions.core.clock import month_of
 from functions.core.models import Site, UsageRollup, User
 from portal_flask import backend
@@ -86,9 +85,7 @@ def add_card() -> Response:
     if site.billing_mode != "stripe" or config.stripe is None:
         flash("This site is not billed by card; nothing to add.", "info")
         return redirect(url_for("billing.index"))
-    gateway = StripeGateway.create(
-        config.stripe.secret_key, config.stripe.api_base, price_id=config.stripe.price_id
-    )
+    gateway = config.stripe.gateway()
     back = url_for("billing.index", _external=True)
     try:
         checkout_url = gateway.setup_session(
@@ -100,3 +97,24 @@ def add_card() -> Response:
         return redirect(url_for("billing.index"))
     audit("billing.card", site.site_id, {"checkout": "setup"})
     return redirect(checkout_url, code=303)
+
+
+@bp.route("/billing/stripe", methods=["POST"])
+@roles_required(SITE_ADMIN)
+def customer_portal() -> Response:
+    """Send the administrator to Stripe's Customer Portal: cards, invoices, billing details."""
+    config = current_app.config["PORTAL"]
+    site = Site.get(current_site_id(), consistent_read=True)
+    if site.billing_mode != "stripe" or config.stripe is None or not site.stripe_customer_id:
+        flash("This site has no Stripe account yet; add a card first.", "info")
+        return redirect(url_for("billing.index"))
+    try:
+        url = config.stripe.gateway().portal_session(
+            site.stripe_customer_id, return_url=url_for("billing.index", _external=True)
+        )
+    except stripe.StripeError:
+        current_app.logger.exception("Stripe's Customer Portal could not be opened")
+        flash("Stripe could not be reached; try again in a few minutes.", "error")
+        return redirect(url_for("billing.index"))
+    audit("billing.portal", site.site_id, {})
+    return redirect(url, code=303)

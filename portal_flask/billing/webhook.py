@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import current_app, jsonify, request
 from werkzeug.wrappers import Response
 
-from functions.billing.stripe_gateway import StripeGateway
 from functions.billing.webhooks import WebhookRejected, handle
 from portal_flask.billing import bp
 from portal_flask.billing.invoices import store_invoice
@@ -23,9 +22,7 @@ def stripe_webhook() -> tuple[Response, int]:
         return jsonify(error="Stripe billing is not configured on this portal"), 404
     if (request.content_length or 0) > MAX_BODY_BYTES:
         return jsonify(error="the body is larger than any Stripe event"), 413
-    gateway = StripeGateway.create(
-        config.stripe.secret_key, config.stripe.api_base, price_id=config.stripe.price_id
-    )
+    gateway = config.stripe.gateway()
     try:
         result = handle(
             request.get_data(cache=False),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
-from functions.administration.deployment import description, site_user_group
+from functions.administration.deployment import description, site_user_group, site_user_path
 from functions.administration.site_users import KeyHook, NoKeyHook, SiteUsers
 from portal_flask import backend
 
@@ -27,4 +27,5 @@ def site_users() -> SiteUsers:
         iam=backend.client("iam"),
         group=site_user_group(description(), backend.settings()),
         hook=current_app.extensions.get(KEY_HOOK) or NoKeyHook(),
+        path=site_user_path(description(), backend.settings()),
     )

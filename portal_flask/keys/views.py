@@ -13,7 +13,7 @@ from functions.administration.agent_config import (
     DEFAULT_SECRET_FILE,
     agent_config_text,
 )
-from functions.administration.errors import AdministrationError
+from functions.administration.errors import AdministrationError, UserExists
 from functions.administration.site_users import KeyInfo, NewKey, SiteUsers
 from functions.core.models import User
 from portal_flask import backend
@@ -120,6 +120,14 @@ def create_user():
     user_name = form.user_name.data.strip()
     try:
         key = site_users().create_user(user_name, site_id)
+    except UserExists as exc:
+        own = exc.site_id == site_id
+        flash(
+            f"No user created: {exc}"
+            + (", or give the existing one a new key from its row." if own else "."),
+            "error",
+        )
+        return redirect(url_for("keys.index"))
     except AdministrationError as exc:
         flash(f"No user created: {exc}.", "error")
         return redirect(url_for("keys.index"))

@@ -14,6 +14,7 @@ import base64
 import binascii
 import heapq
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -89,9 +90,11 @@ def decode_cursor(cursor: str) -> dict[str, list | None]:
             raise BadCursor("the page cursor is not valid")
         if value is not None:
             try:
-                float(value[0])
+                finite = math.isfinite(float(value[0]))
             except ValueError as exc:
                 raise BadCursor("the page cursor is not valid") from exc
+            if not finite:  # "nan", "inf": not a time DynamoDB can compare
+                raise BadCursor("the page cursor is not valid")
     return positions
 
 

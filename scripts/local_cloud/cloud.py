@@ -14,11 +14,12 @@ from typing import Any
 
 import boto3
 
+from functions.billing.stripe_secret import with_stripe_secret, write_secret
 from functions.core.aws import AwsClients
 from functions.core.clock import Clock, system_clock
 from functions.core.models import Task, bind_models
 from functions.core.settings import Settings
-from functions.handlers import api, billing_outbox, job_state, submit, sweeper
+from functions.handlers import api, billing_outbox, billing_reconcile, job_state, submit, sweeper
 from functions.handlers.runtime import Dependencies
 from functions.submission import Hooks
 from scripts.local_cloud.api_gateway import LocalApiGateway
@@ -76,6 +77,8 @@ class LocalCloud:
     settings_overrides: dict[str, Any] = field(default_factory=dict)
     clock: Clock = system_clock
     """The handlers' time (tests move it to make retries due)."""
+    stripe_secret: dict[str, str] | None = None
+    """Put into the Stripe secret at start, as ``scripts/admin stripe setup`` does."""
 
     def __post_init__(self) -> None:
         self.resources = Resources(Deployment(self.prefix, self.region, LOCAL_ACCOUNT))
@@ -111,6 +114,12 @@ class LocalCloud:
         self.clients = AwsClients.create(self.region, session)
         setup = attach if self.attach else provision
         self.provisioned = setup(self.resources, session, batch=self.clients.batch)
+        if self.stripe_secret is not None and self.settings.stripe_secret_id:
+            write_secret(
+                self.clients.secretsmanager, self.settings.stripe_secret_id, self.stripe_secret
+            )
+        # Read at start, as a function's cold start does.
+        self.settings = with_stripe_secret(self.settings, self.clients.secretsmanager)
         bind_models(self.settings)
         self.published_modes = publish_modes()
         self.deps = Dependencies(settings=self.settings, clients=self.clients, clock=self.clock)
@@ -144,6 +153,7 @@ class LocalCloud:
         self.api.start()
         self._sweep_handler = sweeper.build(self.deps)
         self._outbox_handler = billing_outbox.build(self.deps)
+        self._reconcile_handler = billing_reconcile.build(self.deps)
         if self.sweep_seconds:
             self._sweeper_thread = threading.Thread(
                 target=self._sweep_loop, daemon=True, name="sweeper"
@@ -247,6 +257,16 @@ class LocalCloud:
         result = self._outbox_handler(
             {"source": "aws.events", "detail-type": "Scheduled Event"}, context
         )
+        self._notify()
+        return result
+
+    def reconcile_billing(self, month: str | None = None) -> dict:
+        """Check a month's usage against Stripe's meter (last month by default), as daily."""
+        context = LambdaContext.for_invocation(
+            f"{self.prefix}-billing_reconcile", self.region, LOCAL_ACCOUNT, 900
+        )
+        event = {"source": "aws.events", "detail-type": "Scheduled Event"}
+        result = self._reconcile_handler({**event, "month": month} if month else event, context)
         self._notify()
         return result
 

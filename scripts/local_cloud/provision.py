@@ -34,6 +34,7 @@ def provision(resources: Resources, session: Any, *, batch: Any) -> Provisioned:
     )
     _tables(resources, session.client("dynamodb", region_name=region))
     _site_users(resources, session.client("iam", region_name=region))
+    _secrets(resources, session.client("secretsmanager", region_name=region))
     _batch(resources, batch)
     return Provisioned(queue_urls=queue_urls, dlq_urls=dlq_urls)
 
@@ -51,6 +52,12 @@ def attach(resources: Resources, session: Any, *, batch: Any) -> Provisioned:
         dlq_urls[key] = sqs.get_queue_url(QueueName=resources.resolve(spec["dlq"]))["QueueUrl"]
     _batch(resources, batch)
     return Provisioned(queue_urls=queue_urls, dlq_urls=dlq_urls)
+
+
+def _secrets(resources: Resources, secretsmanager: Any) -> None:
+    """The secrets, without a value, as Terraform makes them (their values are set later)."""
+    for key, spec in resources.raw["secrets"].items():
+        secretsmanager.create_secret(Name=resources.secret(key), Description=spec["description"])
 
 
 def _buckets(resources: Resources, s3: Any) -> None:

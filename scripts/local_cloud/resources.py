@@ -56,6 +56,9 @@ class Resources:
     def table(self, key: str) -> str:
         return self.resolve(self.raw["tables"][key]["name"])
 
+    def secret(self, key: str) -> str:
+        return self.resolve(self.raw["secrets"][key]["name"])
+
     def queue(self, key: str) -> str:
         return self.resolve(self.raw["queues"][key]["name"])
 
@@ -72,6 +75,14 @@ class Resources:
     def site_user_group(self) -> str:
         """The IAM group every site user belongs to."""
         return self.resolve(self.raw["site_users"]["group"])
+
+    def site_user_path(self) -> str:
+        """The IAM path site users are created under."""
+        return self.resolve(self.raw["site_users"]["path"])
+
+    def site_user_administration_policy(self) -> dict[str, Any]:
+        """The policy that lets the portal manage site users, and only them."""
+        return self.resolve(self.raw["site_users"]["administration_policy"])
 
     def site_user_policy_name(self) -> str:
         """The name of the group's inline policy."""
@@ -97,6 +108,7 @@ class Resources:
             "usage_rollup_table": self.table("usage_rollup"),
             "billing_outbox_table": self.table("billing_outbox"),
             "stripe_events_table": self.table("stripe_events"),
+            "stripe_secret_id": self.secret("stripe"),
             "job_queue_spot": self.job_queue("spot"),
             "job_queue_on_demand": self.job_queue("on_demand"),
             "job_definition": self.job_definition()["name"],

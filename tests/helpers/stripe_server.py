@@ -4,6 +4,13 @@ It answers Stripe-shaped JSON for the endpoints billing calls, records every req
 (method, path, form body, ``Idempotency-Key``), replays the stored answer when an
 idempotency key comes again (as Stripe does), and can be switched down per endpoint
 (``down("meter_events")``: 503 until ``up``).
+
+Like Stripe, it keeps meters that sum their events per customer (``event_summaries``),
+bills a month's metered usage as an invoice that is paid, fails, or asks for the
+card holder's action, and queues the webhook events each change causes; a test
+delivers them in any order and as often as it likes (:meth:`StripeStandIn.deliver`).
+A meter event can be dropped after it was accepted, with an error report, as
+Stripe's asynchronous validation does (:meth:`StripeStandIn.fail_meter_event`).
 """
 
 from __future__ import annotations
@@ -14,15 +21,22 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import stripe
 
-API_KEY = "sk_test_yarracloud"
+API_KEY = "rk_test_yarracloud"
+"""The restricted key the functions and the portal use."""
+SETUP_KEY = "sk_test_yarracloud"
+"""The key ``scripts/admin stripe setup`` makes the catalogue with."""
 WEBHOOK_SECRET = "whsec_test_yarracloud"
+PORTAL_URL = "https://portal.test"
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,23 @@ class StripeState:
     setup_intents: dict[str, dict[str, Any]] = field(default_factory=dict)
     meter_events: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Accepted meter events by identifier."""
+    meter_errors: list[dict[str, Any]] = field(default_factory=list)
+    """Meter events dropped after they were accepted, as Stripe's error reports list them."""
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    meters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    products: dict[str, dict[str, Any]] = field(default_factory=dict)
+    prices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    webhook_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    portal_sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """Every event Stripe raised, in the order it raised them."""
+    delivered: int = 0
+    """How many of ``events`` :meth:`StripeStandIn.deliver` has handed out."""
+
+
+Sink = Callable[[bytes, str], Any]
+"""Where webhook deliveries go: ``(payload, Stripe-Signature header) -> answer``."""
 
 
 class StripeStandIn:
@@ -56,6 +87,12 @@ class StripeStandIn:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def add_invoice(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Hold ``obj`` (see :func:`invoice`) as one of Stripe's invoices."""
+        with self._lock:
+            self.state.invoices[obj["id"]] = obj
+            return obj
 
     @property
     def url(self) -> str:
@@ -79,6 +116,131 @@ class StripeStandIn:
 
     def up(self, hook: str) -> None:
         self._down.discard(hook)
+
+    # -- Stripe's own doings ------------------------------------------------------------
+
+    def fail_meter_event(self, identifier: str, code: str = "customer_not_found") -> None:
+        """Drop an accepted meter event, as Stripe's asynchronous validation does."""
+        with self._lock:
+            event = self.state.meter_events.pop(identifier)
+            self.state.meter_errors.append({"identifier": identifier, "code": code, **event})
+
+    def bill_period(self, customer_id: str, start: int, end: int, outcome: str = "paid") -> str:
+        """Invoice the customer's metered usage in ``[start, end)``; returns the invoice's id.
+
+        ``outcome``: ``paid``, ``failed`` (the card was declined) or ``action_required``
+        (the bank asks the card holder to confirm). Raises the events Stripe raises.
+        """
+        with self._lock:
+            [subscription] = [
+                s
+                for s in self.state.subscriptions.values()
+                if s["customer"] == customer_id and s["status"] == "active"
+            ]
+            price = self.state.prices[subscription["items"]["data"][0]["price"]["id"]]
+            meter = self.state.meters[price["recurring"]["meter"]]
+            units = self._summed(meter, customer_id, start, end)
+            amount = int(
+                (Decimal(units) * Decimal(price["unit_amount_decimal"])).quantize(
+                    Decimal(1), ROUND_HALF_EVEN
+                )
+            )
+            invoice_id = self._next("in")
+            bill = invoice(invoice_id, customer_id, "draft", amount, currency=price["currency"])
+            bill.update(
+                subscription=subscription["id"],
+                created=end,
+                period_start=start,
+                period_end=end,
+                lines={"data": [{"period": {"start": start, "end": end}, "quantity": units}]},
+            )
+            self.state.invoices[invoice_id] = bill
+            self._raise("invoice.created", bill)
+            bill["status"] = "open"
+            self._raise("invoice.finalized", bill)
+            bill["attempt_count"] = 1
+            if outcome == "paid":
+                self._settle(bill, "paid")
+            elif outcome == "failed":
+                self._raise("invoice.payment_failed", bill)
+            else:
+                self._raise("invoice.payment_action_required", bill)
+            return invoice_id
+
+    def settle_invoice(self, invoice_id: str, status: str) -> None:
+        """The invoice is ``paid``, ``void`` or ``uncollectible`` (a retry, an operator)."""
+        with self._lock:
+            self._settle(self.state.invoices[invoice_id], status)
+
+    def detach_card(self, customer_id: str) -> None:
+        """The customer's card is removed (in the Customer Portal or the Dashboard)."""
+        with self._lock:
+            customer = self.state.customers[customer_id]
+            card = customer["invoice_settings"]["default_payment_method"]
+            customer["invoice_settings"]["default_payment_method"] = None
+            self._raise(
+                "payment_method.detached",
+                {"id": card, "object": "payment_method", "customer": None},
+                previous={"customer": customer_id},
+            )
+            self._raise("customer.updated", customer)
+
+    def cancel_subscription(self, subscription_id: str) -> None:
+        """The subscription ends (cancelled in the Dashboard, or after failed retries)."""
+        with self._lock:
+            self._cancel(subscription_id)
+
+    def deliver(
+        self, sink: Sink, *, order: Callable[[list], Iterable] = list, times: int = 1
+    ) -> list[Any]:
+        """Send the events raised since the last delivery to ``sink``, signed.
+
+        ``order`` rearranges them (``reversed``: newest first), ``times`` sends each
+        that often: Stripe promises neither order nor a single delivery.
+        """
+        with self._lock:
+            fresh = self.state.events[self.state.delivered :]
+            self.state.delivered = len(self.state.events)
+        answers = []
+        for event in order(fresh):
+            payload = json.dumps(event).encode()
+            for _ in range(times):
+                answers.append(sink(payload, signature_header(payload)))
+        return answers
+
+    def _settle(self, bill: dict[str, Any], status: str) -> None:
+        bill["status"] = status
+        if status == "paid":
+            bill["amount_paid"] = bill["amount_due"]
+            bill["status_transitions"] = {"paid_at": bill["period_end"] + 3600}
+        kind = {"paid": "invoice.paid", "void": "invoice.voided"}.get(
+            status, "invoice.marked_uncollectible"
+        )
+        self._raise(kind, bill)
+
+    def _cancel(self, subscription_id: str) -> dict[str, Any]:
+        subscription = self.state.subscriptions[subscription_id]
+        subscription["status"] = "canceled"
+        self._raise("customer.subscription.deleted", subscription)
+        return subscription
+
+    def _raise(self, kind: str, obj: dict[str, Any], previous: dict | None = None) -> None:
+        """Queue the event Stripe raises for a change, with a copy of the object as it is."""
+        event = json.loads(event_payload(kind, json.loads(json.dumps(obj)), self._next("evt")))
+        if previous:
+            event["data"]["previous_attributes"] = previous
+        self.state.events.append(event)
+
+    def _summed(self, meter: dict[str, Any], customer_id: str, start: int, end: int) -> int:
+        key = meter["customer_mapping"]["event_payload_key"]
+        value_key = meter["value_settings"]["event_payload_key"]
+        return sum(
+            int(e["payload"][value_key])
+            for e in self.state.meter_events.values()
+            if e["event_name"] == meter["event_name"]
+            and e["payload"].get(key) == customer_id
+            and start <= e["timestamp"] < end
+        )
 
     # -- what the tests look at --------------------------------------------------------
 
@@ -110,12 +272,19 @@ class StripeStandIn:
             def do_POST(self) -> None:
                 self._serve("POST")
 
+            def do_DELETE(self) -> None:
+                self._serve("DELETE")
+
             def _serve(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                form = dict(parse_qsl(raw.decode(), keep_blank_values=True))
+                query = urlsplit(self.path).query
+                form = dict(parse_qsl(raw.decode() or query, keep_blank_values=True))
                 key = self.headers.get("Idempotency-Key")
-                authorised = self.headers.get("Authorization") == f"Bearer {API_KEY}"
+                authorised = self.headers.get("Authorization") in (
+                    f"Bearer {API_KEY}",
+                    f"Bearer {SETUP_KEY}",
+                )
                 status, body = stand_in._answer(method, self.path, form, key, authorised)
                 with stand_in._lock:
                     stand_in.requests.append(Recorded(method, self.path, form, key, raw, status))
@@ -155,15 +324,19 @@ class StripeStandIn:
                     "id": self._next("cus"),
                     "object": "customer",
                     "name": form.get("name"),
+                    "email": None,
+                    "address": None,
                     "metadata": _nested(form, "metadata"),
                     "invoice_settings": {"default_payment_method": None},
                 }
+                customer.update(_contact(form))
                 self.state.customers[customer["id"]] = customer
                 return 200, customer
             customer = self.state.customers.get(parts[2]) if len(parts) == 3 else None
             if customer is None:
                 return 404, _error("invalid_request_error", "No such customer")
             if method == "POST":
+                customer.update(_contact(form))
                 default = form.get("invoice_settings[default_payment_method]")
                 if default is not None:
                     customer["invoice_settings"]["default_payment_method"] = default
@@ -198,16 +371,32 @@ class StripeStandIn:
             if intent is None:
                 return 404, _error("invalid_request_error", "No such setupintent")
             return 200, intent
-        if parts == ["v1", "subscriptions"] and method == "POST":
-            subscription = {
-                "id": self._next("sub"),
-                "object": "subscription",
+        if parts[:2] == ["v1", "subscriptions"]:
+            return self._subscriptions(method, parts[2:], form)
+        if parts[:2] == ["v1", "invoices"]:
+            if len(parts) == 3:
+                return _found(self.state.invoices.get(parts[2]), "invoice")
+            listed = [
+                i
+                for i in self.state.invoices.values()
+                if i["customer"] == form.get("customer")
+                and form.get("status") in (None, i["status"])
+            ]
+            return 200, _page(listed, "/v1/invoices")
+        if parts[:3] == ["v1", "billing", "meters"]:
+            return self._meters(method, parts[3:], form)
+        if parts[:2] in (["v1", "products"], ["v1", "prices"], ["v1", "webhook_endpoints"]):
+            return self._catalogue(method, parts[1], parts[2:], form)
+        if parts == ["v1", "billing_portal", "sessions"] and method == "POST":
+            session = {
+                "id": self._next("bps"),
+                "object": "billing_portal.session",
                 "customer": form.get("customer"),
-                "items": {"data": [{"price": {"id": form.get("items[0][price]")}}]},
-                "metadata": _nested(form, "metadata"),
-                "status": "active",
+                "return_url": form.get("return_url"),
             }
-            return 200, subscription
+            session["url"] = f"{self.url}/portal/{session['id']}"
+            self.state.portal_sessions[session["id"]] = session
+            return 200, session
         if parts == ["v1", "billing", "meter_events"] and method == "POST":
             identifier = form.get("identifier", "")
             if identifier in self.state.meter_events:
@@ -228,6 +417,99 @@ class StripeStandIn:
             return 200, event
         return 404, _error("invalid_request_error", f"Unrecognized request URL ({path})")
 
+    def _subscriptions(
+        self, method: str, rest: list[str], form: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        if not rest and method == "POST":
+            price = form.get("items[0][price]")
+            if price not in self.state.prices:
+                return 400, _error("invalid_request_error", f"No such price: '{price}'")
+            subscription = {
+                "id": self._next("sub"),
+                "object": "subscription",
+                "customer": form.get("customer"),
+                "items": {"data": [{"price": {"id": price}}]},
+                "metadata": _nested(form, "metadata"),
+                "status": "active",
+            }
+            self.state.subscriptions[subscription["id"]] = subscription
+            return 200, subscription
+        subscription = self.state.subscriptions.get(rest[0]) if rest else None
+        if subscription is not None and method == "DELETE":
+            return 200, self._cancel(subscription["id"])
+        return _found(subscription, "subscription")
+
+    def _meters(
+        self, method: str, rest: list[str], form: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        if not rest and method == "POST":
+            meter = {
+                "id": self._next("mtr"),
+                "object": "billing.meter",
+                "display_name": form.get("display_name"),
+                "event_name": form.get("event_name"),
+                "default_aggregation": {"formula": form.get("default_aggregation[formula]")},
+                "customer_mapping": {
+                    "type": form.get("customer_mapping[type]"),
+                    "event_payload_key": form.get("customer_mapping[event_payload_key]"),
+                },
+                "value_settings": {
+                    "event_payload_key": form.get("value_settings[event_payload_key]", "value")
+                },
+                "status": "active",
+            }
+            if any(m["event_name"] == meter["event_name"] for m in self.state.meters.values()):
+                return 400, _error("invalid_request_error", "A meter with this event_name exists")
+            self.state.meters[meter["id"]] = meter
+            return 200, meter
+        if not rest:
+            return 200, _page(list(self.state.meters.values()), "/v1/billing/meters")
+        meter = self.state.meters.get(rest[0])
+        if meter is None or rest[1:] != ["event_summaries"]:
+            return _found(meter if len(rest) == 1 else None, "billing.meter")
+        start, end = int(form["start_time"]), int(form["end_time"])
+        summary = {
+            "id": self._next("mtrusg"),
+            "object": "billing.meter_event_summary",
+            "meter": meter["id"],
+            "start_time": start,
+            "end_time": end,
+            "aggregated_value": float(self._summed(meter, form["customer"], start, end)),
+        }
+        return 200, _page([summary], f"/v1/billing/meters/{meter['id']}/event_summaries")
+
+    def _catalogue(
+        self, method: str, kind: str, rest: list[str], form: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """Products, prices and webhook endpoints: created, listed, retrieved, updated."""
+        store = getattr(self.state, kind)
+        if not rest and method == "GET":
+            listed = list(store.values())
+            keys = [v for k, v in form.items() if k.startswith("lookup_keys[")]
+            if keys:
+                listed = [p for p in listed if p.get("lookup_key") in keys]
+            if form.get("active") == "true":
+                listed = [p for p in listed if p.get("active", True)]
+            return 200, _page(listed, f"/v1/{kind}")
+        if not rest and method == "POST":
+            prefix = {"products": "prod", "prices": "price", "webhook_endpoints": "we"}[kind]
+            obj = {"id": form.get("id") or self._next(prefix), "active": True}
+            store[obj["id"]] = obj
+        else:
+            obj = store.get(rest[0]) if rest else None
+            if obj is not None and method == "DELETE":
+                del store[obj["id"]]
+                return 200, {"id": obj["id"], "object": obj["object"], "deleted": True}
+            if obj is None or method == "GET":
+                return _found(obj, kind)
+        obj.update(_unflattened(form))
+        obj["object"] = {"webhook_endpoints": "webhook_endpoint"}.get(kind, kind[:-1])
+        if kind == "webhook_endpoints" and "secret" not in obj:
+            obj["secret"] = WEBHOOK_SECRET
+        if "active" in form:
+            obj["active"] = form["active"] == "true"
+        return 200, obj
+
 
 def _hook_of(path: str) -> str:
     parts = path.split("?")[0].strip("/").split("/")
@@ -241,6 +523,39 @@ def _hook_of(path: str) -> str:
 def _nested(form: dict[str, str], name: str) -> dict[str, str]:
     prefix = f"{name}["
     return {k[len(prefix) : -1]: v for k, v in form.items() if k.startswith(prefix)}
+
+
+def _unflattened(form: dict[str, str]) -> dict[str, Any]:
+    """A form body (``a[b]=1``, ``e[0]=x``) as the nested object it encodes."""
+    result: dict[str, Any] = {}
+    for key, value in form.items():
+        names = key.replace("]", "").split("[")
+        node = result
+        for name, after in itertools.pairwise(names):
+            node = node.setdefault(name, [] if after.isdigit() else {})
+            if isinstance(node, list):
+                break
+        if isinstance(node, list):
+            node.append(value)
+        else:
+            node[names[-1]] = value
+    return result
+
+
+def _contact(form: dict[str, str]) -> dict[str, Any]:
+    """The e-mail and address a customer create or update sets."""
+    given = _unflattened(form)
+    return {key: given[key] for key in ("email", "address") if key in given}
+
+
+def _found(obj: dict[str, Any] | None, kind: str) -> tuple[int, dict[str, Any]]:
+    if obj is None:
+        return 404, _error("invalid_request_error", f"No such {kind}")
+    return 200, obj
+
+
+def _page(data: list[dict[str, Any]], url: str) -> dict[str, Any]:
+    return {"object": "list", "data": data, "has_more": False, "url": url}
 
 
 def _error(kind: str, message: str) -> dict[str, Any]:
@@ -275,7 +590,9 @@ def event_payload(kind: str, obj: dict[str, Any], event_id: str) -> bytes:
     ).encode()
 
 
-def invoice(invoice_id: str, customer: str, status: str, amount: int = 1234) -> dict[str, Any]:
+def invoice(
+    invoice_id: str, customer: str, status: str, amount: int = 1234, currency: str = "usd"
+) -> dict[str, Any]:
     """A Stripe invoice object with one metered line."""
     return {
         "id": invoice_id,
@@ -283,8 +600,9 @@ def invoice(invoice_id: str, customer: str, status: str, amount: int = 1234) -> 
         "customer": customer,
         "number": f"YC-{invoice_id[-4:]}",
         "status": status,
-        "currency": "usd",
+        "currency": currency,
         "amount_due": amount,
+        "attempt_count": 0 if status == "draft" else 1,
         "amount_paid": amount if status == "paid" else 0,
         "created": 1764547200,
         "period_start": 1764547200,
@@ -293,6 +611,20 @@ def invoice(invoice_id: str, customer: str, status: str, amount: int = 1234) -> 
         "status_transitions": {"paid_at": 1764550800 if status == "paid" else None},
         "lines": {"data": [{"period": {"start": 1761955200, "end": 1764547200}}]},
     }
+
+
+def set_up_account(stand_in: StripeStandIn, currency: str = "usd") -> dict[str, str]:
+    """Set the stand-in's account up as ``scripts/admin stripe setup`` does; the secret's values."""
+    from functions.billing.stripe_setup import StripeSetup
+
+    client = stripe.StripeClient(SETUP_KEY, base_addresses={"api": stand_in.url})
+    return StripeSetup(client, secretsmanager=None, secret_id="", say=lambda _: None).make(
+        portal_url=PORTAL_URL,
+        currency=currency,
+        restricted_key=API_KEY,
+        meter_event="yarracloud_compute",
+        held={},
+    )
 
 
 @pytest.fixture

@@ -131,7 +131,6 @@ def portal_config(database_url: str) -> PortalConfig:
         secret_key="test-secret-key-0123456789abcdef",
         secure_cookies=True,
         environment="test",
-        login_rate_limit="1000 per minute",
         clock=Clock(time.time()),
     )
 

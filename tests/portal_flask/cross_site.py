@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from functions.core.models import Task
+from tests.portal_flask.helpers import sign_in
 
 
 def site_b_task(portal) -> str:
@@ -56,6 +57,24 @@ def site_b_key(portal) -> dict[str, str]:
     return {"user_name": "carol", "key_id": key["AccessKeyId"]}
 
 
+def site_b_account(portal) -> int:
+    """A sign-in of carol's at site-b."""
+    return portal.account("site_user", "site-b").id
+
+
+def site_b_session(portal) -> dict[str, int]:
+    """A signed-in session of a site-b account: the session's route arguments."""
+    account = portal.account("site_user", "site-b")
+    client = portal.client()
+    sign_in(client, account)
+    with portal.app.app_context():
+        from portal_flask.extensions import db
+        from portal_flask.models import AccountSession
+
+        row = db.session.scalar(db.select(AccountSession).filter_by(account_id=account.id))
+        return {"account_id": account.id, "session_id": row.id}
+
+
 OTHER_SITE: dict[str, Callable[[Any], dict[str, Any]]] = {
     "tasks.detail": lambda portal: {"task_id": site_b_task(portal)},
     "modes.destination_remove": lambda portal: {"name": site_b_destination(portal)},
@@ -66,6 +85,12 @@ OTHER_SITE: dict[str, Callable[[Any], dict[str, Any]]] = {
     "keys.revoke": site_b_key,
     "keys.set_active": site_b_key,
     "keys.agent_config": site_b_key,
+    "accounts.detail": lambda portal: {"account_id": site_b_account(portal)},
+    "accounts.disable": lambda portal: {"account_id": site_b_account(portal)},
+    "accounts.enable": lambda portal: {"account_id": site_b_account(portal)},
+    "accounts.revoke_all": lambda portal: {"account_id": site_b_account(portal)},
+    "accounts.revoke_session": site_b_session,
+    "auth.revoke_session": lambda portal: {"session_id": site_b_session(portal)["session_id"]},
     "admin.suspend": lambda portal: {"site_id": "site-b"},
     "admin.resume": lambda portal: {"site_id": "site-b"},
 }
@@ -73,6 +98,7 @@ OTHER_SITE: dict[str, Callable[[Any], dict[str, Any]]] = {
 
 NOT_SITE_OBJECTS: dict[str, str] = {
     "static": "files shipped with the portal",
+    "auth.reset_password": "a one-time reset token, which names its own account",
     "modes.edit": "a mode of the shared catalog; the settings shown are the account's own site's",
 }
 """Routes with arguments that name no site's object, and why."""

@@ -75,3 +75,36 @@ def post_form(client: FlaskClient, path: str, data: dict, token_from: str | None
     """POST ``data`` to ``path`` with a valid CSRF token (read from ``token_from`` or ``path``)."""
     token = csrf_token(client, token_from or path)
     return client.post(path, data={"csrf_token": token, **data})
+
+
+COOKIES = ("yc_session", "yc_remember")
+"""The cookies that carry a sign-in."""
+
+
+def captured_cookies(client: FlaskClient) -> dict[str, str]:
+    """The sign-in cookies ``client`` holds, as an attacker who copied them would have them."""
+    held = {name: client.get_cookie(name) for name in COOKIES}
+    return {name: cookie.value for name, cookie in held.items() if cookie is not None}
+
+
+def client_with(portal, cookies: dict[str, str]) -> FlaskClient:
+    """A fresh client (another browser) holding only ``cookies``."""
+    client = portal.client()
+    for name, value in cookies.items():
+        client.set_cookie(name, value)
+    return client
+
+
+def pages_opened(portal, client: FlaskClient) -> list[str]:
+    """The portal's pages (GET routes without arguments, except the public ones) ``client`` opens.
+
+    A signed-out client is sent to the sign-in page from every one of them.
+    """
+    public = {"auth.sign_in", "auth.forgot_password", "portal.health"}
+    opened = []
+    for rule in portal.app.url_map.iter_rules():
+        if rule.arguments or "GET" not in rule.methods or rule.endpoint in public:
+            continue
+        if client.get(rule.rule).status_code == 200:
+            opened.append(rule.rule)
+    return opened

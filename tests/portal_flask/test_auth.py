@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from portal_flask.models import Account
 from tests.portal_flask.helpers import csrf_token
 
 
@@ -43,15 +42,3 @@ def test_signed_out_visitors_are_sent_to_sign_in_with_the_page_they_wanted(porta
     response = client.get("/tasks/?status=FAILED")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/auth/sign-in?next=")
-
-
-def test_a_disabled_account_cannot_sign_in(portal, client, make_account, sign_in):
-    admin = make_account()
-    with portal.app.app_context():
-        from portal_flask.extensions import db
-
-        db.session.get(Account, admin.id).disabled = True
-        db.session.commit()
-    page = sign_in(client, admin).get_data(as_text=True)
-    assert "disabled" in page
-    assert client.get("/tasks/").status_code == 302

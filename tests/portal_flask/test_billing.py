@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from functions.administration.display import money
+from functions.core.errors import ConfigurationError
 from functions.core.models import Site, Task
-from portal_flask.config import StripeConfig
+from portal_flask import create_app
+from portal_flask.config import PortalConfig, StripeConfig
 from portal_flask.extensions import db
 from portal_flask.models import AuditLog, Invoice
 from tests.helpers.stripe_server import (
@@ -14,6 +16,7 @@ from tests.helpers.stripe_server import (
     WEBHOOK_SECRET,
     event_payload,
     invoice,
+    set_up_account,
     signature_header,
     stripe_api,
 )
@@ -27,7 +30,8 @@ TASK = "2c9a5f0e-7b1d-4c3e-8f2a-6d5b4c3a2e1f"
 @pytest.fixture
 def stripe_portal(portal, stripe_api):
     """The portal with Stripe configured to the stand-in, and site-a billed by card."""
-    stripe = StripeConfig(API_KEY, WEBHOOK_SECRET, api_base=stripe_api.url)
+    secret = set_up_account(stripe_api)
+    stripe = StripeConfig(API_KEY, WEBHOOK_SECRET, secret["price_id"], api_base=stripe_api.url)
     portal.app.config["PORTAL"] = portal.config.with_(stripe=stripe)
     Site("site-a").update(actions=[Site.billing_mode.set("stripe")])
     return portal
@@ -86,7 +90,9 @@ def test_the_webhook_saves_the_card_and_records_invoices(
     site = Site.get("site-a", consistent_read=True)
     assert site.payment_method_valid
 
-    failed = invoice("in_p0001", site.stripe_customer_id, "open", amount=4321)
+    failed = stripe_api.add_invoice(
+        invoice("in_p0001", site.stripe_customer_id, "open", amount=4321)
+    )
     assert post_event(hook, "invoice.payment_failed", failed, "evt_p2").status_code == 200
     replay = post_event(hook, "invoice.payment_failed", failed, "evt_p2")
     assert replay.status_code == 200 and replay.get_json()["action"] == "replayed"
@@ -94,7 +100,7 @@ def test_the_webhook_saves_the_card_and_records_invoices(
     assert "last invoice could not be paid" in page
     assert "$43.21" in page and "YC-0001" in page
 
-    paid = invoice("in_p0001", site.stripe_customer_id, "paid", amount=4321)
+    paid = stripe_api.add_invoice(invoice("in_p0001", site.stripe_customer_id, "paid", amount=4321))
     assert post_event(hook, "invoice.paid", paid, "evt_p3").status_code == 200
     with stripe_portal.app.app_context():
         [stored] = db.session.scalars(db.select(Invoice)).all()
@@ -122,3 +128,95 @@ def test_a_finished_tasks_cost_shows_on_the_billing_page(portal, client, make_ac
     page = client.get("/billing/").get_data(as_text=True)
     cost = money(int(task.cost_micros), "USD", places=4)
     assert f'<td class="num" id="site-cost">{cost}</td>' in page
+
+
+def test_the_operator_bills_a_site_through_stripe_with_its_billing_contact(
+    stripe_portal, stripe_api, make_account, sign_in
+):
+    Site("site-a").update(actions=[Site.billing_mode.set("none")])
+    operator = stripe_portal.client()
+    sign_in(operator, make_account("operator"))
+    contact = {
+        "site": "site-a",
+        "mode": "stripe",
+        "email": "accounts@site-a.example",
+        "line1": "1 Main St",
+        "city": "Boston",
+        "postal_code": "02115",
+        "country": "us",
+    }
+    incomplete = post_form(
+        operator, "/admin/sites/billing", {**contact, "city": ""}, token_from="/admin/"
+    )
+    assert incomplete.status_code == 302
+    page = operator.get("/admin/").get_data(as_text=True)
+    assert "the billing address has no city" in page
+    assert Site.get("site-a", consistent_read=True).billing_mode == "none"
+
+    saved = post_form(operator, "/admin/sites/billing", contact, token_from="/admin/")
+    assert saved.status_code == 302
+    site = Site.get("site-a", consistent_read=True)
+    assert site.billing_mode == "stripe"
+    customer = stripe_api.state.customers[site.stripe_customer_id]
+    assert customer["email"] == "accounts@site-a.example"
+    assert customer["address"]["country"] == "US"
+    [session] = stripe_api.state.sessions.values()
+    assert session["url"] in operator.get("/admin/").get_data(as_text=True)
+    with stripe_portal.app.app_context():
+        entry = db.session.scalar(db.select(AuditLog).where(AuditLog.action == "site.billing"))
+        assert entry.target == "site-a"
+
+
+def test_the_site_administrator_reaches_stripes_customer_portal(
+    stripe_portal, stripe_api, client, make_account, sign_in
+):
+    sign_in(client, make_account("site_admin", "site-a"))
+    assert "customer-portal" not in client.get("/billing/").get_data(as_text=True)
+    assert post_form(client, "/billing/card", {}, token_from="/billing/").status_code == 303
+    assert 'id="customer-portal"' in client.get("/billing/").get_data(as_text=True)
+    response = post_form(client, "/billing/stripe", {}, token_from="/billing/")
+    assert response.status_code == 303
+    [session] = stripe_api.state.portal_sessions.values()
+    assert response.headers["Location"] == session["url"]
+    site = Site.get("site-a", consistent_read=True)
+    assert session["customer"] == site.stripe_customer_id
+    assert session["return_url"] == "https://localhost/billing/"
+
+
+def test_a_payment_the_bank_wants_confirmed_is_shown_on_the_billing_page(
+    stripe_portal, stripe_api, client, make_account, sign_in
+):
+    sign_in(client, make_account("site_admin", "site-a"))
+    assert post_form(client, "/billing/card", {}, token_from="/billing/").status_code == 303
+    site = Site.get("site-a", consistent_read=True)
+    bill = stripe_api.add_invoice(invoice("in_p0020", site.stripe_customer_id, "open"))
+    hook = stripe_portal.client()
+    assert post_event(hook, "invoice.payment_action_required", bill, "evt_a1").status_code == 200
+    page = client.get("/billing/").get_data(as_text=True)
+    assert "bank asks to confirm the payment" in page
+    assert "https://invoice.stripe.test/in_p0020" in page
+
+
+def test_the_portal_reads_stripe_from_its_secret_and_says_what_is_missing(
+    seeded_cloud, stripe_api, tmp_path
+):
+    secret = set_up_account(stripe_api)
+    cloud, _ = seeded_cloud(
+        poll=False, settings_overrides={"stripe_api_base": stripe_api.url}, stripe_secret=secret
+    )
+    env = {
+        **cloud.client_env(),
+        **cloud.settings.to_env(),
+        "YC_PORTAL_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
+        "YC_PORTAL_SECRET_KEY": "test-secret-key-0123456789abcdef",
+    }
+    assert not [name for name, value in env.items() if API_KEY in value or "whsec" in value]
+    config = PortalConfig.from_env(env)
+    assert config.stripe == StripeConfig(
+        API_KEY, WEBHOOK_SECRET, secret["price_id"], "usd", stripe_api.url
+    )
+    create_app(config.with_(auto_migrate=True))
+
+    del stripe_api.state.prices[secret["price_id"]]
+    with pytest.raises(ConfigurationError, match=f"the Price {secret['price_id']} does not exist"):
+        create_app(config)

@@ -62,7 +62,7 @@ def test_create_account_prints_a_generated_password_once_and_refuses_a_duplicate
         "site-a",
     )
     assert again.returncode == 2
-    assert "exists already" in again.stderr
+    assert "has a sign-in already" in again.stderr
     assert "Traceback" not in again.stderr
     engine = create_engine(env["YC_PORTAL_DATABASE_URL"])
     with engine.connect() as connection:

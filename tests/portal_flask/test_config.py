@@ -34,12 +34,23 @@ def test_a_database_url_needs_a_secret_key(tmp_path):
 
 def test_plain_http_and_numbers_come_from_the_environment(tmp_path):
     config = PortalConfig.from_env(
-        {"YC_PORTAL_PLAIN_HTTP": "1", "YC_PORTAL_MAX_FAILED_LOGINS": "3"}, var_dir=tmp_path
+        {
+            "YC_PORTAL_PLAIN_HTTP": "1",
+            "YC_PORTAL_MAX_FAILED_SIGN_INS": "3",
+            "YC_PORTAL_REMEMBER_DAYS": "7",
+            "YC_PORTAL_SMTP_HOST": "mail.example.org",
+        },
+        var_dir=tmp_path,
     )
     assert config.secure_cookies is False
-    assert config.max_failed_logins == 3
-    with pytest.raises(ConfigurationError, match="YC_PORTAL_LOCKOUT_SECONDS must be an integer"):
-        PortalConfig.from_env({"YC_PORTAL_LOCKOUT_SECONDS": "soon"}, var_dir=tmp_path)
+    assert config.max_failed_sign_ins == 3
+    assert config.remember_days == 7
+    assert config.smtp_host == "mail.example.org"
+    assert PortalConfig.from_env({}, var_dir=tmp_path).remember_days == 30
+    with pytest.raises(
+        ConfigurationError, match="YC_PORTAL_SIGN_IN_WINDOW_SECONDS must be an integer"
+    ):
+        PortalConfig.from_env({"YC_PORTAL_SIGN_IN_WINDOW_SECONDS": "soon"}, var_dir=tmp_path)
 
 
 def test_the_api_url_comes_from_the_environment_for_agent_configs(tmp_path):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 
 import pytest
+from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from functions.core.models import User
 from portal_flask.extensions import db
@@ -119,15 +121,65 @@ def test_a_second_key_then_deactivate_activate_and_revoke(portal, admin_client):
     assert actions == ["user.create", "key.create", "key.deactivate", "key.activate", "key.revoke"]
 
 
+def test_the_portals_role_manages_site_users_under_their_path_and_no_other_user(
+    portal, admin_client
+):
+    """The portal's IAM policy (resources.json), evaluated by moto's IAM policy evaluator
+    against the ARNs of real users in the emulator.
+
+    The emulator's own enforcement cannot show this: for IAM's user actions it
+    checks every policy against the resource ``*``, never the user's ARN.
+    """
+    resources = portal.cloud.resources
+    create_user(admin_client, "scanner1")
+    site_user = iam(portal).get_user(UserName="scanner1")["User"]
+    assert (
+        site_user["Path"]
+        == resources.site_user_path()
+        == "/" + portal.cloud.prefix + "/site-users/"
+    )
+    administrator = iam(portal).create_user(UserName="administrator")["User"]
+    elsewhere = iam(portal).create_user(UserName="ci", Path="/automation/")["User"]
+    group = iam(portal).get_group(GroupName=resources.site_user_group())["Group"]["Arn"]
+    admins = iam(portal).create_group(GroupName="admins")["Group"]["Arn"]
+
+    policy = resources.site_user_administration_policy()
+    evaluator = IAMPolicy(json.dumps(policy))
+    (statement,) = policy["Statement"]
+    for action in statement["Action"]:
+        assert evaluator.is_action_permitted(action, site_user["Arn"]) == PermissionResult.PERMITTED
+        for outsider in (administrator["Arn"], elsewhere["Arn"]):
+            refused = evaluator.is_action_permitted(action, outsider)
+            assert refused != PermissionResult.PERMITTED, (action, outsider)
+    assert evaluator.is_action_permitted("iam:AddUserToGroup", group) == PermissionResult.PERMITTED
+    assert evaluator.is_action_permitted("iam:AddUserToGroup", admins) != PermissionResult.PERMITTED
+    assert evaluator.is_action_permitted("iam:CreatePolicy", "*") != PermissionResult.PERMITTED
+
+
 def test_a_taken_or_bad_user_name_is_refused_with_the_reason(portal, admin_client):
     response = create_user(admin_client, "alice")
     assert response.status_code == 302
     page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "user alice exists already (at site site-a)" in page
+    assert "alice is taken; choose another, or give the existing one a new key" in page
     response = create_user(admin_client, "has space")
     page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "no spaces" in page
     assert iam(portal).list_users()["Users"] == []
+
+
+def test_no_message_names_another_site_or_its_users(portal, admin_client, make_account):
+    """Each form that checks uniqueness, given a name taken at site-b."""
+    response = create_user(admin_client, "carol")
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "No user created: the user name carol is taken; choose another." in page
+    assert "site-b" not in page and "existing one" not in page
+    taken = make_account("site_user", "site-b")
+    response = post_form(
+        admin_client, "/keys/users/alice/sign-in", {"email": taken.email}, token_from="/keys/"
+    )
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "No sign-in created: that email address has a sign-in already; give another." in page
+    assert "site-b" not in page and taken.email not in page
 
 
 def test_another_sites_user_answers_404(portal, admin_client):

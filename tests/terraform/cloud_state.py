@@ -13,11 +13,13 @@ def _name(arn: str) -> str:
 
 
 def snapshot(endpoint: str, region: str, prefix: str) -> dict[str, Any]:
-    """Buckets, queues (+ DLQ and redrive), pattern rules (+ targets) and tables of ``prefix``."""
+    """Buckets, queues (+ DLQ and redrive), pattern rules (+ targets), tables and secrets of
+    ``prefix`` (not the portal's own, which the local cloud does not host)."""
     s3 = emulator_client(endpoint, "s3", region)
     sqs = emulator_client(endpoint, "sqs", region)
     events = emulator_client(endpoint, "events", region)
     dynamodb = emulator_client(endpoint, "dynamodb", region)
+    secretsmanager = emulator_client(endpoint, "secretsmanager", region)
 
     buckets = {}
     for bucket in s3.list_buckets()["Buckets"]:
@@ -73,7 +75,18 @@ def snapshot(endpoint: str, region: str, prefix: str) -> dict[str, Any]:
             },
             "ttl": ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") == "ENABLED" else None,
         }
-    return {"buckets": buckets, "queues": queues, "rules": rules, "tables": tables}
+    secrets = {
+        secret["Name"]: secret.get("Description")
+        for secret in secretsmanager.list_secrets()["SecretList"]
+        if secret["Name"].startswith(f"{prefix}/") and "/portal/" not in secret["Name"]
+    }
+    return {
+        "buckets": buckets,
+        "queues": queues,
+        "rules": rules,
+        "tables": tables,
+        "secrets": secrets,
+    }
 
 
 def site_user_policy(endpoint: str, group: str) -> dict[str, Any]:

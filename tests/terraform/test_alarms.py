@@ -92,6 +92,7 @@ def metrics(seeded_cloud, capfd) -> dict[tuple[str, str, frozenset], str]:
     assert cloud.wait_for_task(failing, {"SUCCEEDED", "FAILED"}).status == "FAILED"
     cloud.sweep()
     cloud.drain_billing_outbox()
+    cloud.reconcile_billing()
     return emitted_metrics(capfd.readouterr().out)
 
 

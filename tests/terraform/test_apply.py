@@ -192,6 +192,7 @@ def test_destroy_removes_everything(deployed: Deployed):
             "queues": {},
             "rules": {},
             "tables": {},
+            "secrets": {},
         }
         assert emulator_client(endpoint, "lambda", region).list_functions()["Functions"] == []
     groups = emulator_client(endpoint, "iam").list_groups()["Groups"]

@@ -25,7 +25,7 @@ def test_the_package_holds_every_handler_and_is_reproducible(tmp_path: Path):
     first = deploy.build_lambda_zip(tmp_path / "a" / "functions.zip", [], run=None)
     second = deploy.build_lambda_zip(tmp_path / "b" / "functions.zip", [], run=None)
     names = set(zipfile.ZipFile(first).namelist())
-    for handler in ("api", "submit", "job_state", "sweeper", "billing_outbox"):
+    for handler in ("api", "submit", "job_state", "sweeper", "billing_outbox", "billing_reconcile"):
         assert f"functions/handlers/{handler}.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert first.read_bytes() == second.read_bytes()

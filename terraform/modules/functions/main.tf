@@ -18,6 +18,9 @@ locals {
   timeouts  = merge({ api = 29 }, local.schedule_timeouts, local.queue_timeouts)
   functions = keys(local.timeouts)
 
+  # The functions that talk to Stripe, and so read its secret at cold start.
+  stripe_functions = ["billing_outbox", "billing_reconcile"]
+
   all_tables = keys(local.d.tables)
   access = {
     for fn in local.functions : fn => lookup(var.access, fn, {
@@ -33,11 +36,11 @@ locals {
     YC_JOB_QUEUE_ON_DEMAND       = local.d.batch.job_queues.on_demand.name
     YC_JOB_DEFINITION            = local.d.batch.job_definition.name
     YC_ENVIRONMENT               = var.environment
+    YC_STRIPE_SECRET             = var.stripe_secret_arn
     POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
   })
   environment = merge(local.settings_environment,
     var.sentry_dsn == null ? {} : { SENTRY_DSN = var.sentry_dsn },
-    var.stripe_api_key == null ? {} : { YC_STRIPE_API_KEY = var.stripe_api_key },
   )
   batch_actions = {
     submit    = ["batch:SubmitJob", "batch:TagResource"]
@@ -86,6 +89,14 @@ data "aws_iam_policy_document" "function" {
     sid       = "RegionKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
     resources = [var.kms_key_arn]
+  }
+  dynamic "statement" {
+    for_each = contains(local.stripe_functions, each.key) ? [1] : []
+    content {
+      sid       = "ReadStripeSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [var.stripe_secret_arn]
+    }
   }
   dynamic "statement" {
     for_each = length(local.access[each.key].read_buckets) > 0 ? [1] : []

@@ -55,11 +55,9 @@ variable "sentry_dsn" {
   sensitive   = true
 }
 
-variable "stripe_api_key" {
-  description = "Stripe's secret key (read from SSM by the root); null: no Stripe billing."
+variable "stripe_secret_arn" {
+  description = "The Secrets Manager secret holding Stripe's key and ids (its value is set by scripts/admin stripe setup)."
   type        = string
-  default     = null
-  sensitive   = true
 }
 
 variable "environment" {
@@ -137,6 +135,12 @@ variable "access" {
       read_buckets   = ["in", "out"]
       delete_buckets = ["in"]
       batch          = ["submit", "describe"]
+    }
+    billing_reconcile = {
+      tables         = ["billing_outbox", "site", "usage_rollup"]
+      read_buckets   = []
+      delete_buckets = []
+      batch          = []
     }
     billing_outbox = {
       tables         = ["billing_outbox", "site", "usage", "usage_rollup"]

@@ -28,6 +28,16 @@ locals {
       service     = "billing_outbox", metric = "UsageReportsRejected", statistic = "Sum", period = 300
       threshold   = 0, evaluation_periods = 1
     }
+    usage-reports-overdue = {
+      description = "A usage report has waited for Stripe more than a day: Stripe or its key keeps failing, and Stripe takes no usage older than 35 days."
+      service     = "billing_outbox", metric = "OldestPendingUsageReportSeconds", statistic = "Maximum", period = 300
+      threshold   = 86400, evaluation_periods = 1
+    }
+    usage-totals-differ = {
+      description = "A site's usage last month differs from what Stripe's meter summed (an event Stripe dropped after taking it: a meter error report)."
+      service     = "billing_reconcile", metric = "UsageTotalsDiffering", statistic = "Sum", period = 3600
+      threshold   = 0, evaluation_periods = 1
+    }
   }
 }
 

@@ -112,7 +112,7 @@ resource "aws_vpc_security_group_ingress_rule" "database_from_task" {
 
 resource "aws_lb" "portal" {
   #checkov:skip=CKV_AWS_91:ALB access logs need an unencrypted (SSE-S3) log bucket; the portal's requests are logged by the app and its errors go to Sentry.
-  #checkov:skip=CKV2_AWS_28:The app rate-limits sign-in itself (YC_PORTAL_LOGIN_RATE_LIMIT); a managed WAF is an account-level choice attached to this ALB outside this module.
+  #checkov:skip=CKV2_AWS_28:The app rate-limits sign-in itself (per address, and per address and email, counted in its database: YC_PORTAL_MAX_FAILED_SIGN_INS); a managed WAF is an account-level choice attached to this ALB outside this module.
   #checkov:skip=CKV2_AWS_20:Port 80 answers only with a redirect to HTTPS (listener "http").
   name                       = "${var.name}-portal"
   load_balancer_type         = "application"
@@ -238,6 +238,9 @@ resource "aws_iam_role" "task" {
 }
 
 data "aws_iam_policy_document" "task" {
+  # Managing site users, and only them (the users under their IAM path): resources.json's
+  # site_users.administration_policy, which the local cloud's tests evaluate.
+  source_policy_documents = [var.site_user_admin_policy]
   statement {
     sid     = "Tables"
     actions = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"]
@@ -246,22 +249,24 @@ data "aws_iam_policy_document" "task" {
     ])
   }
   statement {
-    sid = "ManageSiteUsers"
-    actions = [
-      "iam:CreateUser", "iam:DeleteUser", "iam:GetUser", "iam:AddUserToGroup", "iam:RemoveUserFromGroup",
-      "iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:UpdateAccessKey", "iam:ListAccessKeys", "iam:ListGroupsForUser",
-      "iam:GetAccessKeyLastUsed",
-    ]
-    resources = [
-      "arn:${data.aws_partition.current.partition}:iam::${local.account}:user/*",
-      "arn:${data.aws_partition.current.partition}:iam::${local.account}:group/${var.site_user_group}",
-    ]
-  }
-  statement {
     sid       = "RegionKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.kms_key_arn]
   }
+}
+
+data "aws_iam_policy_document" "stripe" {
+  statement {
+    sid       = "ReadStripeSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.stripe_secret_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "stripe" {
+  name   = "read-stripe-secret"
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.stripe.json
 }
 
 resource "aws_iam_role_policy" "task" {

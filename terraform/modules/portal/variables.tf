@@ -56,6 +56,11 @@ variable "database_url_secret_arn" {
   type        = string
 }
 
+variable "stripe_secret_arn" {
+  description = "The Secrets Manager secret holding Stripe's key and ids; the portal reads it at start."
+  type        = string
+}
+
 variable "backend_environment" {
   description = "The backend's settings (table and bucket names ...), as the functions get them."
   type        = map(string)
@@ -66,8 +71,8 @@ variable "table_arns" {
   type        = map(string)
 }
 
-variable "site_user_group" {
-  description = "The IAM group the portal adds site users to."
+variable "site_user_admin_policy" {
+  description = "The policy document (JSON) that lets the portal manage the site users under their IAM path, and no other IAM user."
   type        = string
 }
 

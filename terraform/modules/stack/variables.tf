@@ -50,12 +50,6 @@ variable "sentry_dsn_parameter" {
   default     = null
 }
 
-variable "stripe_api_key_parameter" {
-  description = "SSM SecureString parameter holding Stripe's secret key; null: no Stripe billing."
-  type        = string
-  default     = null
-}
-
 variable "alarm_emails" {
   description = "Addresses the alarms are mailed to."
   type        = list(string)

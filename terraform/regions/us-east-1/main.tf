@@ -9,7 +9,6 @@ module "stack" {
   min_vcpus                 = var.min_vcpus
   worker_image_tag          = var.worker_image_tag
   sentry_dsn_parameter      = var.sentry_dsn_parameter
-  stripe_api_key_parameter  = var.stripe_api_key_parameter
   alarm_emails              = var.alarm_emails
   portal                    = var.portal
   portal_certificate_arn    = var.portal_certificate_arn

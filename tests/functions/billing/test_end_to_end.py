@@ -16,7 +16,7 @@ from functions.job_updates import JobUpdater
 from scripts.local_cloud.seed import DEMO_MODE, publish_mode, seed_site
 from scripts.phantoms.header import Patient, identity_strings
 from scripts.phantoms.header import Site as ScannerSite
-from tests.functions.billing.conftest import stripe_settings
+from tests.functions.billing.conftest import stripe_options
 from tests.functions.billing.helpers import deliver, save_card
 from tests.helpers.cloud import Uploader, jobs_of, task_file_text, usage_of
 from tests.helpers.stripe_server import invoice
@@ -75,14 +75,14 @@ def assert_no_patient_data(stripe_api) -> None:
 
 
 def test_a_succeeded_job_is_metered_once_and_reported_once(api_cloud, stripe_api):
-    cloud, users, _, _ = api_cloud(settings_overrides=stripe_settings(stripe_api))
+    cloud, users, _, _ = api_cloud(**stripe_options(stripe_api))
     site = save_card(cloud.settings, stripe_api)
     upload_scan_with_patient_data(cloud, "alice", TASK)
     task = cloud.wait_for_task(TASK, {"SUCCEEDED", "FAILED"})
     assert task.status == "SUCCEEDED", task.error
-    cloud.wait_until(
-        lambda: BillingOutboxItem.get(TASK).state == "sent", 30, "the report to be sent"
-    )
+    assert BillingOutboxItem.get(TASK).pending == "1"  # queued with the task's final status
+    assert stripe_api.calls("/v1/billing/meter_events", status=None) == []
+    assert cloud.drain_billing_outbox()["sent"] == [TASK]
 
     for _ in range(3):
         redeliver_final_event(cloud, task)
@@ -117,7 +117,7 @@ def test_a_succeeded_job_is_metered_once_and_reported_once(api_cloud, stripe_api
 def test_a_report_made_while_stripe_is_down_is_sent_once_it_is_back(make_cloud, stripe_api):
 
     clock = MovableClock()
-    cloud = make_cloud(settings_overrides=stripe_settings(stripe_api), clock=clock)
+    cloud = make_cloud(**stripe_options(stripe_api), clock=clock)
     publish_mode(DEMO_MODE["mode_id"], DEMO_MODE["client_config"])
     seed_site(
         "site-a",
@@ -129,9 +129,8 @@ def test_a_report_made_while_stripe_is_down_is_sent_once_it_is_back(make_cloud, 
     stripe_api.down("meter_events")
     Uploader(cloud).task("alice", TASK)
     assert cloud.wait_for_task(TASK, {"SUCCEEDED", "FAILED"}).status == "SUCCEEDED"
-    item = cloud.wait_until(
-        lambda: (i := BillingOutboxItem.get(TASK)).attempts and i, 30, "the first try"
-    )
+    assert cloud.drain_billing_outbox()["retrying"] == [TASK]
+    item = BillingOutboxItem.get(TASK)
     assert (item.state, item.attempts) == ("pending", 1)
     assert stripe_api.calls("/v1/billing/meter_events") == []
 
@@ -146,11 +145,12 @@ def test_a_report_made_while_stripe_is_down_is_sent_once_it_is_back(make_cloud, 
 
 
 def test_after_a_failed_payment_the_next_task_is_refused_with_the_reason(api_cloud, stripe_api):
-    cloud, users, upload, _ = api_cloud(settings_overrides=stripe_settings(stripe_api))
+    cloud, users, upload, _ = api_cloud(**stripe_options(stripe_api))
     site = save_card(cloud.settings, stripe_api)
     assert users["alice"].post("user_status").body["can_submit_jobs"] is True
     gateway = StripeGateway.from_settings(cloud.settings)
-    deliver(gateway, "invoice.payment_failed", invoice("in_t1", site.stripe_customer_id, "open"))
+    failed = stripe_api.add_invoice(invoice("in_t1", site.stripe_customer_id, "open"))
+    deliver(gateway, "invoice.payment_failed", failed)
 
     status = users["bob"].post("user_status").body
     assert (status["can_submit_jobs"], status["reason"]) == (False, PAYMENT_FAILED)
@@ -160,15 +160,14 @@ def test_after_a_failed_payment_the_next_task_is_refused_with_the_reason(api_clo
     assert (task.status, task.error) == ("FAILED", PAYMENT_FAILED)
     assert jobs_of(cloud, NEXT) == []
 
-    deliver(gateway, "invoice.paid", invoice("in_t1", site.stripe_customer_id, "paid"))
+    stripe_api.settle_invoice("in_t1", "paid")
+    deliver(gateway, "invoice.paid", stripe_api.state.invoices["in_t1"])
     assert users["bob"].post("user_status").body["can_submit_jobs"] is True
 
 
 def test_a_cancelled_job_is_charged_up_to_the_cancellation(api_cloud, stripe_api):
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
-    cloud, users, upload, _ = api_cloud(
-        settings_overrides=stripe_settings(stripe_api), worker_command=sleeper
-    )
+    cloud, users, upload, _ = api_cloud(**stripe_options(stripe_api), worker_command=sleeper)
     save_card(cloud.settings, stripe_api)
     upload.task("alice", TASK)
     task = cloud.wait_for_task(TASK, {"RUNNING"})
@@ -184,6 +183,6 @@ def test_a_cancelled_job_is_charged_up_to_the_cancellation(api_cloud, stripe_api
     assert usage.charged_seconds == pytest.approx(charged, abs=1e-3)
     assert usage.uncharged_seconds == pytest.approx(run - charged, abs=1e-3)
     assert task.status == "CANCELED" and task.cost_micros == usage.cost_micros
-    cloud.wait_until(lambda: stripe_api.calls("/v1/billing/meter_events"), 30, "the report")
+    assert cloud.drain_billing_outbox()["sent"] == [TASK]
     [sent] = stripe_api.calls("/v1/billing/meter_events")
     assert sent.form["payload[value]"] == str(usage.cost_micros)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from functions.billing.metering import MeterEvent, record_usage
+from functions.billing.metering import MeterEvent, TaskWrite, record_usage
 from functions.billing.outbox import Outbox, backoff_seconds
 from functions.billing.stripe_gateway import StripeGateway
-from functions.core.models import BillingOutboxItem, UsageRecord, UsageRollup
+from functions.core.models import BillingOutboxItem, Task, UsageRecord, UsageRollup
+from functions.core.task_store import open_task
 from tests.functions.billing.helpers import save_card
 
 TASK = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
@@ -41,6 +42,14 @@ def usage(job_id: str = "job-1", cost: int = 5_000) -> UsageRecord:
     )
 
 
+def recorded(region: str, meter: MeterEvent, job_id: str = "job-1") -> bool:
+    """Record ``usage(job_id)`` with its task's cost, as a finished job does."""
+    task = open_task(TASK, user_name="alice", site_id="site-a", now=NOW)
+    ours = Task.job_id.does_not_exist() | (Task.job_id == job_id)
+    write = TaskWrite(task, [Task.job_id.set(job_id), Task.cost_micros.set(5_000)], ours)
+    return record_usage(usage(job_id), region=region, meter=meter, task_write=write)
+
+
 def test_backoff_doubles_up_to_an_hour():
     assert [backoff_seconds(n) for n in (1, 2, 3, 7, 20)] == [60, 120, 240, 3600, 3600]
 
@@ -49,9 +58,9 @@ def test_usage_is_recorded_once_with_its_rollups_and_report(billing_cloud):
     cloud, _ = billing_cloud(poll=False)
     meter = MeterEvent(TASK, "site-a", 5_000, int(NOW))
     region = cloud.settings.region
-    assert record_usage(usage(), region=region, meter=meter) is True
-    assert record_usage(usage(), region=region, meter=meter) is False
-    assert record_usage(usage(), region=region, meter=meter) is False
+    assert recorded(region, meter) is True
+    assert recorded(region, meter) is False
+    assert recorded(region, meter) is False
     assert [u.job_id for u in UsageRecord.scan()] == ["job-1"]
     for owner in ("user#alice", "site#site-a"):
         rollup = UsageRollup.get(owner, "2025-11")
@@ -63,9 +72,7 @@ def test_usage_is_recorded_once_with_its_rollups_and_report(billing_cloud):
 def test_a_report_waits_out_an_outage_and_is_sent_once_stripe_is_back(billing_cloud, stripe_api):
     cloud, _ = billing_cloud(poll=False)
     save_card(cloud.settings, stripe_api)
-    record_usage(
-        usage(), region=cloud.settings.region, meter=MeterEvent(TASK, "site-a", 5_000, int(NOW))
-    )
+    assert recorded(cloud.settings.region, MeterEvent(TASK, "site-a", 5_000, int(NOW)))
     clock = Clock(NOW)
     outbox = Outbox(StripeGateway.from_settings(cloud.settings), clock=clock)
 
@@ -96,9 +103,7 @@ def test_a_report_stripe_refuses_is_set_aside_for_an_operator(billing_cloud, str
     cloud, _ = billing_cloud(poll=False)
     save_card(cloud.settings, stripe_api)
     stripe_api.state.meter_events[TASK] = {}  # Stripe already holds an event with this id
-    record_usage(
-        usage(), region=cloud.settings.region, meter=MeterEvent(TASK, "site-a", 5_000, int(NOW))
-    )
+    assert recorded(cloud.settings.region, MeterEvent(TASK, "site-a", 5_000, int(NOW)))
     outbox = Outbox(StripeGateway.from_settings(cloud.settings), clock=Clock(NOW))
     assert outbox.send(TASK) == "rejected"
     item = BillingOutboxItem.get(TASK)
@@ -108,8 +113,6 @@ def test_a_report_stripe_refuses_is_set_aside_for_an_operator(billing_cloud, str
 
 def test_without_stripe_configured_reports_wait(seeded_cloud):
     cloud, _ = seeded_cloud(poll=False)
-    record_usage(
-        usage(), region=cloud.settings.region, meter=MeterEvent(TASK, "site-a", 5_000, int(NOW))
-    )
+    assert recorded(cloud.settings.region, MeterEvent(TASK, "site-a", 5_000, int(NOW)))
     assert Outbox(None, clock=Clock(NOW)).send(TASK) == "pending"
     assert "not configured" in BillingOutboxItem.get(TASK).last_error

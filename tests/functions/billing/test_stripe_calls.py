@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
 from functions.billing.metering import MeterEvent
-from functions.billing.stripe_gateway import StripeGateway
+from functions.billing.stripe_gateway import BillingNotConfigured, StripeGateway, check_set_up
+from functions.core.errors import ConfigurationError
 from functions.core.models import Site
 from tests.functions.billing.helpers import save_card
 
@@ -74,20 +79,29 @@ def test_a_meter_event_carries_the_task_the_customer_and_micro_usd(billing_cloud
 
 
 def test_a_saved_card_subscribes_the_customer_to_the_metered_price_once(billing_cloud, stripe_api):
-    cloud, _ = billing_cloud(poll=False, settings_overrides={"stripe_price_id": "price_compute"})
+    cloud, _ = billing_cloud(poll=False)
     site = save_card(cloud.settings, stripe_api)
     save_card(cloud.settings, stripe_api)  # a second card later: still one subscription
     [subscribe] = stripe_api.calls("/v1/subscriptions")
-    assert subscribe.idempotency_key == "yc-subscription-site-a"
+    [first_setup, _] = stripe_api.state.setup_intents
+    assert subscribe.idempotency_key == f"yc-subscription-site-a-{first_setup}"
     assert subscribe.form == {
         "customer": site.stripe_customer_id,
-        "items[0][price]": "price_compute",
+        "items[0][price]": cloud.settings.stripe_price_id,
         "metadata[site_id]": "site-a",
     }
     assert Site.get("site-a", consistent_read=True).stripe_subscription_id.startswith("sub_")
 
 
-def test_without_a_price_no_subscription_is_made(billing_cloud, stripe_api):
+def test_the_set_up_is_checked_and_what_is_missing_is_said(billing_cloud, stripe_api):
     cloud, _ = billing_cloud(poll=False)
-    save_card(cloud.settings, stripe_api)
-    assert stripe_api.calls("/v1/subscriptions", status=None) == []
+    gateway = StripeGateway.from_settings(cloud.settings)
+    assert gateway.problems() == []
+    gone = replace(gateway, price_id="price_gone")
+    assert gone.problems() == ["the Price price_gone does not exist in this Stripe account"]
+    with pytest.raises(ConfigurationError, match=r"price_gone does not exist.*stripe setup"):
+        check_set_up(gone)
+    euro = replace(gateway, currency="eur")
+    assert euro.problems() == [f"the Price {gateway.price_id} is in USD, the rates in EUR"]
+    with pytest.raises(BillingNotConfigured, match="no a restricted API key"):
+        StripeGateway.from_settings(replace(cloud.settings, stripe_api_key=None))

@@ -1,0 +1,38 @@
+"""``billing_reconcile``: runs daily; checks last month's usage against Stripe's meter."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from functions.billing.reconcile import previous_month, reconcile
+from functions.billing.stripe_gateway import BillingNotConfigured, StripeGateway
+from functions.billing.stripe_secret import with_stripe_secret
+from functions.handlers.runtime import Dependencies, Handler, Powertools, lambda_entry, reported
+
+
+def build(deps: Dependencies) -> Handler:
+    tools = Powertools.for_function("billing_reconcile", deps.settings)
+    logger, metrics = tools.logger, tools.metrics
+    settings = with_stripe_secret(deps.settings, deps.clients.secretsmanager)
+    try:
+        gateway: StripeGateway | None = StripeGateway.from_settings(settings)
+    except BillingNotConfigured as exc:
+        logger.info(str(exc))
+        gateway = None
+
+    @reported
+    def handler(event: dict, context: Any) -> dict:
+        month = event.get("month") or previous_month(deps.clock())
+        checked = [] if gateway is None else reconcile(gateway, month)
+        differing = [asdict(c) for c in checked if c.differs]
+        metrics.add_metric(name="UsageTotalsDiffering", unit=MetricUnit.Count, value=len(differing))
+        logger.info("usage reconciled", extra={"month": month, "sites": len(checked)})
+        return {"checked": [c.site_id for c in checked], "differing": differing}
+
+    return tools.entry_point(handler)
+
+
+lambda_handler = lambda_entry(build, component="billing_reconcile")

@@ -1,0 +1,146 @@
+"""Accounts in a real browser: a cookie copied before sign-out, a password change or a
+disable opens nothing; password change, reset by link, disable and enable from the pages."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.portal_flask.test_browser import browser_sign_in
+
+pytestmark = pytest.mark.slow
+
+NEW = "a brand new passphrase"
+PAGES = ("/tasks/", "/usage/", "/auth/account")
+
+
+def wait_for(browser, css: str):
+    return WebDriverWait(browser, 30).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def flash(browser) -> str:
+    return wait_for(browser, ".flash").text
+
+
+def sign_in_remembered(browser, url: str, account, password: str | None = None) -> None:
+    browser.get(url + "/auth/sign-in")
+    browser.find_element(By.ID, "email").send_keys(account.email)
+    browser.find_element(By.ID, "password").send_keys(password or account.password)
+    browser.find_element(By.ID, "remember").click()
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(browser, "#tasks")
+
+
+def copy_cookies(browser) -> list[dict]:
+    cookies = browser.get_cookies()
+    assert {c["name"] for c in cookies} >= {"yc_session", "yc_remember"}
+    return cookies
+
+
+def as_another_browser_with(browser, url: str, cookies: list[dict]) -> None:
+    """Drop every cookie, then hold only ``cookies`` (what an attacker copied)."""
+    browser.get(url + "/healthz")
+    browser.delete_all_cookies()
+    for cookie in cookies:
+        browser.add_cookie(cookie)
+
+
+def opens_no_page(browser, url: str) -> bool:
+    for page in PAGES:
+        browser.get(url + page)
+        if "/auth/sign-in" not in browser.current_url:
+            return False
+    return True
+
+
+def submit(browser, form_css: str, fields: dict[str, str]) -> None:
+    for name, value in fields.items():
+        browser.find_element(By.CSS_SELECTOR, f"{form_css} [name={name}]").send_keys(value)
+    browser.find_element(By.CSS_SELECTOR, f"{form_css} button[type=submit]").click()
+
+
+def test_a_cookie_copied_before_sign_out_opens_no_page(live_portal, browser, make_account):
+    url, user = live_portal.url, make_account("site_user", "site-a")
+    sign_in_remembered(browser, url, user)
+    copied = copy_cookies(browser)
+    browser.find_element(By.CSS_SELECTOR, ".account button[type=submit]").click()
+    assert "You are signed out" in flash(browser)
+    as_another_browser_with(browser, url, copied)
+    assert opens_no_page(browser, url)
+
+
+def test_changing_the_password_in_the_browser_kills_a_copied_cookie(
+    live_portal, browser, make_account
+):
+    url, user = live_portal.url, make_account("site_user", "site-a")
+    sign_in_remembered(browser, url, user)
+    copied = copy_cookies(browser)
+    browser.get(url + "/auth/account")
+    assert "this browser" in browser.find_element(By.CSS_SELECTOR, "table.sessions").text
+    fields = {
+        "current_password": user.password,
+        "new_password": NEW,
+        "confirm_password": NEW,
+    }
+    submit(browser, "#password-form", fields)
+    assert "Password changed" in flash(browser)
+    browser.get(url + "/tasks/")
+    assert browser.current_url.endswith("/tasks/")  # this browser stays signed in
+    as_another_browser_with(browser, url, copied)
+    assert opens_no_page(browser, url)
+    browser_sign_in(browser, url, type(user)(**{**user.__dict__, "password": NEW}))
+
+
+def test_a_forgotten_password_is_reset_by_the_link_in_the_log(
+    live_portal, browser, make_account, caplog
+):
+    url, user = live_portal.url, make_account("site_user", "site-a")
+    browser.get(url + "/auth/sign-in")
+    browser.find_element(By.LINK_TEXT, "Forgot your password?").click()
+    with caplog.at_level(logging.WARNING, logger="portal_flask.mail"):
+        submit(browser, "form.form", {"email": user.email})
+        assert "a link to set a new password is on its way" in flash(browser)
+    link = re.search(r"http://\S+/auth/reset/\S+", caplog.text).group(0)
+    browser.get(link)
+    submit(browser, "form.form", {"new_password": NEW, "confirm_password": NEW})
+    assert "Your new password is set" in flash(browser)
+    browser.get(link)
+    assert "expired or has been used" in flash(browser)
+    browser_sign_in(browser, url, type(user)(**{**user.__dict__, "password": NEW}))
+
+
+def test_an_administrator_disables_and_enables_an_account(live_portal, browser, make_account):
+    url = live_portal.url
+    admin, user = make_account("site_admin", "site-a"), make_account("site_user", "site-a")
+    sign_in_remembered(browser, url, user)
+    copied = copy_cookies(browser)
+    browser.delete_all_cookies()
+
+    browser_sign_in(browser, url, admin)
+    browser.find_element(By.LINK_TEXT, "Accounts").click()
+    browser.find_element(By.LINK_TEXT, user.email).click()
+    assert len(browser.find_elements(By.CSS_SELECTOR, "table.sessions tbody tr")) == 1
+    browser.find_element(By.ID, "disable").click()
+    WebDriverWait(browser, 10).until(ec.alert_is_present()).accept()
+    assert f"Disabled {user.email}" in flash(browser)
+    admin_cookies = browser.get_cookies()
+
+    as_another_browser_with(browser, url, copied)
+    assert opens_no_page(browser, url)
+    browser.find_element(By.ID, "email").send_keys(user.email)
+    browser.find_element(By.ID, "password").send_keys(user.password)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert "disabled" in flash(browser)
+
+    as_another_browser_with(browser, url, admin_cookies)
+    browser.get(url + "/accounts/")
+    browser.find_element(By.LINK_TEXT, user.email).click()
+    browser.find_element(By.ID, "enable").click()
+    assert f"Enabled {user.email}" in flash(browser)
+    browser.delete_all_cookies()
+    browser_sign_in(browser, url, user)
