@@ -7,15 +7,26 @@ Planning overwrites its arrays, so plans are made on that private buffer and onl
 executed on real data.
 
 Planning is paid at image build, not per job. The image ships FFTW_MEASURE wisdom for
-the shapes the built-in modes make (``python -m recon_image.pipeline.wisdom``); a job
-takes a measured plan from it in microseconds. A shape without wisdom is planned with
-FFTW_ESTIMATE, which costs milliseconds: measured on a loaded 2-core machine for the
-per-coil transforms of a 32-coil 3D scan (64 x 128 x 256 along the readout; 64 x 128 x 128
-over partitions and lines), FFTW_MEASURE planned for 6.5 and 17 s (one job's whole
-reconstruction is a few seconds) to run each coil's transform in 22 and 18 ms, against
-38 and 13 ms estimated; MEASURE cut short by a planning time limit (0.1, 0.5 or 2 s) ran
-no faster than ESTIMATE (29-78 ms). So an unplanned shape costs at most some tens of
-milliseconds per coil in its transforms, never seconds of planning.
+the shapes the built-in modes make for the supported protocols
+(``python -m recon_image.pipeline.wisdom``); a job takes a measured plan from it in
+microseconds. A shape without wisdom is planned with FFTW_ESTIMATE, in milliseconds.
+Chosen by measurement (one coil's transforms, 2 threads, a loaded 2-core machine):
+
+================================================  =============  ==============  ========
+transform                                          MEASURE plans  then runs       ESTIMATE
+================================================  =============  ==============  ========
+readout of a 64 x 128 x 256 slab                   6.5 s          22 ms           38 ms
+partitions and lines of a 64 x 128 x 128 slab      17 s           18 ms           13 ms
+readout of a 128 x 256 x 256 slab                  3.7 s          27 ms           35 ms
+partitions and lines of a 128 x 256 x 256 slab     23 s           89 ms           0.53 s
+all three axes of a 128 x 256 x 256 slab           11 s           38 ms           0.40 s
+================================================  =============  ==============  ========
+
+MEASURE under a planning time limit (0.1 to 2 s) ran no faster than ESTIMATE (0.53 s for
+the three axes at a 1 s limit). So an estimated plan costs nothing up front and, for the
+large strided transforms, up to 0.45 s more per coil and volume: for a 32-coil volume
+less than measuring would have cost (23 s), though a job with many volumes outside the
+wisdom would be better served by adding its protocol to the image (``--slab``).
 """
 
 from __future__ import annotations
