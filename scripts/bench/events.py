@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import random
 import statistics
 import tempfile
@@ -22,6 +21,7 @@ import uuid
 from pathlib import Path
 
 from functions.core.models import Task
+from scripts.bench.quiet import quiet_handlers
 from scripts.local_cloud.batch_runner import STATUSES as BATCH_STATUSES
 from scripts.local_cloud.cloud import LocalCloud
 from scripts.local_cloud.emulator import Emulator
@@ -146,7 +146,7 @@ def main() -> None:
     parser.add_argument("--lambda-concurrency", type=int, default=2)
     parser.add_argument("--seed", type=int, default=20261124)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    quiet_handlers()
     rng = random.Random(args.seed)
     ids = [
         str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(args.tasks + args.single)
