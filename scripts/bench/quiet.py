@@ -15,6 +15,8 @@ import warnings
 def quiet_handlers() -> None:
     """Warnings and errors only, from the handlers and from the libraries under them."""
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    # The metrics' JSON lines (CloudWatch's embedded format) too: on AWS they go to the logs.
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger().setLevel(logging.WARNING)
     # Powertools warns at every flush of a handler that published no metric of its own.

@@ -49,12 +49,12 @@ class Spread:
     high: float
     count: int
 
-    def text(self, digits: int = 2, unit: str = "") -> str:
+    def text(self, digits: int = 2, unit: str = "", of: str = "rounds") -> str:
         """``1.23 (1.10-1.40 over 5 rounds)``; the range left out for a single figure."""
         value = f"{self.median:.{digits}f}{unit}"
         if self.count < 2:
-            return f"{value} (1 round, no spread)"
-        return f"{value} ({self.low:.{digits}f}-{self.high:.{digits}f} over {self.count} rounds)"
+            return f"{value} (one figure, no spread)"
+        return f"{value} ({self.low:.{digits}f}-{self.high:.{digits}f} over {self.count} {of})"
 
 
 def spread(values: Sequence[float]) -> Spread:
