@@ -56,6 +56,10 @@ class Spread:
             return f"{value} (one figure, no spread)"
         return f"{value} ({self.low:.{digits}f}-{self.high:.{digits}f} over {self.count} {of})"
 
+    def short(self, digits: int = 2) -> str:
+        """``1.23 (1.10-1.40)``, for a table whose heading says over how many rounds."""
+        return f"{self.median:.{digits}f} ({self.low:.{digits}f}-{self.high:.{digits}f})"
+
 
 def spread(values: Sequence[float]) -> Spread:
     """Median, lowest and highest of ``values``."""

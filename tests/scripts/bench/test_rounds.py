@@ -38,6 +38,7 @@ def test_spread_prints_the_median_and_range() -> None:
     assert spread([3.0, 1.0, 2.0]).text() == "2.00 (1.00-3.00 over 3 rounds)"
     assert spread([1.5]).text(1, " s") == "1.5 s (one figure, no spread)"
     assert spread([1.0, 2.0]).text(0, of="tasks") == "2 (1-2 over 2 tasks)"
+    assert spread([1.0, 2.0, 4.0]).short(1) == "2.0 (1.0-4.0)"
 
 
 def test_a_ratio_pairs_the_figures_of_the_same_round() -> None:
