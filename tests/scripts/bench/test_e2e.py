@@ -27,9 +27,7 @@ STAGES = (
 
 
 @pytest.mark.slow
-def test_bench_times_each_stage_of_both_files_and_prints_its_goal_ratios_and_worker_memory() -> (
-    None
-):
+def test_bench_times_each_stage_and_prints_its_goal_ratios_and_worker_memory() -> None:
     if not ORTHANC_BINARY.exists():
         message = f"{ORTHANC_BINARY} is missing: install the Debian package orthanc"
         if os.environ.get("CI"):
