@@ -145,6 +145,10 @@ def main() -> None:
     print(f"through the gateway, {args.threads} clients: {gateway_rps:.1f} requests/s")
     ratio = ratio_spread(medians["gateway"], medians["bare"])
     print(f"gateway / bare, per-round medians: {ratio.text()}")
+    print(
+        "(left out: the local cloud's and the gateway's start-up, paid once, as API Gateway's is"
+        " on AWS; the handler's cold start, paid by the first request, made before the rounds)"
+    )
 
 
 if __name__ == "__main__":
