@@ -267,14 +267,9 @@ def report(runs: list[Run], twix: LargeTwix) -> bool:
         " start-up, paid once per service start; written: bytes the process sent to storage,"
         " from its I/O counters; files: the files it left beside the raw file)"
     )
-    agent = [r for r in runs if r.contender == "agent"]
+    agent = [r for r in runs if r.contender == "agent"]  # runs are in round order
     plain = [r for r in runs if r.contender == "plain"]
-    by_round = {
-        c: sorted((r for r in runs if r.contender == c), key=lambda r: r.round) for c in CONTENDERS
-    }
-    ratio = ratio_spread(
-        [r.seconds for r in by_round["agent"]], [r.seconds for r in by_round["plain"]]
-    )
+    ratio = ratio_spread([r.seconds for r in agent], [r.seconds for r in plain])
     print(f"\nagent / plain time, per round: {ratio.text(3)}; {agent[0].patches} patches")
     deid = max(r.deid_seconds for r in agent)
     fastest = min(r.seconds for r in plain)
