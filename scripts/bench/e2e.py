@@ -12,9 +12,10 @@ Orthanc, the site and its user, the agent):
    TWIX VE scan: a larger matrix, 32 coils, 2x oversampled readout, noise scans,
    its partitions as many as the size needs) into a temporary folder, queued
    with ``yarracloud-agent submit`` as ``scripts/demo --file`` does and followed
-   to Orthanc; then, on the same local cloud, the baseline: a plain
-   ``transfer`` upload of the same file into a bucket of its own and its
-   download, in this process. While it runs, the memory of the whole worker
+   to Orthanc; on the same local cloud, the baseline, once before the task
+   and once after it (so that a change of the machine's load falls on both
+   sides): a plain ``transfer`` upload of the same file into a bucket of its
+   own and its download, in this process. While it runs, the memory of the whole worker
    (the worker's process and the program it runs, together) is sampled
    (``scripts.bench.memory``) and its peak printed beside the k-space's size.
 
@@ -53,6 +54,7 @@ import boto3
 
 from scripts import demo
 from scripts.bench.memory import DescendantMemory
+from scripts.bench.rounds import spread
 from scripts.bench.transfer import run_measured
 from scripts.local_cloud.cloud import REPO_ROOT
 from transfer.download import download_object
@@ -186,18 +188,19 @@ def write_large(
     return seconds, peak_mb
 
 
-def run_large(work: Path, raw: Path) -> tuple[Measured, Baseline, bool, int]:
-    """The large file through the path, then the plain transfers on the same local cloud.
+def run_large(work: Path, raw: Path) -> tuple[Measured, list[Baseline], bool, int]:
+    """The large file through the path between two plain transfers on the same local cloud.
 
     Also returns the whole worker's peak memory in bytes, sampled while the task ran.
     """
     with quiet(), demo.running(work / "large", memory_mib=LARGE_MEMORY_MIB) as stack:
+        before = plain_transfers(stack.env, raw, work / "downloaded.dat")
         queued = demo.queue_file(stack, raw, demo.MODE)
         with DescendantMemory(WORKER_MARKER) as worker:
             outcome = demo.follow(stack, queued, timeout=1800, since="the submit")
         ok = demo.report(stack, queued, outcome, None)
-        baseline = plain_transfers(stack.env, raw, work / "downloaded.dat")
-    return Measured("large file", queued.size, outcome), baseline, ok, worker.peak_total
+        after = plain_transfers(stack.env, raw, work / "downloaded.dat")
+    return Measured("large file", queued.size, outcome), [before, after], ok, worker.peak_total
 
 
 def plain_transfers(env: dict[str, str], raw: Path, dest: Path) -> Baseline:
@@ -271,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         print("running the demo's functions in this process ...", flush=True)
         measured, started, stopped, whole, demo_ok = run_demo(work, args.seed, args.matrix)
         runs = [measured]
-        large: tuple[Measured, Baseline, bool, WorkerMemory] | None = None
+        large: tuple[Measured, list[Baseline], bool, WorkerMemory] | None = None
         if not args.skip_large:
             raw = work / "meas_MID00500_FID00500_large.dat"
             print(
@@ -286,10 +289,10 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             print("running it through the path, then the plain transfers ...", flush=True)
-            big, baseline, big_ok, peak = run_large(work, raw)
+            big, baselines, big_ok, peak = run_large(work, raw)
             partitions = partitions_for(args.size_mb, args.large_matrix, args.large_coils)
             kspace = kspace_bytes(args.large_matrix, partitions, args.large_coils)
-            large = big, baseline, big_ok, WorkerMemory(peak, kspace)
+            large = big, baselines, big_ok, WorkerMemory(peak, kspace)
             runs.append(big)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -309,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         f" (exit {command_rc}) — {verdict} against {GOAL_SECONDS:g} s"
     )
     if large is not None:
-        big, baseline, big_ok, memory = large
+        big, baselines, big_ok, memory = large
         path_s = big.outcome.times.get("COMPLETED", big.outcome.seconds)
         upload_s = big.outcome.times.get("UPLOADED", 0.0)
         print(
@@ -317,17 +320,21 @@ def main(argv: list[str] | None = None) -> int:
             f" {big.size / MB / path_s:.1f} MB/s; result {'ok' if big_ok else 'NOT ok'}"
             + ("" if big.outcome.completed else f" ({big.outcome.error})")
         )
-        up, down = baseline.upload_s, baseline.download_s
-        print(
-            f"baseline on the same local cloud: plain transfer upload {up:.1f} s"
-            f" ({big.size / MB / up:.1f} MB/s) + download {down:.1f} s"
-            f" ({big.size / MB / down:.1f} MB/s) = {baseline.seconds:.1f} s"
-        )
-        print(f"ratio whole path / plain upload + download: {path_s / baseline.seconds:.2f}")
+        for when, baseline in zip(("before", "after"), baselines, strict=True):
+            up, down = baseline.upload_s, baseline.download_s
+            print(
+                f"baseline {when} the task, on the same local cloud: plain transfer upload"
+                f" {up:.1f} s ({big.size / MB / up:.1f} MB/s) + download {down:.1f} s"
+                f" ({big.size / MB / down:.1f} MB/s) = {baseline.seconds:.1f} s"
+            )
+        whole = spread([path_s / b.seconds for b in baselines])
+        print(f"ratio whole path / plain upload + download: {whole.text(2, of='baselines')}")
+        agent = spread([upload_s / b.upload_s for b in baselines])
         print(
             "ratio agent de-identify + upload (queued to UPLOADED) / plain upload:"
-            f" {upload_s / baseline.upload_s:.2f}"
+            f" {agent.text(2, of='baselines')}"
         )
+        print("(left out: the stack's start-up and shut-down, paid once per site and region)")
         print(
             f"the whole worker's peak memory (its processes together, sampled every 0.1 s):"
             f" {memory.peak_bytes / MB:.0f} MB, {memory.peak_bytes / memory.kspace_bytes:.2f}x"

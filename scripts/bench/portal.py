@@ -256,7 +256,8 @@ def main() -> None:
             print(
                 f"\npages of {size} tasks, {args.rounds} rounds of {n} requests, each interleaved"
                 " with the bare site_index query of a page (in-process test client); median"
-                " (lowest-highest) of per-round ratios:",
+                " (lowest-highest) of per-round ratios; signing in, paid once per session, left"
+                " out:",
                 flush=True,
             )
             pages = {

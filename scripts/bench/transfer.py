@@ -227,7 +227,12 @@ def report(results: list[Result], go_note: str) -> bool:
             f" {spread([r.mb_per_s for r in runs]).short(1):>22}"
             f" {ratio.short(2):>18} {max(r.peak_rss_mb for r in runs):12.1f}"
         )
-    print("(vs transfer: per-round throughput over transfer's in the same round and direction)")
+    print(
+        "(vs transfer: per-round throughput over transfer's in the same round and direction;"
+        " left out of the Python contenders' time: their process start and first connection,"
+        " paid once by a long-running agent or worker; the Go peer is timed from outside,"
+        " its process start included)"
+    )
     if go_note:
         print(f"note: Go SDK skipped: {go_note}")
     floor = ratios.get(("download", PLAIN_HTTP))

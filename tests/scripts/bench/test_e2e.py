@@ -61,8 +61,12 @@ def test_bench_times_each_stage_and_prints_its_goal_ratios_and_worker_memory() -
     assert re.search(
         r"^large: [\d.]+ MB through the whole path in [\d.]+ s, [\d.]+ MB/s;", out, re.M
     )
-    assert re.search(r"^ratio whole path / plain upload \+ download: [\d.]+$", out, re.M)
-    assert re.search(r"^ratio agent de-identify \+ upload .* / plain upload: [\d.]+$", out, re.M)
+    spread = r"[\d.]+ \([\d.]+-[\d.]+ over 2 baselines\)$"
+    assert re.search(r"^baseline before the task, on the same local cloud: plain", out, re.M)
+    assert re.search(r"^baseline after the task, on the same local cloud: plain", out, re.M)
+    assert re.search(rf"^ratio whole path / plain upload \+ download: {spread}", out, re.M)
+    assert re.search(rf"^ratio agent de-identify \+ upload .* / plain upload: {spread}", out, re.M)
+    assert "(left out: the stack's start-up and shut-down" in out
     assert "3D TWIX VE" in out
     peak = re.search(
         r"^the whole worker's peak memory \(its processes together, sampled every 0\.1 s\):"

@@ -34,5 +34,6 @@ def test_bench_interleaves_contenders_and_judges_downloads_against_plain_http() 
         out,
         re.M,
     )
+    assert "left out of the Python contenders' time: their process start" in out
     assert re.search(r"^goal upload peak memory < 200 MB: yes", out, re.M)
     assert re.search(r"^all goals hold: (yes|NO)$", out, re.M)
