@@ -18,10 +18,10 @@ task file's event reaches it. Three parts:
    have exactly one job.
 3. A burst of ``--tasks`` tasks: upload → SUBMITTED with queueing, and throughput.
 
-The local cloud's start-up is paid once, not per task, and is left out; on AWS
-the event delivery is EventBridge's and SQS's (tens to hundreds of
-milliseconds), not the emulator's in-process dispatch, so the ratio holds only
-for the submit handler's own share.
+The local cloud's start-up is paid once, not per task, and is left out. On AWS
+the event delivery is EventBridge's and SQS's, not the emulator's dispatch on
+loopback, so the latencies hold only here; the difference between the two rows
+is the submit handler's own share.
 
     python -m scripts.bench.events [--rounds 10] [--cases 5] [--tasks 100] [--full]
 """
