@@ -526,7 +526,7 @@ def main() -> None:
     parser.add_argument("--acceleration", type=int, default=4)
     parser.add_argument("--slices", type=int, default=4)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--shape", default="32,64,128", help="3D memory case")
+    parser.add_argument("--shape", default="16,64,128", help="3D memory case")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     parser.add_argument("--full", action="store_true", help="the long form: larger sizes")
