@@ -41,7 +41,6 @@ import random
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,23 +94,44 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+# Started between a bench and the command it measures: Linux keeps a process's peak
+# resident memory across exec, so a command forked from a bench starts with the bench's
+# peak as its own. Spawned from this small interpreter instead, it starts from this one's.
+_LAUNCHER = """
+import os, sys, time
+started = time.perf_counter()
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - started
+with open(sys.argv[1], "w") as out:
+    out.write(f"{seconds} {usage.ru_maxrss}")
+sys.exit(os.waitstatus_to_exitcode(status) & 0xFF)
+"""
+
+
 def run_measured(command: list[str], env: dict[str, str]) -> tuple[str, float, float]:
-    """Run ``command``; its stdout, wall seconds and peak RSS in MB (its own, from wait4)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err, env=env, cwd=REPO_ROOT)
-        # wait4 reaps this child alone and returns its own resource usage.
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
+    """Run ``command``; its stdout, wall seconds and peak RSS in MB (its own, from wait4).
+
+    The command is spawned by a small launcher that waits for it, so its peak
+    is its own and not this process's (see ``_LAUNCHER``); the seconds are the
+    launcher's, from the spawn to the command's end.
+    """
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r") as figures,
+    ):
+        launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, figures.name]
+        done = subprocess.run([*launcher, *command], stdout=out, stderr=err, env=env, cwd=REPO_ROOT)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
-    if process.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(command[:6])} failed ({process.returncode}): {stderr.strip()}"
-        )
-    return stdout, seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(command[:6])} failed ({done.returncode}): {stderr.strip()}"
+            )
+        seconds, peak_kib = figures.read().split()
+    return stdout, float(seconds), int(peak_kib) / 1024  # ru_maxrss is in KiB on Linux
 
 
 class Bench:
