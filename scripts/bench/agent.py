@@ -23,7 +23,7 @@ The emulator keeps what it stores in temporary files; it is given a
 temporary folder on another filesystem (``/dev/shm``) where there is one, so
 that its writes do not compete with the contenders for the file's disk.
 
-    python -m scripts.bench.agent [--size-mib 512] [--rounds 6] [--keep-file] [--full]
+    python -m scripts.bench.agent [--size-mib 384] [--rounds 6] [--keep-file] [--full]
 
 The default run takes about two minutes; ``--full`` uploads a 2 GiB file.
 """
@@ -312,7 +312,7 @@ def report(runs: list[Run], twix: LargeTwix) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size-mib", type=int, default=512, help="size of the TWIX file (MiB)")
+    parser.add_argument("--size-mib", type=int, default=384, help="size of the TWIX file (MiB)")
     parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds of both")
     parser.add_argument("--full", action="store_true", help="a 2 GiB file")
     parser.add_argument("--seed", type=int, default=1)
