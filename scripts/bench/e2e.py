@@ -15,9 +15,10 @@ Orthanc, the site and its user, the agent):
    to Orthanc; on the same local cloud, the baseline, once before the task
    and once after it (so that a change of the machine's load falls on both
    sides): a plain ``transfer`` upload of the same file into a bucket of its
-   own and its download, in this process. While it runs, the memory of the whole worker
-   (the worker's process and the program it runs, together) is sampled
-   (``scripts.bench.memory``) and its peak printed beside the k-space's size.
+   own and its download, in this process. While the task runs, the memory of
+   the whole worker (the worker's process and the program it runs, together)
+   is sampled (``scripts.bench.memory``) and its peak printed beside the
+   k-space's size.
 
 Prints the time of each stage (since the task was queued, and the step from the
 stage before) for both files, the demo's start-up and whole time with PASS/MISS
@@ -31,8 +32,9 @@ once). The temporary folder, with the raw file, is deleted at the end.
     python -m scripts.bench.e2e [--size-mb 100] [--skip-large] [--full]
 
 The large scan is 128 x 128 (256 x 256 with ``--full``, which also makes it
-500 MB) with 32 coils; writing 500 MB of it takes about 4 GB of memory for a
-moment, and its run several minutes on two cores.
+500 MB) with 32 coils; its writer takes several times its size in memory for a
+moment (the figure is printed), and the default run about two minutes on two
+cores.
 """
 
 from __future__ import annotations
