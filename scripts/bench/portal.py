@@ -18,7 +18,7 @@ left out. Through the test client the pages skip HTTP and the WSGI server;
 the emulator's DynamoDB answers from memory on loopback, DynamoDB over the
 network in milliseconds more per query, so the ratios hold only here.
 
-    python -m scripts.bench.portal [--tasks 10000] [--rounds 3] [--samples 5] [--depth 20]
+    python -m scripts.bench.portal [--tasks 10000] [--rounds 3] [--samples 5] [--depth 10]
         [--requests 40] [--full]
 
 The default run takes two to three minutes; ``--full`` writes 100,000 tasks
@@ -192,13 +192,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--samples", type=int, default=5, help="requests a round")
     parser.add_argument("--full", action="store_true", help="100,000 tasks, 10 requests a round")
-    parser.add_argument("--depth", type=int, default=20)
+    parser.add_argument("--depth", type=int, default=10)
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--seed", type=int, default=20261125)
     args = parser.parse_args()
     if args.full:
-        args.tasks, args.samples, args.requests = 100_000, 10, 200
+        args.tasks, args.samples, args.requests, args.depth = 100_000, 10, 200, 20
     logging.basicConfig(level=logging.WARNING)
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp, Emulator() as emulator:
