@@ -21,8 +21,8 @@ memory. The Python contenders' times start once the client is made and has
 connected (a process start-up a long-running agent or worker pays once); the
 Go peer is timed from outside, its process start included.
 
-moto answers a ranged GET by reading the object from its temporary file under
-a lock, so a download from it measures the emulator as much as the client:
+moto answers a ranged GET by copying the whole object under one lock, so a
+download from it measures the emulator as much as the client:
 ``download transfer / http-ranges`` says how far the local S3 is from the
 bytes' floor; against S3 that cost is not there.
 
