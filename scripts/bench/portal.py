@@ -18,7 +18,7 @@ left out. Through the test client the pages skip HTTP and the WSGI server;
 the emulator's DynamoDB answers from memory on loopback, DynamoDB over the
 network in milliseconds more per query, so the ratios hold only here.
 
-    python -m scripts.bench.portal [--tasks 10000] [--rounds 3] [--samples 5] [--depth 10]
+    python -m scripts.bench.portal [--tasks 10000] [--rounds 3] [--samples 3] [--depth 10]
         [--requests 40] [--full]
 
 The default run takes two to three minutes; ``--full`` writes 100,000 tasks
@@ -190,7 +190,7 @@ def main() -> None:
     )
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
-    parser.add_argument("--samples", type=int, default=5, help="requests a round")
+    parser.add_argument("--samples", type=int, default=3, help="requests a round")
     parser.add_argument("--full", action="store_true", help="100,000 tasks, 10 requests a round")
     parser.add_argument("--depth", type=int, default=10)
     parser.add_argument("--requests", type=int, default=40)
