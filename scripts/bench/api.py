@@ -11,7 +11,7 @@ both; the ratio is each round's median over the same round's, printed with its
 spread over the rounds. The gateway's own start-up is paid once per local cloud,
 not per request, and is left out (as API Gateway's is on AWS).
 
-    python -m scripts.bench.api [--rounds 10] [--per-round 20] [--threads 4] [--full]
+    python -m scripts.bench.api [--rounds 10] [--per-round 10] [--threads 4] [--full]
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds")
-    parser.add_argument("--per-round", type=int, default=20, help="requests per contender a round")
+    parser.add_argument("--per-round", type=int, default=10, help="requests per contender a round")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--uuids", type=int, default=100)
     parser.add_argument("--seed", type=int, default=20261124)
