@@ -118,7 +118,7 @@ class StripeStandIn:
         self._down.add(hook)
 
     def refuse(self, hook: str, message: str) -> None:
-        """Answer 400 ``invalid_request_error`` with ``message`` at ``hook``, as for a bad request."""
+        """Answer 400 ``invalid_request_error`` with ``message`` at ``hook`` (a bad request)."""
         self._refusals[hook] = message
 
     def up(self, hook: str) -> None:
