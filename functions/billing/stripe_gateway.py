@@ -333,10 +333,10 @@ class StripeGateway:
     def send_meter_event(self, event: MeterEvent, customer_id: str) -> bool:
         """Report one job's charged cost; the task UUID lets Stripe drop a repeat.
 
-        Returns False when Stripe already held an event with this identifier: an
-        earlier try reached Stripe but was not recorded here, and its idempotency
-        key had expired (Stripe keeps keys for 24 hours, the identifier longer).
-        Stripe keeps the event it has, so the report is in.
+        Returns False when Stripe already holds an event with this identifier: an
+        earlier try reached Stripe but was not recorded here, and Stripe no longer
+        replays that try's answer by its idempotency key (it may drop keys after 24
+        hours). Stripe keeps the event it has, so the report is in.
         """
         try:
             self.client.v1.billing.meter_events.create(

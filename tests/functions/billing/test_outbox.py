@@ -103,19 +103,26 @@ def test_a_report_waits_out_an_outage_and_is_sent_once_stripe_is_back(billing_cl
     assert len(stripe_api.calls("/v1/billing/meter_events")) == 1
 
 
-REFUSAL = "Timestamp must be within the past 35 calendar days."
-
-
-def test_a_report_stripe_refuses_waits_for_an_operator_who_resends_it(billing_cloud, stripe_api):
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "Timestamp must be within the past 35 calendar days.",
+        "An event already exists with identifier another-task.",
+    ],
+    ids=["too-old", "another-identifier"],
+)
+def test_a_report_stripe_refuses_waits_for_an_operator_who_resends_it(
+    billing_cloud, stripe_api, refusal
+):
     cloud, _ = billing_cloud(poll=False)
     save_card(cloud.settings, stripe_api)
     assert recorded(cloud.settings.region, MeterEvent(TASK, "site-a", 5_000, int(NOW)))
     clock = Clock(NOW)
     outbox = Outbox(StripeGateway.from_settings(cloud.settings), clock=clock)
-    stripe_api.refuse("meter_events", REFUSAL)
+    stripe_api.refuse("meter_events", refusal)
     assert outbox.send(TASK) == "rejected"
     item = BillingOutboxItem.get(TASK)
-    assert item.pending is None and f"InvalidRequestError: {REFUSAL}" == item.last_error
+    assert item.pending is None and item.last_error == f"InvalidRequestError: {refusal}"
     assert outbox.drain().rejected == []
 
     stripe_api.up("meter_events")  # the operator fixed the cause
