@@ -134,7 +134,8 @@ class AgentContext:
     api, s3
         The v1 API client and a boto3 S3 client signed with the same key.
     destinations
-        The config's ``[[destination]]`` overrides; empty: ask ``v1/mode_destinations``.
+        The config's ``[[destination]]`` entries: the only places images may go; the
+        cloud's ``v1/mode_destinations`` chooses among them by name.
     bandwidth_bytes_per_second
         Upload and download cap; None: no cap.
     poll_seconds
@@ -505,20 +506,14 @@ class TaskPipeline:
         return {"images": len(written)}
 
     def _destinations(self) -> list[Destination]:
-        if self.ctx.destinations:
-            return list(self.ctx.destinations)
         mode = self.journal.facts("deidentify")["recon_mode"]
-        return [Destination.from_api(entry) for entry in self.ctx.api.mode_destinations(mode)]
+        names = [str(entry.get("name", "")) for entry in self.ctx.api.mode_destinations(mode)]
+        return choose_destinations(self.ctx.destinations, names, mode)
 
     def _deliver(self) -> dict[str, Any]:
         self._register_identity()
         images = sorted(p for p in (self.folder / "reidentified").rglob("*") if p.is_file())
         destinations = self._destinations()
-        if not destinations:
-            raise BadTask(
-                "no destination for this mode: add one in the portal (v1/mode_destinations)"
-                " or a [[destination]] in the agent's config, then run 'yarracloud-agent retry'"
-            )
         if not self.journal.is_done("storage_begin"):
             self._phi_log("STORAGE_BEGIN")
             self.journal.done("storage_begin")
@@ -573,6 +568,39 @@ class TaskPipeline:
         shutil.rmtree(self.ctx.folders.inbox / self.uuid, ignore_errors=True)
         for name in ("deid", "reidentified", "transfers"):
             shutil.rmtree(self.folder / name, ignore_errors=True)
+
+
+def choose_destinations(
+    allowed: Sequence[Destination], names: Sequence[str], mode: str
+) -> list[Destination]:
+    """The site's own destinations that the cloud's list for ``mode`` names.
+
+    Where identified images go is the site's decision: the cloud's list
+    (``v1/mode_destinations``) only chooses among the ``[[destination]]`` entries of
+    the agent's config, by name, and its addresses are never used.
+
+    Raises
+    ------
+    BadTask
+        When the cloud names no destination, or any name the config does not list;
+        then nothing is delivered anywhere.
+    """
+    by_name = {destination.name: destination for destination in allowed}
+    unknown = sorted({name for name in names if name not in by_name})
+    if unknown:
+        listed = ", ".join(sorted(by_name)) or "none"
+        raise BadTask(
+            f"the cloud lists destination(s) {', '.join(map(repr, unknown))} for mode {mode},"
+            f" which this site's agent config does not allow (it allows: {listed}); nothing"
+            " was delivered. Add a [[destination]] of that name to the config if the site"
+            " wants it, or remove it in the portal, then run 'yarracloud-agent retry'"
+        )
+    if not names:
+        raise BadTask(
+            f"no destination for mode {mode}: choose one of the site's destinations for the"
+            " mode in the portal, then run 'yarracloud-agent retry'"
+        )
+    return [by_name[name] for name in dict.fromkeys(names)]
 
 
 def verify_manifest(folder: Path) -> list[Path]:
