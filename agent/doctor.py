@@ -4,9 +4,9 @@ Each check gives one :class:`Finding` — ``ok``, ``warn`` or ``fail`` with a li
 what was found and, when not ok, what to do. The checks: the config and the key file
 (read by :meth:`AgentConfig.load`), the API and the key it signs with
 (``v1/user_status``), the clock against the API's ``Date`` header (SigV4 refuses a
-clock more than five minutes off), both buckets, each ``[[destination]]`` of the config (C-ECHO for a PACS, a test
-write for a folder), that the cloud's choice of destinations per mode names only
-those, and the free disk space under the base folder.
+clock more than five minutes off), both buckets, each ``[[destination]]`` of the
+config (C-ECHO for a PACS, a test write for a folder), that the cloud's choice of
+destinations per mode names only those, and the free disk space under the base folder.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def test_doctor_reports_an_s3_it_cannot_reach_as_a_connection_failure(
 def test_doctor_fails_a_destination_the_cloud_names_that_the_config_does_not_allow(
     api_cloud: Any, tmp_path: Path
 ) -> None:
-    cloud, config = site_config(api_cloud, tmp_path)
+    _, config = site_config(api_cloud, tmp_path)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     put_destination(SITE, Destination("elsewhere", "smb", location=str(elsewhere)))
