@@ -12,6 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from transfer.replacing import replace_file
+
 
 def write_atomically(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Replace ``path`` by ``data`` so that a crash leaves the old file or the new, whole.
@@ -39,7 +41,7 @@ def write_atomically(path: Path, data: bytes, *, mode: int | None = None) -> Non
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temporary, mode)
-        os.replace(temporary, path)
+        replace_file(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

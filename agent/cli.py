@@ -111,8 +111,11 @@ def cmd_run(config: AgentConfig) -> int:
         )
         agent.stop()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    # SIGINT is also how Windows delivers Ctrl+C, which service managers (NSSM) send
+    # to stop a console program; SIGBREAK, Windows' own, is Ctrl+Break.
+    for name in ("SIGTERM", "SIGINT", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
     agent.run()
     return 0
 

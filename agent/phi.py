@@ -23,7 +23,6 @@ from __future__ import annotations
 import configparser
 import io
 import logging
-import os
 import re
 import shutil
 from collections.abc import Mapping
@@ -34,6 +33,7 @@ from urllib.parse import quote, unquote
 from agent.atomic import sync_folder, write_atomically
 from agent.errors import BadTask
 from agent.identity import PatientIdentity
+from transfer.replacing import replace_file
 
 LOG_EVENTS = (
     "CREATED",
@@ -263,7 +263,7 @@ def archive(phi_path: Path, phi_archive_dir: Path) -> Path:
     target = Path(phi_archive_dir) / phi_path.name
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.replace(phi_path, target)
+        replace_file(phi_path, target)
     except OSError:
         if not phi_path.exists():
             raise

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from transfer.integrity import (
 from transfer.parallel import run_bounded
 from transfer.positional import RandomAccessFile
 from transfer.progress import ProgressCallback, ProgressTracker
+from transfer.replacing import replace_file
 from transfer.retry import Retry, ShortRead
 from transfer.throttle import PACE_CHUNK, TokenBucket, bucket_for
 
@@ -158,7 +158,7 @@ def _download_object(
         tmp.unlink(missing_ok=True)
         journal.remove(jpath)
         raise
-    os.replace(tmp, dest)
+    replace_file(tmp, dest)
     journal.remove(jpath)
     return DownloadResult(bucket, key, dest, size, etag, verified_by, total, len(missing), resumed)
 
