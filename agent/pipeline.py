@@ -35,6 +35,7 @@ from agent.journal import TaskJournal
 from agent.observability import register_identity
 from agent.ort import OrtFolders
 from agent.phi import PhiFile, archive
+from agent.private import private_folder
 from agent.reidentify import reidentify_series
 from agent.status import COMPLETED, FAILED, PROCESSING_ERROR, TaskState, agent_root
 from transfer.download import download_prefix
@@ -168,8 +169,8 @@ class TaskPipeline:
     def __init__(self, context: AgentContext, uuid: str) -> None:
         self.ctx = context
         self.uuid = uuid
-        self.folder = agent_root(context.base) / uuid
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(agent_root(context.base))
+        self.folder = private_folder(agent_root(context.base) / uuid)
         self.journal = TaskJournal(context.folders.journal_file(uuid))
         self.state = TaskState(self.folder)
         if self.state.get("created") is None:
@@ -293,7 +294,7 @@ class TaskPipeline:
         original_task = files.task_file.read_bytes()
         deid_dir = self.folder / "deid"
         shutil.rmtree(deid_dir, ignore_errors=True)
-        deid_dir.mkdir(parents=True)
+        private_folder(deid_dir)
         uploads: list[dict[str, Any]] = []
         replaced: dict[str, str] = {}
         results = []
@@ -501,7 +502,7 @@ class TaskPipeline:
         )
         out = self.folder / "reidentified"
         shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True)
+        private_folder(out)
         written = reidentify_series(images, identity, out)
         return {"images": len(written)}
 

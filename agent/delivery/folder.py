@@ -17,6 +17,7 @@ from pathlib import Path
 
 from agent.delivery.destination import Destination
 from agent.errors import DeliveryError
+from agent.private import private_folder, protect_file
 from transfer.replacing import replace_file
 
 PARTIAL = ".partial-"
@@ -62,7 +63,7 @@ def copy_series(files: Sequence[Path], destination: Destination, subfolder: str)
     _clear_leftovers(location, subfolder)
     partial = location / f".{subfolder}{PARTIAL}{uuid.uuid4().hex}"
     try:
-        partial.mkdir()
+        private_folder(partial)
         for path in files:
             _copy(path, partial / path.name)
         _fsync(partial)
@@ -80,6 +81,7 @@ def copy_series(files: Sequence[Path], destination: Destination, subfolder: str)
 
 def _copy(source: Path, target: Path) -> None:
     with source.open("rb") as reader, target.open("wb") as writer:
+        protect_file(target)
         shutil.copyfileobj(reader, writer, 1 << 20)
         writer.flush()
         os.fsync(writer.fileno())
