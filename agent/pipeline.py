@@ -30,7 +30,7 @@ from agent.deid.taskfile import deidentify_task_file
 from agent.deid.twix import deidentify_twix
 from agent.delivery import deliver
 from agent.delivery.destination import Destination
-from agent.errors import AgentError, BadTask, CloudError, DeliveryError
+from agent.errors import AgentError, BadTask, CloudError, CloudForgot, DeliveryError
 from agent.journal import TaskJournal
 from agent.observability import register_identity
 from agent.ort import OrtFolders
@@ -193,6 +193,9 @@ class TaskPipeline:
                 facts = getattr(self, f"_{step}")() or {}
             except Wait as wait:
                 return self._wait(step, wait)
+            except CloudForgot as error:
+                self.state.update(restart_from="upload")
+                return self._fail(step, str(error))
             except (CloudError, TransferError, DeliveryError, OSError) as error:
                 if _transient(error):
                     attempt = self.state.count_attempt(step)
@@ -431,10 +434,10 @@ class TaskPipeline:
             known = self._running_in_cloud(error)
             answer = {"batch_info": {"status": known["status"]}, "cost": known.get("cost")}
         if answer is None:
-            raise CloudError(
-                f"the cloud does not know task {self.uuid}; run 'yarracloud-agent retry'"
-                " with this UUID to upload it again",
-                transient=False,
+            raise CloudForgot(
+                f"the cloud no longer knows task {self.uuid} (a new cloud, a deleted record or"
+                " another user's key); run 'yarracloud-agent retry' with this UUID to upload"
+                " it again"
             )
         status = answer.get("batch_info", {}).get("status", "")
         cost = _number(answer.get("cost"))
@@ -569,6 +572,21 @@ class TaskPipeline:
         shutil.rmtree(self.ctx.folders.inbox / self.uuid, ignore_errors=True)
         for name in ("deid", "reidentified", "transfers"):
             shutil.rmtree(self.folder / name, ignore_errors=True)
+
+
+def restart_from_upload(journal: TaskJournal, uuid: str) -> int:
+    """Have a task the cloud forgot start over at its upload; returns how many times it did.
+
+    De-identification stays done (its patches still fit the raw files, which are checked
+    again before the upload); every step from the upload on is forgotten. The restart and
+    the UUID the task is uploaded under are recorded in the journal as ``restart``.
+    """
+    plan = journal.facts("deidentify")
+    uploads = [f"upload:{item['name']}" for item in plan.get("files", [])]
+    journal.forget("upload_begin", *uploads, *STEPS[STEPS.index("upload") :])
+    count = int(journal.facts("restart")["count"]) + 1 if journal.is_done("restart") else 1
+    journal.done("restart", count=count, cloud_uuid=uuid, reason="the cloud no longer knew it")
+    return count
 
 
 def choose_destinations(

@@ -26,12 +26,15 @@ from agent.api import CloudApi
 from agent.config import AgentConfig
 from agent.delivery.destination import Destination
 from agent.errors import BadTask
+from agent.journal import TaskJournal
+from agent.ort import OrtFolders
 from agent.pipeline import (
     AgentContext,
     BeforeStep,
     Outcome,
     TaskPipeline,
     log_internal_error,
+    restart_from_upload,
 )
 from agent.retention import prune_finished
 from agent.status import FAILED, TaskState, agent_root
@@ -285,8 +288,14 @@ def retry_task(base: Path, uuid: str) -> str:
         return f"task {uuid} has not been started by the agent; nothing to retry"
     state = TaskState(folder)
     stage = state.get("stage")
-    state.update(stage="queued", error="", retry_at=None, attempts={})
+    restart = state.get("restart_from") == "upload"
+    state.update(stage="queued", error="", retry_at=None, attempts={}, restart_from=None)
     failed_step = state.get("failed_step")
+    if restart:
+        restart_from_upload(TaskJournal(OrtFolders(base).journal_file(uuid)), uuid)
+        return (
+            f"task {uuid} will be uploaded again under the same UUID (the cloud no longer knew it)"
+        )
     if stage == FAILED:
         return f"task {uuid} will be retried from step {failed_step or 'its first'}"
     return f"task {uuid} will be retried at once (it was: {stage})"
