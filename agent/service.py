@@ -24,6 +24,7 @@ import boto3
 
 from agent.api import CloudApi
 from agent.config import AgentConfig
+from agent.connection_tests import run_requested_tests
 from agent.delivery.destination import Destination
 from agent.errors import BadTask
 from agent.journal import TaskJournal
@@ -132,6 +133,8 @@ class Agent:
         self.schedule = _Schedule()
         self._warned_orphans: set[str] = set()
         self._prune_at = 0.0
+        self._tests_at = 0.0
+        self._tests: Future[list[str]] | None = None
 
     # -- control -----------------------------------------------------------------------
 
@@ -156,6 +159,7 @@ class Agent:
         pool = ThreadPoolExecutor(
             max_workers=self.config.concurrency, thread_name_prefix="yarracloud-task"
         )
+        tester = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yarracloud-test")
         logger.info(
             "agent started: concurrency %d, polling every %g s",
             self.config.concurrency,
@@ -165,12 +169,14 @@ class Agent:
             while not self._stop.is_set():
                 self._collect()
                 self._prune()
+                self._connection_tests(tester)
                 if until is not None and until():
                     break
                 self._start_ready(pool)
                 self._sleep()
         finally:
             self._stop.set()
+            tester.shutdown(wait=True)
             pool.shutdown(wait=True)
             self._collect()
             logger.info("agent stopped")
@@ -262,6 +268,15 @@ class Agent:
         if pruned:
             days = self.config.keep_days
             logger.info("forgot %d task(s) that ended more than %d days ago", len(pruned), days)
+
+    def _connection_tests(self, tester: ThreadPoolExecutor) -> None:
+        """Every poll interval, run the connection tests the portal asked for, beside the tasks."""
+        if self.clock() < self._tests_at or (self._tests is not None and not self._tests.done()):
+            return
+        self._tests_at = self.clock() + self.config.poll_seconds
+        self._tests = tester.submit(
+            run_requested_tests, self.context.api, self.context.destinations
+        )
 
     def _sleep(self) -> None:
         """Wait for the poll interval, a task's wake time or a freed slot, whichever is first."""
