@@ -47,7 +47,7 @@ def request_test(site: Site, name: str, *, now: float) -> bool:
 
 def pending(site: Site) -> list[str]:
     """The names of the destinations whose test the agent has not answered yet."""
-    return sorted(name for name, test in tests_of(site).items() if test.state == "requested")
+    return sorted(name for name, test in last_tests(site).items() if test.state == "requested")
 
 
 def record_result(site: Site, name: str, *, ok: bool, message: str, now: float) -> bool:
@@ -55,7 +55,7 @@ def record_result(site: Site, name: str, *, ok: bool, message: str, now: float) 
     records = _records(site)
     if name not in records:
         return False
-    asked = tests_of(site).get(name)
+    asked = last_tests(site).get(name)
     records[name] = {
         **records[name],
         TEST_KEY: {
@@ -69,7 +69,7 @@ def record_result(site: Site, name: str, *, ok: bool, message: str, now: float) 
     return True
 
 
-def tests_of(site: Site) -> dict[str, ConnectionTest]:
+def last_tests(site: Site) -> dict[str, ConnectionTest]:
     """Each destination's last test, by name; destinations never tested are left out."""
     found = {}
     for name, record in _records(site).items():

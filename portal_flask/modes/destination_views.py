@@ -43,7 +43,7 @@ def _page(site_id: str, pacs: PacsForm, folder: FolderForm, status: int = 200):
         render_template(
             "modes/destinations.html",
             destinations=destinations.list_destinations(site_id),
-            tests=connection_tests.tests_of(get_site(site_id)),
+            tests=connection_tests.last_tests(get_site(site_id)),
             mode_names=names,
             pacs_form=pacs,
             folder_form=folder,
