@@ -18,7 +18,7 @@ from agent.api import CloudApi
 from agent.config import AgentConfig
 from agent.errors import CloudError
 from agent.service import Agent
-from functions.core.connection_tests import pending, request_test, last_tests
+from functions.core.connection_tests import last_tests, pending, request_test
 from functions.core.destinations import Destination as SiteDestination
 from functions.core.models import Site
 from tests.agent.site import SITE, enable_site, run_agent_until
