@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from functions.core.connection_tests import pending
+from functions.core.connection_tests import pending, record_result
 from functions.core.models import ModeSettings, Site
 from portal_flask.extensions import db
 from portal_flask.models import AuditLog
@@ -183,3 +183,9 @@ def test_the_test_button_asks_the_site_and_opens_no_connection_itself(admin_clie
     page = admin_client.get("/modes/destinations/").get_data(as_text=True)
     assert "will test main from there" in page and "waiting for the agent" in page
     assert pending(Site.get("site-a", consistent_read=True)) == ["main"]
+
+    # What the agent posts back (v1/destination_test_result) is what the page shows.
+    message = "PACS 'main' at 10.1.2.3:104 (called AE PACS) answers C-ECHO"
+    assert record_result(Site.get("site-a"), "main", ok=True, message=message, now=1.0)
+    page = admin_client.get("/modes/destinations/").get_data(as_text=True)
+    assert "passed" in page and "answers C-ECHO" in page and "waiting for the agent" not in page
