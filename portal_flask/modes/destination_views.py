@@ -142,6 +142,7 @@ def destination_test(name: str) -> Response:
     site_id = current_site_id()
     _destination_or_404(site_id, name)
     connection_tests.request_test(get_site(site_id), name, now=system_clock())
+    audit("destination.test", name, {})
     flash(
         f"The agent at your site will test {name} from there and report back here at its next"
         " poll; reload this page to see the result.",
