@@ -460,6 +460,7 @@ class Admin:
                     secret_access_key=key.secret_access_key,
                     base=agent_base,
                     s3_endpoint=self.s3_endpoint,
+                    destinations=destinations.list_destinations(site_id),
                     written_by=WRITTEN_BY,
                 )
             except OSError as exc:

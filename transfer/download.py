@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,9 @@ from transfer.integrity import (
     sha256_file,
 )
 from transfer.parallel import run_bounded
+from transfer.positional import RandomAccessFile
 from transfer.progress import ProgressCallback, ProgressTracker
+from transfer.replacing import replace_file
 from transfer.retry import Retry, ShortRead
 from transfer.throttle import PACE_CHUNK, TokenBucket, bucket_for
 
@@ -130,14 +131,14 @@ def _download_object(
     )
     lock = threading.Lock()
 
-    fd = os.open(tmp, os.O_RDWR)
+    target = RandomAccessFile(tmp, "r+b")
     try:
 
         def fetch(number: int) -> None:
             start = number * size_part
             end = min(size, start + size_part) - 1
             retry.call(
-                lambda: _get_range(s3, bucket, key, etag, fd, start, end, throttle),
+                lambda: _get_range(s3, bucket, key, etag, target, start, end, throttle),
                 f"download bytes {start}-{end} of {where}",
             )
             with lock:
@@ -147,9 +148,9 @@ def _download_object(
             tracker.add(end - start + 1)
 
         run_bounded(fetch, missing, concurrency, "download")
-        os.fsync(fd)
+        target.sync()
     finally:
-        os.close(fd)
+        target.close()
 
     try:
         verified_by = _verify(s3, bucket, key, head, tmp, retry)
@@ -157,7 +158,7 @@ def _download_object(
         tmp.unlink(missing_ok=True)
         journal.remove(jpath)
         raise
-    os.replace(tmp, dest)
+    replace_file(tmp, dest)
     journal.remove(jpath)
     return DownloadResult(bucket, key, dest, size, etag, verified_by, total, len(missing), resumed)
 
@@ -167,7 +168,7 @@ def _get_range(
     bucket: str,
     key: str,
     etag: str,
-    fd: int,
+    target: RandomAccessFile,
     start: int,
     end: int,
     throttle: TokenBucket | None = None,
@@ -180,7 +181,7 @@ def _get_range(
         while chunk := body.read(size):
             if throttle is not None:
                 throttle.consume(len(chunk))
-            os.pwrite(fd, chunk, offset)
+            target.write_at(offset, chunk)
             offset += len(chunk)
     finally:
         body.close()
