@@ -118,6 +118,14 @@ class CloudApi:
         """Stop a task and its job: the task becomes CANCELED."""
         return self.call("job_cancel", {"name": uuid})
 
+    def destination_tests(self) -> list[str]:
+        """The names of the site's destinations whose connection test the portal asked for."""
+        return [str(name) for name in self.call("destination_tests").get("names", [])]
+
+    def destination_test_result(self, name: str, *, ok: bool, message: str) -> dict[str, Any]:
+        """Post what testing the destination ``name`` from the site found."""
+        return self.call("destination_test_result", {"name": name, "ok": ok, "message": message})
+
     # -- clock --------------------------------------------------------------------------
 
     def server_time(self) -> datetime | None:

@@ -12,8 +12,11 @@ import os
 import tempfile
 from pathlib import Path
 
+from agent.private import PRIVATE_FILE
+from transfer.replacing import replace_file
 
-def write_atomically(path: Path, data: bytes, *, mode: int | None = None) -> None:
+
+def write_atomically(path: Path, data: bytes, *, mode: int = PRIVATE_FILE) -> None:
     """Replace ``path`` by ``data`` so that a crash leaves the old file or the new, whole.
 
     Parameters
@@ -23,15 +26,10 @@ def write_atomically(path: Path, data: bytes, *, mode: int | None = None) -> Non
     data
         The whole new content.
     mode
-        Permission bits for the new file; by default those of the file it replaces,
-        or 0o600 for a new one.
+        Permission bits for the new file on POSIX; by default 0o600, readable by the
+        agent's user alone, whatever mode the file it replaces had.
     """
     path = Path(path)
-    if mode is None:
-        try:
-            mode = path.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            mode = 0o600
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -39,7 +37,7 @@ def write_atomically(path: Path, data: bytes, *, mode: int | None = None) -> Non
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temporary, mode)
-        os.replace(temporary, path)
+        replace_file(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

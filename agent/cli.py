@@ -40,6 +40,7 @@ from agent.observability import init_sentry, redact_text
 from agent.ort import OrtFolders
 from agent.phi import PhiFile, birth_date
 from agent.pipeline import MRD_SUFFIXES
+from agent.private import private_folder, protect_file
 from agent.service import Agent, retry_task, s3_client
 from agent.status import format_table, task_rows
 
@@ -111,8 +112,11 @@ def cmd_run(config: AgentConfig) -> int:
         )
         agent.stop()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    # SIGINT is also how Windows delivers Ctrl+C, which service managers (NSSM) send
+    # to stop a console program; SIGBREAK, Windows' own, is Ctrl+Break.
+    for name in ("SIGTERM", "SIGINT", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
     agent.run()
     return 0
 
@@ -191,7 +195,7 @@ def submit_file(
     suffix = raw.suffix.lower()
     if suffix in MRD_SUFFIXES:
         scratch = folders.base / "cloud" / "agent" / f".submit-{task}.h5"
-        scratch.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(scratch.parent)
         try:
             replaced = deidentify_mrd(raw, scratch).replaced
         finally:
@@ -211,6 +215,7 @@ def submit_file(
         os.link(raw, target)
     except OSError:
         shutil.copyfile(raw, target)
+        protect_file(target)
     dob = birth_date(_field(replaced, _DOB_FIELDS))
     if dob is None:
         logging.getLogger("yarracloud.agent.submit").warning(

@@ -22,8 +22,8 @@ The format is the one ``scripts/admin`` writes (DESIGN.md):
     keep_days = 30                 # days a finished task stays in `status`; 0 keeps it for ever
     sentry_dsn = ""                # optional; empty means off
 
-    [[destination]]                # optional, replaces the destinations the cloud lists
-    method = "PACS"
+    [[destination]]                # the places images may go; the cloud chooses among
+    method = "PACS"                # them by name and adds none
     ...
 
 Relative paths are taken relative to the config file's folder.
@@ -94,8 +94,8 @@ class AgentConfig:
     sentry_dsn
         Sentry DSN for error reports; empty means off.
     destinations
-        The ``[[destination]]`` tables as written; when any are given they replace
-        the destinations the cloud lists for a mode.
+        The ``[[destination]]`` tables as written: the only places the agent delivers
+        to; the cloud's ``v1/mode_destinations`` chooses among them by name.
     """
 
     path: Path

@@ -4,8 +4,9 @@ Each check gives one :class:`Finding` — ``ok``, ``warn`` or ``fail`` with a li
 what was found and, when not ok, what to do. The checks: the config and the key file
 (read by :meth:`AgentConfig.load`), the API and the key it signs with
 (``v1/user_status``), the clock against the API's ``Date`` header (SigV4 refuses a
-clock more than five minutes off), both buckets, each destination (C-ECHO for a PACS, a
-test write for a folder), and the free disk space under the base folder.
+clock more than five minutes off), both buckets, each ``[[destination]]`` of the
+config (C-ECHO for a PACS, a test write for a folder), that the cloud's choice of
+destinations per mode names only those, and the free disk space under the base folder.
 """
 
 from __future__ import annotations
@@ -151,22 +152,34 @@ def check_buckets(s3: Any, status: dict[str, Any]) -> list[Finding]:
     return findings
 
 
-def destinations_to_check(config: AgentConfig, api: CloudApi) -> list[Destination]:
-    """The config's ``[[destination]]`` tables, else every mode's destinations, once each.
+def destinations_to_check(config: AgentConfig) -> list[Destination]:
+    """The config's ``[[destination]]`` entries: the only places the agent delivers to.
 
     Raises
     ------
-    AgentError
-        When a destination cannot be parsed or the API cannot be asked.
+    ConfigError
+        When a table cannot be parsed.
     """
-    if config.destinations:
-        return [Destination.from_config(table) for table in config.destinations]
-    seen: dict[str, Destination] = {}
+    return [Destination.from_config(table) for table in config.destinations]
+
+
+def check_cloud_choices(allowed: Sequence[Destination], api: CloudApi) -> list[Finding]:
+    """Fail for each destination the cloud names for a mode that the config does not allow."""
+    names = {destination.name for destination in allowed}
+    findings = []
     for mode in api.modes():
-        for entry in api.mode_destinations(mode["Name"]):
-            destination = Destination.from_api(entry)
-            seen.setdefault(destination.name, destination)
-    return list(seen.values())
+        listed = [str(entry.get("name", "")) for entry in api.mode_destinations(mode["Name"])]
+        unknown = sorted(set(listed) - names)
+        if unknown:
+            findings.append(
+                _fail(
+                    f"mode {mode['Name']}",
+                    f"the cloud sends this mode's images to {', '.join(unknown)}, which the"
+                    " config does not list; its tasks will fail until a [[destination]] of"
+                    " that name is added or the portal chooses another",
+                )
+            )
+    return findings
 
 
 def check_destination(
@@ -237,7 +250,8 @@ def run_checks(config_path: Path, *, s3_factory: Callable[[AgentConfig], Any]) -
         return findings
     findings += check_buckets(s3_factory(config), status)
     try:
-        destinations = destinations_to_check(config, api)
+        destinations = destinations_to_check(config)
+        findings += check_cloud_choices(destinations, api)
     except AgentError as error:
         findings.append(_fail("destinations", str(error)))
         return findings
@@ -245,8 +259,8 @@ def run_checks(config_path: Path, *, s3_factory: Callable[[AgentConfig], Any]) -
         findings.append(
             _fail(
                 "destinations",
-                "no destination for any mode: add one in the portal or a [[destination]]"
-                " in the config",
+                "the config allows no destination: add the site's PACS or folder as a"
+                " [[destination]] (images go nowhere else)",
             )
         )
     findings += [check_destination(destination) for destination in destinations]

@@ -29,5 +29,12 @@ class CloudError(AgentError):
         """The HTTP status of the refusal; None when no answer came."""
 
 
+class CloudForgot(CloudError):
+    """The cloud holds no record of a task it was given; ``retry`` uploads the task again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+
+
 class DeliveryError(AgentError):
     """Images could not be delivered to a destination (PACS down, share unwritable); retried."""

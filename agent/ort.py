@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.errors import BadTask, ConfigError
+from agent.private import private_folder
 
 INCOMPLETE = "INCOMPLETE"
 OUTPUT_FILES = "output_files"
@@ -72,6 +73,8 @@ class OrtFolders:
         for folder in (self.out, self.inbox, self.phi, self.phi_archive, self.journal):
             try:
                 folder.mkdir(parents=True, exist_ok=True)
+                if folder in (self.phi, self.phi_archive):
+                    private_folder(folder)
             except OSError as exc:
                 raise ConfigError(
                     f"cannot create the folder {folder}: {exc.strerror}; check [folders] base"

@@ -23,7 +23,6 @@ from __future__ import annotations
 import configparser
 import io
 import logging
-import os
 import re
 import shutil
 from collections.abc import Mapping
@@ -34,6 +33,8 @@ from urllib.parse import quote, unquote
 from agent.atomic import sync_folder, write_atomically
 from agent.errors import BadTask
 from agent.identity import PatientIdentity
+from agent.private import private_folder, protect_file
+from transfer.replacing import replace_file
 
 LOG_EVENTS = (
     "CREATED",
@@ -248,7 +249,7 @@ class PhiFile:
         self._ini.set(name, option, encode_value(value))
 
     def save(self) -> None:
-        """Write the file atomically (temporary file, flush, rename), keeping its mode."""
+        """Write the file atomically (temporary file, flush, rename), for the agent's eyes only."""
         text = io.StringIO()
         self._ini.write(text, space_around_delimiters=False)
         write_atomically(self.path, text.getvalue().encode("utf-8"))
@@ -261,14 +262,15 @@ def archive(phi_path: Path, phi_archive_dir: Path) -> Path:
     """
     phi_path = Path(phi_path)
     target = Path(phi_archive_dir) / phi_path.name
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(target.parent)
     try:
-        os.replace(phi_path, target)
+        replace_file(phi_path, target)
     except OSError:
         if not phi_path.exists():
             raise
         shutil.copy2(phi_path, target)
         phi_path.unlink()
+    protect_file(target)
     sync_folder(target.parent)
     sync_folder(phi_path.parent)
     return target

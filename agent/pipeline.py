@@ -30,11 +30,12 @@ from agent.deid.taskfile import deidentify_task_file
 from agent.deid.twix import deidentify_twix
 from agent.delivery import deliver
 from agent.delivery.destination import Destination
-from agent.errors import AgentError, BadTask, CloudError, DeliveryError
+from agent.errors import AgentError, BadTask, CloudError, CloudForgot, DeliveryError
 from agent.journal import TaskJournal
 from agent.observability import register_identity
 from agent.ort import OrtFolders
 from agent.phi import PhiFile, archive
+from agent.private import private_folder
 from agent.reidentify import reidentify_series
 from agent.status import COMPLETED, FAILED, PROCESSING_ERROR, TaskState, agent_root
 from transfer.download import download_prefix
@@ -134,7 +135,8 @@ class AgentContext:
     api, s3
         The v1 API client and a boto3 S3 client signed with the same key.
     destinations
-        The config's ``[[destination]]`` overrides; empty: ask ``v1/mode_destinations``.
+        The config's ``[[destination]]`` entries: the only places images may go; the
+        cloud's ``v1/mode_destinations`` chooses among them by name.
     bandwidth_bytes_per_second
         Upload and download cap; None: no cap.
     poll_seconds
@@ -167,8 +169,8 @@ class TaskPipeline:
     def __init__(self, context: AgentContext, uuid: str) -> None:
         self.ctx = context
         self.uuid = uuid
-        self.folder = agent_root(context.base) / uuid
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(agent_root(context.base))
+        self.folder = private_folder(agent_root(context.base) / uuid)
         self.journal = TaskJournal(context.folders.journal_file(uuid))
         self.state = TaskState(self.folder)
         if self.state.get("created") is None:
@@ -191,6 +193,9 @@ class TaskPipeline:
                 facts = getattr(self, f"_{step}")() or {}
             except Wait as wait:
                 return self._wait(step, wait)
+            except CloudForgot as error:
+                self.state.update(restart_from="upload")
+                return self._fail(step, str(error))
             except (CloudError, TransferError, DeliveryError, OSError) as error:
                 if _transient(error):
                     attempt = self.state.count_attempt(step)
@@ -292,7 +297,7 @@ class TaskPipeline:
         original_task = files.task_file.read_bytes()
         deid_dir = self.folder / "deid"
         shutil.rmtree(deid_dir, ignore_errors=True)
-        deid_dir.mkdir(parents=True)
+        private_folder(deid_dir)
         uploads: list[dict[str, Any]] = []
         replaced: dict[str, str] = {}
         results = []
@@ -429,10 +434,10 @@ class TaskPipeline:
             known = self._running_in_cloud(error)
             answer = {"batch_info": {"status": known["status"]}, "cost": known.get("cost")}
         if answer is None:
-            raise CloudError(
-                f"the cloud does not know task {self.uuid}; run 'yarracloud-agent retry'"
-                " with this UUID to upload it again",
-                transient=False,
+            raise CloudForgot(
+                f"the cloud no longer knows task {self.uuid} (a new cloud, a deleted record or"
+                " another user's key); run 'yarracloud-agent retry' with this UUID to upload"
+                " it again"
             )
         status = answer.get("batch_info", {}).get("status", "")
         cost = _number(answer.get("cost"))
@@ -500,25 +505,19 @@ class TaskPipeline:
         )
         out = self.folder / "reidentified"
         shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True)
+        private_folder(out)
         written = reidentify_series(images, identity, out)
         return {"images": len(written)}
 
     def _destinations(self) -> list[Destination]:
-        if self.ctx.destinations:
-            return list(self.ctx.destinations)
         mode = self.journal.facts("deidentify")["recon_mode"]
-        return [Destination.from_api(entry) for entry in self.ctx.api.mode_destinations(mode)]
+        names = [str(entry.get("name", "")) for entry in self.ctx.api.mode_destinations(mode)]
+        return choose_destinations(self.ctx.destinations, names, mode)
 
     def _deliver(self) -> dict[str, Any]:
         self._register_identity()
         images = sorted(p for p in (self.folder / "reidentified").rglob("*") if p.is_file())
         destinations = self._destinations()
-        if not destinations:
-            raise BadTask(
-                "no destination for this mode: add one in the portal (v1/mode_destinations)"
-                " or a [[destination]] in the agent's config, then run 'yarracloud-agent retry'"
-            )
         if not self.journal.is_done("storage_begin"):
             self._phi_log("STORAGE_BEGIN")
             self.journal.done("storage_begin")
@@ -573,6 +572,54 @@ class TaskPipeline:
         shutil.rmtree(self.ctx.folders.inbox / self.uuid, ignore_errors=True)
         for name in ("deid", "reidentified", "transfers"):
             shutil.rmtree(self.folder / name, ignore_errors=True)
+
+
+def restart_from_upload(journal: TaskJournal, uuid: str) -> int:
+    """Have a task the cloud forgot start over at its upload; returns how many times it did.
+
+    De-identification stays done (its patches still fit the raw files, which are checked
+    again before the upload); every step from the upload on is forgotten. The restart and
+    the UUID the task is uploaded under are recorded in the journal as ``restart``.
+    """
+    plan = journal.facts("deidentify")
+    uploads = [f"upload:{item['name']}" for item in plan.get("files", [])]
+    journal.forget("upload_begin", *uploads, *STEPS[STEPS.index("upload") :])
+    count = int(journal.facts("restart")["count"]) + 1 if journal.is_done("restart") else 1
+    journal.done("restart", count=count, cloud_uuid=uuid, reason="the cloud no longer knew it")
+    return count
+
+
+def choose_destinations(
+    allowed: Sequence[Destination], names: Sequence[str], mode: str
+) -> list[Destination]:
+    """The site's own destinations that the cloud's list for ``mode`` names.
+
+    Where identified images go is the site's decision: the cloud's list
+    (``v1/mode_destinations``) only chooses among the ``[[destination]]`` entries of
+    the agent's config, by name, and its addresses are never used.
+
+    Raises
+    ------
+    BadTask
+        When the cloud names no destination, or any name the config does not list;
+        then nothing is delivered anywhere.
+    """
+    by_name = {destination.name: destination for destination in allowed}
+    unknown = sorted({name for name in names if name not in by_name})
+    if unknown:
+        listed = ", ".join(sorted(by_name)) or "none"
+        raise BadTask(
+            f"the cloud lists destination(s) {', '.join(map(repr, unknown))} for mode {mode},"
+            f" which this site's agent config does not allow (it allows: {listed}); nothing"
+            " was delivered. Add a [[destination]] of that name to the config if the site"
+            " wants it, or remove it in the portal, then run 'yarracloud-agent retry'"
+        )
+    if not names:
+        raise BadTask(
+            f"no destination for mode {mode}: choose one of the site's destinations for the"
+            " mode in the portal, then run 'yarracloud-agent retry'"
+        )
+    return [by_name[name] for name in dict.fromkeys(names)]
 
 
 def verify_manifest(folder: Path) -> list[Path]:

@@ -28,6 +28,8 @@ from pydicom.errors import InvalidDicomError
 
 from agent.errors import BadTask
 from agent.identity import PatientIdentity
+from agent.private import private_folder, protect_file
+from transfer.replacing import replace_file
 
 UTF8 = "ISO_IR 192"
 _DATE = re.compile(r"^\d{8}$")
@@ -75,15 +77,16 @@ def reidentify_series(
         raise ValueError("out_dir must differ from the folder of the input files")
     datasets = [_read(path, identity.task_uuid) for path in files]
     _check_uids(datasets, names)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(out_dir)
     written = []
     for path, ds in zip(files, datasets, strict=True):
         _apply(ds, identity)
         target = out_dir / path.name
         partial = out_dir / f".{path.name}.partial"
         ds.save_as(partial, enforce_file_format=True)
+        protect_file(partial)
         _fsync_file(partial)
-        os.replace(partial, target)
+        replace_file(partial, target)
         written.append(target)
     return written
 

@@ -24,14 +24,18 @@ import boto3
 
 from agent.api import CloudApi
 from agent.config import AgentConfig
+from agent.connection_tests import run_requested_tests
 from agent.delivery.destination import Destination
 from agent.errors import BadTask
+from agent.journal import TaskJournal
+from agent.ort import OrtFolders
 from agent.pipeline import (
     AgentContext,
     BeforeStep,
     Outcome,
     TaskPipeline,
     log_internal_error,
+    restart_from_upload,
 )
 from agent.retention import prune_finished
 from agent.status import FAILED, TaskState, agent_root
@@ -129,6 +133,8 @@ class Agent:
         self.schedule = _Schedule()
         self._warned_orphans: set[str] = set()
         self._prune_at = 0.0
+        self._tests_at = 0.0
+        self._tests: Future[list[str]] | None = None
 
     # -- control -----------------------------------------------------------------------
 
@@ -153,6 +159,7 @@ class Agent:
         pool = ThreadPoolExecutor(
             max_workers=self.config.concurrency, thread_name_prefix="yarracloud-task"
         )
+        tester = ThreadPoolExecutor(max_workers=1, thread_name_prefix="yarracloud-test")
         logger.info(
             "agent started: concurrency %d, polling every %g s",
             self.config.concurrency,
@@ -162,12 +169,14 @@ class Agent:
             while not self._stop.is_set():
                 self._collect()
                 self._prune()
+                self._connection_tests(tester)
                 if until is not None and until():
                     break
                 self._start_ready(pool)
                 self._sleep()
         finally:
             self._stop.set()
+            tester.shutdown(wait=True)
             pool.shutdown(wait=True)
             self._collect()
             logger.info("agent stopped")
@@ -260,6 +269,15 @@ class Agent:
             days = self.config.keep_days
             logger.info("forgot %d task(s) that ended more than %d days ago", len(pruned), days)
 
+    def _connection_tests(self, tester: ThreadPoolExecutor) -> None:
+        """Every poll interval, run the connection tests the portal asked for, beside the tasks."""
+        if self.clock() < self._tests_at or (self._tests is not None and not self._tests.done()):
+            return
+        self._tests_at = self.clock() + self.config.poll_seconds
+        self._tests = tester.submit(
+            run_requested_tests, self.context.api, self.context.destinations
+        )
+
     def _sleep(self) -> None:
         """Wait for the poll interval, a task's wake time or a freed slot, whichever is first."""
         timeout = self.config.poll_seconds
@@ -285,8 +303,14 @@ def retry_task(base: Path, uuid: str) -> str:
         return f"task {uuid} has not been started by the agent; nothing to retry"
     state = TaskState(folder)
     stage = state.get("stage")
-    state.update(stage="queued", error="", retry_at=None, attempts={})
+    restart = state.get("restart_from") == "upload"
+    state.update(stage="queued", error="", retry_at=None, attempts={}, restart_from=None)
     failed_step = state.get("failed_step")
+    if restart:
+        restart_from_upload(TaskJournal(OrtFolders(base).journal_file(uuid)), uuid)
+        return (
+            f"task {uuid} will be uploaded again under the same UUID (the cloud no longer knew it)"
+        )
     if stage == FAILED:
         return f"task {uuid} will be retried from step {failed_step or 'its first'}"
     return f"task {uuid} will be retried at once (it was: {stage})"

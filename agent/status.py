@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.private import private_folder
 from transfer import journal as atomic
 
 STATE_FILE = "state.json"
@@ -90,7 +91,7 @@ class TaskState:
                 self._write()
 
     def _write(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)
         atomic.save(self.path, self._data)
 
 

@@ -8,6 +8,7 @@
     site billing SITE_ID none
     stripe setup --portal-url URL --restricted-key-file FILE [--currency CUR]
                  (the set-up key, allowed to write the catalogue, in STRIPE_SETUP_KEY)
+    stripe resend-rejected [--site SITE_ID]
     mode publish MODE_ID --name NAME [--tag TAG] [--param-label LABEL ...]
     mode publish [MODE_ID] --mode-file FILE.mode
     mode publish --folder DIR
@@ -68,6 +69,7 @@ from functions.administration.errors import (
     UserExists,
 )
 from functions.administration.site_users import NewKey, SiteUsers, check_user_name
+from functions.billing.outbox import Outbox
 from functions.billing.stripe_gateway import BillingContact, BillingNotConfigured, StripeGateway
 from functions.billing.stripe_secret import read_secret, with_stripe_secret
 from functions.billing.stripe_setup import StripeSetup
@@ -317,6 +319,19 @@ class Admin:
         )
         return values
 
+    def resend_rejected(self, site_id: str | None) -> list[str]:
+        """Queue the usage reports Stripe refused again; the billing outbox sends them."""
+        requeued = Outbox(gateway=None).requeue_rejected(site_id)
+        whose = f" of site {site_id}" if site_id else ""
+        if requeued:
+            self.say(
+                f"{len(requeued)} rejected usage report(s){whose} queued again; the"
+                " billing_outbox function sends them on its next run (within 5 minutes)."
+            )
+        else:
+            self.say(f"No rejected usage reports{whose}.")
+        return requeued
+
     # -- modes ---------------------------------------------------------------------------
 
     def publish_mode(self, mode_id: str, client_config: Mapping[str, Any]) -> ModeCatalog:
@@ -445,6 +460,7 @@ class Admin:
                     secret_access_key=key.secret_access_key,
                     base=agent_base,
                     s3_endpoint=self.s3_endpoint,
+                    destinations=destinations.list_destinations(site_id),
                     written_by=WRITTEN_BY,
                 )
             except OSError as exc:
@@ -626,6 +642,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a file holding the restricted key the functions and the portal use",
     )
     p.add_argument("--currency", help="default: the rates' currency")
+    p = stripe_group.add_parser(
+        "resend-rejected",
+        help="queue the usage reports Stripe refused again, once their cause is fixed",
+    )
+    p.add_argument("--site", dest="site_id", help="only this site's reports")
 
     mode = groups.add_parser("mode", help="the mode catalog and each site's modes").add_subparsers(
         dest="action", required=True
@@ -794,6 +815,7 @@ COMMANDS: dict[tuple[str, str], Callable[[Admin, argparse.Namespace], Any]] = {
     ("site", "add"): lambda admin, a: admin.add_site(a.site_id, a.name),
     ("site", "billing"): _billing,
     ("stripe", "setup"): _stripe_setup,
+    ("stripe", "resend-rejected"): lambda admin, a: admin.resend_rejected(a.site_id),
     ("mode", "publish"): _publish,
     ("mode", "enable"): lambda admin, a: admin.enable_mode(
         a.site_id,

@@ -6,7 +6,6 @@ import base64
 import contextlib
 import hashlib
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -27,7 +26,9 @@ from transfer.integrity import (
     sha256_file,
 )
 from transfer.parallel import run_bounded
+from transfer.positional import RandomAccessFile
 from transfer.progress import ProgressCallback, ProgressTracker
+from transfer.replacing import replace_file
 from transfer.retry import Retry, ShortRead
 from transfer.throttle import PACE_CHUNK, TokenBucket, bucket_for
 
@@ -151,16 +152,16 @@ def _download_object(
         journal.save(jpath, state)
         saved[0] = time.monotonic()
 
-    fd = os.open(tmp, os.O_RDWR)
+    target = RandomAccessFile(tmp, "r+b")
     by_sha256 = bool(head.get("Metadata", {}).get(SHA256_KEY))
-    digest = _InOrderDigest(fd, size, size_part, done) if by_sha256 else None
+    digest = _InOrderDigest(target, size, size_part, done) if by_sha256 else None
     try:
 
         def fetch(number: int) -> None:
             start = number * size_part
             end = min(size, start + size_part) - 1
             retry.call(
-                lambda: _get_range(s3, bucket, key, etag, fd, start, end, throttle),
+                lambda: _get_range(s3, bucket, key, etag, target, start, end, throttle),
                 f"download bytes {start}-{end} of {where}",
             )
             with lock:
@@ -177,10 +178,10 @@ def _download_object(
             with lock:
                 record()
         if durable:
-            os.fsync(fd)
+            target.sync()
     finally:
         sha256 = digest.finish() if digest is not None else None
-        os.close(fd)
+        target.close()
 
     try:
         verified_by = _verify(s3, bucket, key, head, tmp, retry, sha256)
@@ -188,7 +189,7 @@ def _download_object(
         tmp.unlink(missing_ok=True)
         journal.remove(jpath)
         raise
-    os.replace(tmp, dest)
+    replace_file(tmp, dest)
     journal.remove(jpath)
     return DownloadResult(bucket, key, dest, size, etag, verified_by, total, len(missing), resumed)
 
@@ -198,7 +199,7 @@ def _get_range(
     bucket: str,
     key: str,
     etag: str,
-    fd: int,
+    target: RandomAccessFile,
     start: int,
     end: int,
     throttle: TokenBucket | None = None,
@@ -211,7 +212,7 @@ def _get_range(
         while chunk := body.read(size):
             if throttle is not None:
                 throttle.consume(len(chunk))
-            os.pwrite(fd, chunk, offset)
+            target.write_at(offset, chunk)
             offset += len(chunk)
     finally:
         body.close()
@@ -227,8 +228,8 @@ class _InOrderDigest:
     already done when the download resumes are hashed from the file the same way.
     """
 
-    def __init__(self, fd: int, size: int, part_size: int, done: set[int]) -> None:
-        self._fd, self._size, self._part = fd, size, part_size
+    def __init__(self, file: RandomAccessFile, size: int, part_size: int, done: set[int]) -> None:
+        self._file, self._size, self._part = file, size, part_size
         self._done = set(done)
         self._stopped = False
         self._ready = threading.Condition()
@@ -259,7 +260,7 @@ class _InOrderDigest:
             offset = number * self._part
             end = min(self._size, offset + self._part)
             while offset < end:
-                chunk = os.pread(self._fd, min(CHUNK * 8, end - offset), offset)
+                chunk = self._file.read_at(offset, min(CHUNK * 8, end - offset))
                 if not chunk:
                     return
                 self._hash.update(chunk)

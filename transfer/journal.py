@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from transfer.replacing import replace_file
+
 VERSION = 1
 
 
@@ -33,7 +35,7 @@ def save(path: Path, data: dict[str, Any]) -> None:
             json.dump(data, fh, sort_keys=True)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        replace_file(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

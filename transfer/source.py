@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from transfer.integrity import CHUNK
+from transfer.positional import RandomAccessFile
 
 SAMPLE = 64 * 1024
 
@@ -17,19 +18,19 @@ class PatchedSource:
     """Reads ``path`` as if each ``(offset, bytes)`` patch had replaced the bytes there.
 
     Patches keep the length of the file; they must lie within it and not overlap.
-    Reads use ``os.pread`` on one descriptor, so threads may read parts concurrently.
+    The file is opened once and may be read from several threads at once.
     """
 
     def __init__(self, path: str | os.PathLike[str], patches: Iterable[tuple[int, bytes]] = ()):
         self.path = Path(path)
-        self._fd = os.open(self.path, os.O_RDONLY)
+        self._file = RandomAccessFile(self.path)
         try:
-            stat = os.fstat(self._fd)
+            stat = self._file.stat()
             self.size = stat.st_size
             self.mtime_ns = stat.st_mtime_ns
             self.patches = _validate(patches, self.size)
         except BaseException:
-            os.close(self._fd)
+            self._file.close()
             raise
 
     def __enter__(self) -> PatchedSource:
@@ -39,25 +40,17 @@ class PatchedSource:
         self.close()
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._file.close()
 
     def read(self, offset: int, length: int) -> bytes:
         """``length`` bytes from ``offset`` with the patches applied.
 
-        A range no patch touches is returned as ``pread`` gave it, without a
-        copy: a part in flight then costs its size once, not three times.
+        A range no patch touches is returned as read, without a copy: a part in
+        flight then costs its size once, not three times.
         """
-        data = os.pread(self._fd, length, offset)
+        data = self._file.read_at(offset, length)
         if len(data) < length:
-            buf = bytearray(data)
-            while len(buf) < length:
-                chunk = os.pread(self._fd, length - len(buf), offset + len(buf))
-                if not chunk:
-                    raise OSError(f"{self.path} is shorter than when the transfer started")
-                buf += chunk
-            data = bytes(buf)
+            raise OSError(f"{self.path} is shorter than when the transfer started")
         end = offset + length
         touching = [(s, d) for s, d in self.patches if s < end and s + len(d) > offset]
         if not touching:
@@ -79,7 +72,7 @@ class PatchedSource:
         """Cheap identity of the file on disk: sha256 of its size and three 64 KiB samples."""
         digest = hashlib.sha256(str(self.size).encode())
         for offset in sorted({0, max(0, self.size // 2 - SAMPLE // 2), max(0, self.size - SAMPLE)}):
-            digest.update(os.pread(self._fd, SAMPLE, offset))
+            digest.update(self._file.read_at(offset, SAMPLE))
         return digest.hexdigest()
 
     def patches_fingerprint(self) -> str:

@@ -11,7 +11,6 @@ uploading, without a second copy on disk.
 
 from __future__ import annotations
 
-import os
 import re
 import struct
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from agent.deid.fields import (
 from agent.deid.result import Deidentified
 from agent.deid.versions import software_line
 from agent.errors import DeidRefused
+from transfer.positional import RandomAccessFile
 
 RAID_HEADER_BYTES = 10240
 RAID_ENTRY = struct.Struct("<IIQQ64s64s")
@@ -69,16 +69,16 @@ def _refuse_truncated(what: str) -> DeidRefused:
     )
 
 
-def _read(fd: int, offset: int, length: int) -> bytes:
-    data = os.pread(fd, length, offset)
+def _read(raw: RandomAccessFile, offset: int, length: int) -> bytes:
+    data = raw.read_at(offset, length)
     if len(data) != length:
         raise _refuse_truncated(f"it ends before byte {offset + length}")
     return data
 
 
-def _check_buffers(fd: int, offset: int, hdr_len: int, number: int) -> None:
+def _check_buffers(raw: RandomAccessFile, offset: int, hdr_len: int, number: int) -> None:
     """Walk the measurement header's buffers: names, lengths, all within ``hdr_len``."""
-    header = _read(fd, offset, hdr_len)
+    header = _read(raw, offset, hdr_len)
     count = struct.unpack_from("<I", header, 4)[0]
     if not 1 <= count <= MAX_BUFFERS:
         raise _refuse_truncated(f"measurement {number} has {count} header buffers")
@@ -94,13 +94,13 @@ def _check_buffers(fd: int, offset: int, hdr_len: int, number: int) -> None:
             raise _refuse_truncated(f"a header buffer of measurement {number} runs past its end")
 
 
-def _measurement_header(fd: int, offset: int, end: int, number: int) -> TextRange:
-    hdr_len, _ = struct.unpack("<II", _read(fd, offset, 8))
+def _measurement_header(raw: RandomAccessFile, offset: int, end: int, number: int) -> TextRange:
+    hdr_len, _ = struct.unpack("<II", _read(raw, offset, 8))
     if hdr_len < 16 or offset + hdr_len > end:
         raise _refuse_truncated(
             f"measurement {number}'s header of {hdr_len} bytes does not fit the file"
         )
-    _check_buffers(fd, offset, hdr_len, number)
+    _check_buffers(raw, offset, hdr_len, number)
     return TextRange(offset, hdr_len, f"measurement {number} header")
 
 
@@ -113,9 +113,8 @@ def layout(path: Path) -> Layout:
         For a file that is not TWIX (an MRD file included) or is truncated.
     """
     size = path.stat().st_size
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        head = os.pread(fd, 16, 0)
+    with RandomAccessFile(path) as raw:
+        head = raw.read_at(0, 16)
         if head.startswith(_HDF5):
             raise DeidRefused(
                 "the raw file is HDF5 (MRD), not Siemens TWIX; submit it as an MRD (.h5) file"
@@ -127,21 +126,19 @@ def layout(path: Path) -> Layout:
             )
         first, second = struct.unpack_from("<II", head)
         if first == 0 and 1 <= second <= MAX_MEASUREMENTS:
-            return _multi_raid(fd, size, second)
+            return _multi_raid(raw, size, second)
         if first >= 16 and 1 <= second <= MAX_BUFFERS and head[8:12].isalpha():
-            return Layout("VB", (_measurement_header(fd, 0, size, 1),), (), ())
+            return Layout("VB", (_measurement_header(raw, 0, size, 1),), (), ())
         raise DeidRefused(
             "the raw file is not Siemens TWIX (neither a VD/VE/XA multi-RAID header nor a VB "
             "measurement header at its start); nothing was uploaded"
         )
-    finally:
-        os.close(fd)
 
 
-def _multi_raid(fd: int, size: int, count: int) -> Layout:
+def _multi_raid(raw: RandomAccessFile, size: int, count: int) -> Layout:
     if size < RAID_HEADER_BYTES:
         raise _refuse_truncated("it ends inside the multi-RAID file header")
-    raid = _read(fd, 0, RAID_HEADER_BYTES)
+    raid = _read(raw, 0, RAID_HEADER_BYTES)
     headers = []
     for i in range(count):
         _, _, offset, length, _, _ = RAID_ENTRY.unpack_from(raid, 8 + i * RAID_ENTRY.size)
@@ -150,7 +147,7 @@ def _multi_raid(fd: int, size: int, count: int) -> Layout:
                 f"measurement {i + 1} of {count} should span bytes {offset}..{offset + length} "
                 f"but the file has {size}"
             )
-        headers.append(_measurement_header(fd, offset, offset + length or size, i + 1))
+        headers.append(_measurement_header(raw, offset, offset + length or size, i + 1))
     entries = range(MAX_MEASUREMENTS)
     start = [8 + i * RAID_ENTRY.size + RAID_PATIENT_NAME_AT for i in entries]
     return Layout(

@@ -1,11 +1,12 @@
 """Where a task's images go: a DICOM node (``PACS``) or a folder or mounted share (``smb``).
 
-The cloud lists a mode's destinations through ``v1/mode_destinations`` in the
-shape the Yarra clients read (``{method, name, ip, port, aet, aec}`` or
-``{method, name, location}``, every value a string); the agent's TOML may
-override them with ``[[destination]]`` tables using the same keys. As in
-Yarra, ``aet`` is the title the agent calls from and ``aec`` the PACS's own
-(called) title.
+The site lists the destinations it allows as ``[[destination]]`` tables of the
+agent's TOML, with the keys of the entries ``v1/mode_destinations`` answers in
+the shape the Yarra clients read (``{method, name, ip, port, aet, aec}`` or
+``{method, name, location}``). The agent takes no address from the cloud: the
+cloud's list only chooses among the site's destinations by name. As in Yarra,
+``aet`` is the title the agent calls from and ``aec`` the PACS's own (called)
+title.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from agent.errors import ConfigError
 Method = Literal["PACS", "smb"]
 
 _METHODS: dict[str, Method] = {"pacs": "PACS", "smb": "smb"}
-_PACS_KEYS = ("ip", "port", "aet", "aec")
+_PACS_KEYS = ("ip", "port", "aec")
 _CONFIG_KEYS = frozenset({"method", "name", "ip", "port", "aet", "aec", "location"})
 AE_TITLE_MAX = 16
 
@@ -54,23 +55,12 @@ class Destination:
     location: str = ""
 
     @classmethod
-    def from_api(cls, entry: Mapping[str, Any]) -> Destination:
-        """Parse one entry of ``v1/mode_destinations``.
-
-        Raises
-        ------
-        ConfigError
-            When a key the method needs is missing or a value is unusable.
-        """
-        return cls._parse(entry, "an entry of v1/mode_destinations", aet_required=True)
-
-    @classmethod
     def from_config(cls, table: Mapping[str, Any]) -> Destination:
         """Parse one ``[[destination]]`` table of the agent's TOML.
 
-        The keys are those of the API; ``aet`` may be left out (the agent's
-        default calling title is used). An unknown key is refused, since it is
-        most likely a misspelt one.
+        The keys are those of ``v1/mode_destinations`` entries; ``aet`` may be left
+        out (the agent's default calling title is used), a port may be a number or
+        a string. An unknown key is refused, since it is most likely a misspelt one.
 
         Raises
         ------
@@ -83,10 +73,10 @@ class Destination:
                 f"[[destination]] in the agent's config has unknown key(s) {', '.join(unknown)};"
                 f" the keys are {', '.join(sorted(_CONFIG_KEYS))}"
             )
-        return cls._parse(table, "a [[destination]] of the agent's config", aet_required=False)
+        return cls._parse(table, "a [[destination]] of the agent's config")
 
     @classmethod
-    def _parse(cls, entry: Mapping[str, Any], where: str, *, aet_required: bool) -> Destination:
+    def _parse(cls, entry: Mapping[str, Any], where: str) -> Destination:
         name = _text(entry, "name", where)
         where = f"destination {name!r} ({where})"
         method_text = _text(entry, "method", where)
@@ -96,8 +86,6 @@ class Destination:
         if method == "smb":
             return cls(name=name, method=method, location=_text(entry, "location", where))
         for key in _PACS_KEYS:
-            if key == "aet" and not aet_required:
-                continue
             _text(entry, key, where)
         aet = _ae_title(entry, "aet", where) if "aet" in entry else ""
         return cls(

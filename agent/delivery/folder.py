@@ -17,6 +17,8 @@ from pathlib import Path
 
 from agent.delivery.destination import Destination
 from agent.errors import DeliveryError
+from agent.private import private_folder, protect_file
+from transfer.replacing import replace_file
 
 PARTIAL = ".partial-"
 REPLACED = ".replaced-"
@@ -61,7 +63,7 @@ def copy_series(files: Sequence[Path], destination: Destination, subfolder: str)
     _clear_leftovers(location, subfolder)
     partial = location / f".{subfolder}{PARTIAL}{uuid.uuid4().hex}"
     try:
-        partial.mkdir()
+        private_folder(partial)
         for path in files:
             _copy(path, partial / path.name)
         _fsync(partial)
@@ -79,6 +81,7 @@ def copy_series(files: Sequence[Path], destination: Destination, subfolder: str)
 
 def _copy(source: Path, target: Path) -> None:
     with source.open("rb") as reader, target.open("wb") as writer:
+        protect_file(target)
         shutil.copyfileobj(reader, writer, 1 << 20)
         writer.flush()
         os.fsync(writer.fileno())
@@ -87,11 +90,11 @@ def _copy(source: Path, target: Path) -> None:
 def _replace(partial: Path, target: Path) -> None:
     """Rename ``partial`` to ``target``, moving an earlier delivery aside first."""
     if not target.exists():
-        partial.rename(target)
+        replace_file(partial, target)
         return
     old = target.with_name(f".{target.name}{REPLACED}{uuid.uuid4().hex}")
-    target.rename(old)
-    partial.rename(target)
+    replace_file(target, old)
+    replace_file(partial, target)
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -103,7 +106,12 @@ def _clear_leftovers(location: Path, subfolder: str) -> None:
 
 
 def _fsync(folder: Path) -> None:
-    """Flush a folder's entries; shares that cannot (some SMB mounts) are left as they are."""
+    """Flush a folder's entries; shares that cannot (some SMB mounts) are left as they are.
+
+    Windows flushes a folder's entries with the files in it and opens no folder as a file.
+    """
+    if os.name != "posix":
+        return
     try:
         descriptor = os.open(folder, os.O_RDONLY)
     except OSError:

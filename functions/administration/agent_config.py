@@ -8,9 +8,11 @@ control without giving the key away.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path, PurePath
 
 from functions.administration.errors import AdministrationError
+from functions.core.destinations import Destination
 
 AGENT_DEFAULTS = {"concurrency": 1, "poll_seconds": 10, "bandwidth_mbps": 0, "keep_days": 30}
 DEFAULT_SECRET_FILE = "agent.secret"
@@ -47,12 +49,15 @@ def agent_config_text(
     secret_file: PurePath | str,
     base: PurePath | str,
     s3_endpoint: str | None = None,
+    destinations: Sequence[Destination] = (),
     written_by: str = "the YarraCloud administration",
 ) -> str:
     """The agent's config for one access key; without ``api_url`` a comment says where it goes.
 
     ``s3_endpoint`` is written only for a cloud whose S3 is not AWS's (a local or
-    private one); the agent finds AWS's own from the region.
+    private one); the agent finds AWS's own from the region. ``destinations`` (the
+    site's, as set up now) become ``[[destination]]`` tables: the only places the
+    agent will deliver to, whatever the cloud later lists.
     """
     lines = [
         f"# The YarraCloud agent's configuration, written by {written_by}.",
@@ -78,8 +83,28 @@ def agent_config_text(
         "[agent]",
         *(f"{key} = {value}" for key, value in AGENT_DEFAULTS.items()),
         "",
+        "# The only places this agent delivers identified images to. The portal's choice of",
+        "# destinations per mode picks among them by name; a name not listed here fails the",
+        "# task and nothing is sent. Add, change or remove them here, on the site's host.",
+        *(line for destination in destinations for line in _destination_table(destination)),
     ]
     return "\n".join(lines)
+
+
+def _destination_table(destination: Destination) -> list[str]:
+    """One ``[[destination]]`` table, in the keys of a ``v1/mode_destinations`` entry."""
+    values: dict[str, str | int] = {"method": destination.method, "name": destination.name}
+    if destination.method == "PACS":
+        values.update(
+            ip=destination.ip, port=destination.port, aet=destination.aet, aec=destination.aec
+        )
+    else:
+        values["location"] = destination.location
+    rendered = (
+        f"{key} = {value if isinstance(value, int) else toml_string(value)}"
+        for key, value in values.items()
+    )
+    return ["[[destination]]", *rendered, ""]
 
 
 def secret_file_for(agent_config: Path) -> Path:
@@ -110,6 +135,7 @@ def write_agent_config(
     secret_access_key: str,
     base: Path,
     s3_endpoint: str | None = None,
+    destinations: Sequence[Destination] = (),
     written_by: str = "the YarraCloud administration",
 ) -> None:
     """Write the config and its secret file; neither may exist yet."""
@@ -122,6 +148,7 @@ def write_agent_config(
         secret_file=secret_file,
         base=base,
         s3_endpoint=s3_endpoint,
+        destinations=destinations,
         written_by=written_by,
     )
     try:

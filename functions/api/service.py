@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from functions.api.body import excerpt
 from functions.api.caller import Caller
 from functions.billing.access import billing_refusal
+from functions.core import connection_tests
 from functions.core.aws import AwsClients
 from functions.core.clock import Clock, system_clock
 from functions.core.destinations import for_mode, site_destinations
@@ -211,6 +212,20 @@ class ApiService:
         ):
             raise Conflict(f"task {task.task_id} is {task.status} and can no longer be canceled")
         return {"name": task.task_id, "status": Status.CANCELED.value}
+
+    def destination_tests(self, caller: Caller) -> dict[str, Any]:
+        """The destinations of the caller's site whose connection test its agent should run."""
+        return {"names": connection_tests.pending(caller.site)}
+
+    def destination_test_result(
+        self, caller: Caller, name: str, ok: bool, message: str
+    ) -> dict[str, Any]:
+        """Keep what the site's agent found when it tested the destination ``name``."""
+        if not connection_tests.record_result(
+            caller.site, name, ok=ok, message=message, now=self.clock()
+        ):
+            raise NotFound(f"the site has no destination {excerpt(name)}")
+        return {"name": name, "ok": ok}
 
     # -- shared checks -------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ Stripe outage therefore delays billing but loses nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import stripe
@@ -45,6 +46,8 @@ class Outbox:
 
     gateway: StripeGateway | None
     clock: Clock = system_clock
+    after_stripe_took: Callable[[str], None] = lambda event_id: None
+    """Named point where tests inject a crash: Stripe holds the event, the outbox not yet."""
 
     def send(self, event_id: str) -> str:
         """Try to send one item now, if it is still pending; returns its state after."""
@@ -88,7 +91,7 @@ class Outbox:
         try:
             site = Site.get(item.site_id)
             customer = self.gateway.ensure_customer(site)
-            self.gateway.send_meter_event(
+            fresh = self.gateway.send_meter_event(
                 MeterEvent(item.event_id, item.site_id, int(item.value), int(item.timestamp)),
                 customer,
             )
@@ -104,8 +107,39 @@ class Outbox:
                 extra={"task_id": item.event_id, "site_id": item.site_id},
             )
             return self._finish(item, "rejected", error=f"{type(exc).__name__}: {exc}")
-        logger.info("usage reported to Stripe", extra={"task_id": item.event_id})
+        self.after_stripe_took(item.event_id)
+        logger.info(
+            "usage reported to Stripe" if fresh else "usage report already held by Stripe",
+            extra={"task_id": item.event_id},
+        )
         return self._finish(item, "sent")
+
+    def requeue_rejected(self, site_id: str | None = None) -> list[str]:
+        """Put the reports Stripe refused (of one site, or all) back in line, due now.
+
+        For after an operator fixed the cause; the next drain sends them. Their
+        attempts and last error are kept.
+        """
+        requeued = []
+        condition = BillingOutboxItem.state == "rejected"
+        if site_id is not None:
+            condition &= BillingOutboxItem.site_id == site_id
+        for item in BillingOutboxItem.scan(condition):
+            try:
+                item.update(
+                    actions=[
+                        BillingOutboxItem.state.set("pending"),
+                        BillingOutboxItem.pending.set(PENDING),
+                        BillingOutboxItem.next_attempt_at.set(self.clock()),
+                    ],
+                    condition=BillingOutboxItem.state == "rejected",
+                )
+            except UpdateError as exc:
+                if not condition_failed(exc):
+                    raise
+                continue
+            requeued.append(item.event_id)
+        return sorted(requeued)
 
     def _finish(self, item: BillingOutboxItem, state: str, error: str | None = None) -> str:
         actions = [

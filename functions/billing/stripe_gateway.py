@@ -330,14 +330,41 @@ class StripeGateway:
         )
         return round(sum(float(s.aggregated_value) for s in page.auto_paging_iter()))
 
-    def send_meter_event(self, event: MeterEvent, customer_id: str) -> None:
-        """Report one job's charged cost; the task UUID lets Stripe drop a repeat."""
-        self.client.v1.billing.meter_events.create(
-            params={
-                "event_name": self.meter_event,
-                "identifier": event.task_id,
-                "timestamp": int(event.timestamp),
-                "payload": {"stripe_customer_id": customer_id, "value": str(event.value_micros)},
-            },
-            options={"idempotency_key": meter_key(event.task_id)},
-        )
+    def send_meter_event(self, event: MeterEvent, customer_id: str) -> bool:
+        """Report one job's charged cost; the task UUID lets Stripe drop a repeat.
+
+        Returns False when Stripe already holds an event with this identifier: an
+        earlier try reached Stripe but was not recorded here, and Stripe no longer
+        replays that try's answer by its idempotency key (it may drop keys after 24
+        hours). Stripe keeps the event it has, so the report is in.
+        """
+        try:
+            self.client.v1.billing.meter_events.create(
+                params={
+                    "event_name": self.meter_event,
+                    "identifier": event.task_id,
+                    "timestamp": int(event.timestamp),
+                    "payload": {
+                        "stripe_customer_id": customer_id,
+                        "value": str(event.value_micros),
+                    },
+                },
+                options={"idempotency_key": meter_key(event.task_id)},
+            )
+        except stripe.InvalidRequestError as exc:
+            if not held_already(exc, event.task_id):
+                raise
+            return False
+        return True
+
+
+def held_already(exc: stripe.InvalidRequestError, identifier: str) -> bool:
+    """Whether Stripe refused a meter event because it holds one with ``identifier``.
+
+    Stripe answers 400 ``invalid_request_error`` with no error code and the message
+    "An event already exists with identifier <identifier>.", so the message is all
+    there is to go by; one naming another identifier is a refusal like any other.
+    """
+    return exc.http_status == 400 and (
+        f"An event already exists with identifier {identifier}." in (exc.user_message or "")
+    )

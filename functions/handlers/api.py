@@ -75,6 +75,23 @@ def build_resolver(
     def job_cancel(name: Annotated[str, Body(embed=True)]) -> dict[str, Any]:
         return service.job_cancel(caller(), name)
 
+    @app.post(
+        "/v1/destination_tests", summary="Destinations whose connection test the agent should run"
+    )
+    def destination_tests() -> dict[str, Any]:
+        return service.destination_tests(caller())
+
+    @app.post(
+        "/v1/destination_test_result",
+        summary="What the agent found when it tested a destination from the site",
+    )
+    def destination_test_result(
+        name: Annotated[str, Body(embed=True)],
+        ok: Annotated[bool, Body(embed=True)],
+        message: Annotated[str, Body(embed=True)],
+    ) -> dict[str, Any]:
+        return service.destination_test_result(caller(), name, ok, message)
+
     @app.get("/v1/openapi.json", summary="This document", include_in_schema=False)
     def openapi():  # no annotation: a Response is not part of the document
         return Response(200, "application/json", openapi_document(app))

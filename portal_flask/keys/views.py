@@ -13,6 +13,7 @@ from functions.administration.agent_config import (
     DEFAULT_SECRET_FILE,
     agent_config_text,
 )
+from functions.administration.destinations import list_destinations
 from functions.administration.errors import AdministrationError, UserExists
 from functions.administration.site_users import KeyInfo, NewKey, SiteUsers
 from functions.core.models import User
@@ -52,7 +53,12 @@ def _key_or_404(user_name: str, key_id: str) -> KeyInfo:
     abort(404)
 
 
-def _config_text(access_key_id: str) -> str:
+def _config_text(access_key_id: str, site_id: str) -> str:
+    """The agent's config for a key of a user at ``site_id``, with the site's destinations.
+
+    The agent delivers only to the destinations its own config lists, so a config
+    without them would fail every task until the site added them by hand.
+    """
     return agent_config_text(
         api_url=getattr(current_app.config["PORTAL"], "api_url", None),
         region=backend.settings().region,
@@ -60,13 +66,14 @@ def _config_text(access_key_id: str) -> str:
         secret_file=DEFAULT_SECRET_FILE,
         base=DEFAULT_BASE,
         s3_endpoint=getattr(current_app.config["PORTAL"], "s3_endpoint", None),
+        destinations=list_destinations(site_id),
         written_by=WRITTEN_BY,
     )
 
 
-def _show_secret(key: NewKey, what: str):
+def _show_secret(key: NewKey, what: str, site_id: str):
     """The only answer that carries a secret: rendered once, stored nowhere."""
-    config = _config_text(key.access_key_id)
+    config = _config_text(key.access_key_id, site_id)
     return render_template(
         "keys/secret.html",
         key=key,
@@ -132,13 +139,13 @@ def create_user():
         flash(f"No user created: {exc}.", "error")
         return redirect(url_for("keys.index"))
     audit("user.create", user_name, {"access_key_id": key.access_key_id})
-    return _show_secret(key, f"Created user {user_name} with an access key.")
+    return _show_secret(key, f"Created user {user_name} with an access key.", site_id)
 
 
 @bp.route("/users/<user_name>/keys", methods=["POST"])
 @roles_required(SITE_ADMIN)
 def create_key(user_name: str):
-    _user_or_404(user_name)
+    user = _user_or_404(user_name)
     users = site_users()
     if len(users.keys_of(user_name)) >= 2:
         flash(
@@ -148,13 +155,15 @@ def create_key(user_name: str):
         return redirect(url_for("keys.index"))
     key = users.create_key(user_name)
     audit("key.create", user_name, {"access_key_id": key.access_key_id})
-    return _show_secret(key, f"New access key for {user_name}; the older key still works.")
+    return _show_secret(
+        key, f"New access key for {user_name}; the older key still works.", user.site_id
+    )
 
 
 @bp.route("/users/<user_name>/rotate", methods=["POST"])
 @roles_required(SITE_ADMIN)
 def rotate(user_name: str):
-    _user_or_404(user_name)
+    user = _user_or_404(user_name)
     try:
         key, deleted = site_users().rotate_key(user_name)
     except AdministrationError as exc:
@@ -163,7 +172,7 @@ def rotate(user_name: str):
     audit("key.rotate", user_name, {"access_key_id": key.access_key_id, "deleted": deleted})
     old = ", ".join(deleted) or "none"
     return _show_secret(
-        key, f"New access key for {user_name}; the old key ({old}) no longer works."
+        key, f"New access key for {user_name}; the old key ({old}) no longer works.", user.site_id
     )
 
 
@@ -197,9 +206,11 @@ def set_active(user_name: str, key_id: str) -> Response:
 @roles_required(SITE_ADMIN)
 def agent_config(user_name: str, key_id: str) -> Response:
     """The agent's config for a key, without its secret (which only the creation page showed)."""
-    _user_or_404(user_name)
+    user = _user_or_404(user_name)
     _key_or_404(user_name, key_id)
-    response = current_app.response_class(_config_text(key_id), mimetype="application/toml")
+    response = current_app.response_class(
+        _config_text(key_id, user.site_id), mimetype="application/toml"
+    )
     response.headers["Content-Disposition"] = "attachment; filename=agent.toml"
     return response
 

@@ -1,4 +1,10 @@
-"""A site's destinations: where the agent sends each mode's images, and a C-ECHO to test a PACS."""
+"""A site's destinations: where the agent sends each mode's images, and tests run at the site.
+
+The "Test" button asks the site's agent to test the destination (C-ECHO to a PACS, a
+test write to a folder) from the hospital network, and the page shows what it
+reported (``functions.core.connection_tests``). The portal itself opens no
+connection to an address typed into its forms.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,15 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from functions.administration import destinations, mode_settings
-from functions.administration.echo import echo
 from functions.administration.errors import AdministrationError, UnknownDestination
+from functions.administration.sites import get_site
+from functions.core import connection_tests
+from functions.core.clock import system_clock
 from functions.core.destinations import Destination
 from portal_flask.auth.access import audit, current_site_id, roles_required
 from portal_flask.models import SITE_ADMIN
 from portal_flask.modes import bp
 from portal_flask.modes.forms import FolderForm, PacsForm
-
-ECHO_TIMEOUT_SECONDS = 10
 
 
 def _mode_choices(site_id: str) -> list[SelectChoice]:
@@ -37,6 +43,7 @@ def _page(site_id: str, pacs: PacsForm, folder: FolderForm, status: int = 200):
         render_template(
             "modes/destinations.html",
             destinations=destinations.list_destinations(site_id),
+            tests=connection_tests.last_tests(get_site(site_id)),
             mode_names=names,
             pacs_form=pacs,
             folder_form=folder,
@@ -129,23 +136,16 @@ def destination_remove(name: str) -> Response:
     return redirect(url_for("modes.destination_list"))
 
 
-@bp.route("/destinations/<name>/echo", methods=["POST"])
+@bp.route("/destinations/<name>/test", methods=["POST"])
 @roles_required(SITE_ADMIN)
-def destination_echo(name: str) -> Response:
+def destination_test(name: str) -> Response:
     site_id = current_site_id()
-    destination = _destination_or_404(site_id, name)
-    if destination.method != "PACS":
-        flash(f"{name} is a folder; only a PACS answers a C-ECHO.", "warning")
-        return redirect(url_for("modes.destination_list"))
-    result = echo(
-        destination.ip,
-        destination.port,
-        called_aet=destination.aec,
-        calling_aet=destination.aet,
-        timeout_s=ECHO_TIMEOUT_SECONDS,
+    _destination_or_404(site_id, name)
+    connection_tests.request_test(get_site(site_id), name, now=system_clock())
+    audit("destination.test", name, {})
+    flash(
+        f"The agent at your site will test {name} from there and report back here at its next"
+        " poll; reload this page to see the result.",
+        "success",
     )
-    if result.ok:
-        flash(f"C-ECHO to {name} succeeded: {result.message}", "success")
-    else:
-        flash(f"C-ECHO to {name} failed: {result.message}", "error")
     return redirect(url_for("modes.destination_list", _anchor=f"destination-{name}"))

@@ -15,11 +15,11 @@ Credentials and region come from the environment.
 The JSON holds ``seconds`` (de-identification and upload), ``deid_seconds``,
 ``bytes``, ``patches``, ``vm_hwm_mb`` (VmHWM, the process's peak resident
 memory), ``baseline_mb`` (its resident memory once its modules are imported,
-before the clock starts), ``extra_disk_mb`` (the most the free space of the file's filesystem
-fell below its value at the start, sampled while the contender ran),
-``disk_freed_mb`` (free space after minus before) and ``written_mb`` (the
-bytes this process sent to storage, from ``/proc/self/io``; null where the
-kernel does not count them).
+before the clock starts), ``written_mb`` (the bytes this process sent to
+storage, from its I/O counters in ``/proc/self/io``; null where the kernel does
+not count them) and ``created_mb`` (the size of the files it left in the raw
+file's folder, its journal's among them). Free space is not a measure: other
+processes write to the same disk.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -39,37 +38,11 @@ from transfer.upload import upload_file
 
 MB = 1e6
 CONTENDERS = ("plain", "agent")
-SAMPLE_SECONDS = 0.01
 
 
-def free_bytes(path: Path) -> int:
-    stats = os.statvfs(path)
-    return stats.f_bavail * stats.f_frsize
-
-
-class FreeSpaceWatch:
-    """Samples the free space of ``path``'s filesystem in a thread; keeps the lowest value."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.before = free_bytes(path)
-        self.lowest = self.before
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        while not self._stop.wait(SAMPLE_SECONDS):
-            self.lowest = min(self.lowest, free_bytes(self.path))
-
-    def __enter__(self) -> FreeSpaceWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.after = free_bytes(self.path)
-        self.lowest = min(self.lowest, self.after)
+def file_sizes(folder: Path) -> dict[Path, int]:
+    """Every file under ``folder`` and its size."""
+    return {p: p.stat().st_size for p in folder.rglob("*") if p.is_file()}
 
 
 def _status_mb(field: str) -> float:
@@ -90,12 +63,16 @@ def vm_rss_mb() -> float:
 
 
 def written_bytes() -> int | None:
-    """Bytes this process caused to be written to storage, or None where not counted."""
+    """Bytes this process caused to be written to storage, or None where not counted.
+
+    ``write_bytes`` alone: a copy written and deleted before it reached the disk
+    is counted too (the kernel books its cancellation apart).
+    """
     try:
         counters = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
     except OSError:
         return None
-    return int(counters["write_bytes"]) - int(counters["cancelled_write_bytes"])
+    return int(counters["write_bytes"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,22 +99,25 @@ def main(argv: list[str] | None = None) -> int:
     latest: dict[str, Progress] = {}
     written_at_start = written_bytes()
     patches: tuple[tuple[int, bytes], ...] = ()
-    with FreeSpaceWatch(args.file.parent) as disk:
-        started = time.perf_counter()
-        if args.contender == "agent":
-            patches = deidentify_twix(args.file).patches
-        deid_seconds = time.perf_counter() - started
-        upload_file(
-            s3,
-            args.file,
-            args.bucket,
-            args.key,
-            patches=patches,
-            journal_dir=args.journal_dir,
-            progress=lambda report: latest.update(report=report),
-        )
-        seconds = time.perf_counter() - started
+    files_before = file_sizes(args.file.parent)
+    started = time.perf_counter()
+    if args.contender == "agent":
+        patches = deidentify_twix(args.file).patches
+    deid_seconds = time.perf_counter() - started
+    upload_file(
+        s3,
+        args.file,
+        args.bucket,
+        args.key,
+        patches=patches,
+        journal_dir=args.journal_dir,
+        progress=lambda report: latest.update(report=report),
+    )
+    seconds = time.perf_counter() - started
     written_at_end = written_bytes()
+    created = sum(
+        size for path, size in file_sizes(args.file.parent).items() if path not in files_before
+    )
     report = latest.get("report")
     if report is None or report.done != report.total:
         raise RuntimeError("the upload ended without reporting all of its bytes done")
@@ -155,9 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                 "patches": len(patches),
                 "vm_hwm_mb": vm_hwm_mb(),
                 "baseline_mb": baseline,
-                "extra_disk_mb": (disk.before - disk.lowest) / MB,
-                "disk_freed_mb": (disk.after - disk.before) / MB,
                 "written_mb": written,
+                "created_mb": created / MB,
             }
         )
     )

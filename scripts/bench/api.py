@@ -5,13 +5,18 @@ verified (signature, key active in IAM), turned into API Gateway's proxy event
 and answered by the ``api`` handler. The baseline is the same handler called in
 this process with the event the gateway built: the cost of the endpoint itself.
 
-    python -m scripts.bench.api [--requests 300] [--threads 4]
+The two are interleaved round by round (bare, gateway, then gateway, bare, ...),
+``--per-round`` requests each, so that a change in the machine's load falls on
+both; the ratio is each round's median over the same round's, printed with its
+spread over the rounds. The gateway's own start-up is paid once per local cloud,
+not per request, and is left out (as API Gateway's is on AWS).
+
+    python -m scripts.bench.api [--rounds 10] [--per-round 10] [--threads 4] [--full]
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import random
 import statistics
 import tempfile
@@ -23,6 +28,8 @@ from pathlib import Path
 from functions.core.models import Task
 from functions.core.task_store import open_task
 from scripts.admin import Admin
+from scripts.bench.quiet import quiet_handlers
+from scripts.bench.rounds import ratio_spread, run_rounds, spread
 from scripts.local_cloud.api_client import ApiClient
 from scripts.local_cloud.cloud import LocalCloud
 from scripts.local_cloud.emulator import Emulator
@@ -61,12 +68,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds")
+    parser.add_argument("--per-round", type=int, default=10, help="requests per contender a round")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--uuids", type=int, default=100)
     parser.add_argument("--seed", type=int, default=20261124)
+    parser.add_argument("--full", action="store_true", help="30 rounds of 30 requests each")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    if args.full:
+        args.rounds, args.per_round = 30, 30
+    quiet_handlers()
     rng = random.Random(args.seed)
     ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(args.uuids)]
     with tempfile.TemporaryDirectory() as tmp, Emulator() as emulator:
@@ -111,23 +122,35 @@ def main() -> None:
             def through_gateway() -> None:
                 assert client.post("jobs", ids).status == 200
 
-            bare_latency = timed(bare, args.requests)
-            gateway_latency = timed(through_gateway, args.requests)
-            gateway_rps = threaded(through_gateway, args.requests, args.threads)
+            contenders = {"bare": bare, "gateway": through_gateway}
+            rounds = run_rounds(
+                list(contenders),
+                args.rounds,
+                lambda _, name: timed(contenders[name], args.per_round),
+                say=lambda line: print(line, flush=True),
+            )
+            gateway_rps = threaded(through_gateway, args.rounds * args.per_round, args.threads)
 
-    b50, b95 = statistics.median(bare_latency), percentile(bare_latency, 0.95)
-    g50, g95 = statistics.median(gateway_latency), percentile(gateway_latency, 0.95)
-    print(f"v1/jobs with {args.uuids} UUIDs, {args.requests} requests each way")
+    medians = {name: [statistics.median(r) for r in runs] for name, runs in rounds.items()}
+    every = {name: [t for r in runs for t in r] for name, runs in rounds.items()}
     print(
-        f"bare handler call:      median {b50 * 1e3:6.1f} ms, p95 {b95 * 1e3:6.1f} ms,"
-        f" {1 / statistics.mean(bare_latency):6.1f} calls/s"
+        f"\nv1/jobs with {args.uuids} UUIDs; {args.rounds} rounds of {args.per_round} requests"
+        " each way, interleaved (bare, gateway, gateway, bare, ...)"
     )
+    print(f"{'contender':<22}{'median ms':>10}{'p95 ms':>9}  round medians, ms")
+    for name, label in (("bare", "bare handler call"), ("gateway", "through the gateway")):
+        round_medians = spread([m * 1e3 for m in medians[name]])
+        print(
+            f"{label:<22}{statistics.median(every[name]) * 1e3:>10.1f}"
+            f"{percentile(every[name], 0.95) * 1e3:>9.1f}  {round_medians.text(1)}"
+        )
+    print(f"through the gateway, {args.threads} clients: {gateway_rps:.1f} requests/s")
+    ratio = ratio_spread(medians["gateway"], medians["bare"])
+    print(f"gateway / bare, per-round medians: {ratio.text()}")
     print(
-        f"through the gateway:    median {g50 * 1e3:6.1f} ms, p95 {g95 * 1e3:6.1f} ms,"
-        f" {1 / statistics.mean(gateway_latency):6.1f} requests/s (one client)"
+        "(left out: the local cloud's and the gateway's start-up, paid once, as API Gateway's is"
+        " on AWS; the handler's cold start, paid by the first request, made before the rounds)"
     )
-    print(f"                        {gateway_rps:6.1f} requests/s ({args.threads} clients)")
-    print(f"gateway / bare:         median {g50 / b50:.2f}x, p95 {g95 / b95:.2f}x")
 
 
 if __name__ == "__main__":

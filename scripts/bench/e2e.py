@@ -8,26 +8,33 @@ Orthanc, the site and its user, the agent):
 1. the demo's run in this process: start-up, the phantom exported into the
    ORT folders, its stages until the images are in Orthanc, the result checked,
    everything stopped;
-2. a raw file of about ``--size-mb`` MB, written by ``scripts.phantoms`` (a TWIX
-   VE scan with a larger matrix, more coils and slices) into a temporary folder,
-   queued with ``yarracloud-agent submit`` as ``scripts/demo --file`` does and
-   followed to Orthanc; then, on the same local cloud, the baseline: a plain
-   ``transfer`` upload of the same file into a bucket of its own and its
-   download, in this process.
+2. a raw file of about ``--size-mb`` MB, written by ``scripts.phantoms`` (a 3D
+   TWIX VE scan: a larger matrix, 32 coils, 2x oversampled readout, noise scans,
+   its partitions as many as the size needs) into a temporary folder, queued
+   with ``yarracloud-agent submit`` as ``scripts/demo --file`` does and followed
+   to Orthanc; on the same local cloud, the baseline, once before the task
+   and once after it (so that a change of the machine's load falls on both
+   sides): a plain ``transfer`` upload of the same file into a bucket of its
+   own and its download, in this process. While the task runs, the memory of
+   the whole worker (the worker's process and the program it runs, together)
+   is sampled (``scripts.bench.memory``) and its peak printed beside the
+   k-space's size.
 
 Prints the time of each stage (since the task was queued, and the step from the
 stage before) for both files, the demo's start-up and whole time with PASS/MISS
 against 60 s, the throughput of the raw file through the whole path (MB/s of
 raw data from queued to stored in the PACS), and the ratios against the
 baseline: the whole path over a plain upload and download, and the agent's
-de-identifying upload over the plain upload. The temporary folder, with the
-raw file, is deleted at the end.
+de-identifying upload over the plain upload. Every figure is paid once per
+task except the stack's start-up, printed apart (a site and a region start
+once). The temporary folder, with the raw file, is deleted at the end.
 
-    python -m scripts.bench.e2e [--size-mb 500] [--skip-large]
+    python -m scripts.bench.e2e [--size-mb 100] [--skip-large] [--full]
 
-The large scan is 256 x 256 with 32 coils, its slices as many as the size
-needs; writing it takes about 4 GB of memory for a moment, and its run about
-two minutes on two cores.
+The large scan is 128 x 128 (256 x 256 with ``--full``, which also makes it
+500 MB) with 32 coils; its writer takes several times its size in memory for a
+moment (the figure is printed), and the default run about two minutes on two
+cores.
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ from pathlib import Path
 import boto3
 
 from scripts import demo
+from scripts.bench.memory import DescendantMemory
+from scripts.bench.rounds import spread
 from scripts.bench.transfer import run_measured
 from scripts.local_cloud.cloud import REPO_ROOT
 from transfer.download import download_object
@@ -66,9 +75,12 @@ STAGES = (
     "STORED",
     "COMPLETED",
 )
-LARGE_MATRIX = 256
+LARGE_MATRIX = 128
+FULL_MATRIX = 256
+FULL_SIZE_MB = 500.0
 LARGE_COILS = 32
 LARGE_MEMORY_MIB = 8192
+WORKER_MARKER = b"recon_image"
 
 
 @dataclass
@@ -78,6 +90,14 @@ class Measured:
     label: str
     size: int
     outcome: demo.Outcome
+
+
+@dataclass
+class WorkerMemory:
+    """The whole worker's sampled peak (its processes together) and the k-space's size."""
+
+    peak_bytes: int
+    kspace_bytes: int
 
 
 @dataclass
@@ -124,16 +144,26 @@ def run_demo(work: Path, seed: int, matrix: int) -> tuple[Measured, float, float
     return Measured("demo file", queued.size, outcome), started, stopped, whole, ok
 
 
-def slice_bytes(matrix: int, coils: int) -> int:
-    """Bytes one slice takes in a TWIX VE file: per line, every coil's 2x oversampled readout."""
+def partition_bytes(matrix: int, coils: int) -> int:
+    """Bytes a partition takes in a TWIX VE file: per line, every coil's 2x oversampled readout."""
     return matrix * (coils * (2 * matrix * 8 + 32) + 192)
+
+
+def partitions_for(size_mb: float, matrix: int, coils: int) -> int:
+    """Partitions of a 3D scan of about ``size_mb`` MB (at least two: a slab)."""
+    return max(2, round(size_mb * MB / partition_bytes(matrix, coils)))
+
+
+def kspace_bytes(matrix: int, partitions: int, coils: int) -> int:
+    """complex64 k-space of the 3D scan: coils x partitions x lines x 2x oversampled readout."""
+    return coils * partitions * matrix * 2 * matrix * 8
 
 
 def write_large(
     path: Path, size_mb: float, seed: int, matrix: int = LARGE_MATRIX, coils: int = LARGE_COILS
 ) -> tuple[float, float]:
-    """Write a phantom TWIX VE of about ``size_mb`` MB; its seconds and the writer's peak RSS."""
-    slices = max(1, round(size_mb * MB / slice_bytes(matrix, coils)))
+    """Write a 3D phantom TWIX VE of about ``size_mb`` MB; its seconds and the writer's peak RSS."""
+    partitions = partitions_for(size_mb, matrix, coils)
     command = [
         sys.executable,
         "-m",
@@ -141,10 +171,16 @@ def write_large(
         str(path),
         "--format",
         "ve",
+        "--dim",
+        "3",
+        "--oversampling",
+        "2",
+        "--noise-scans",
+        "256",
         "--matrix",
         str(matrix),
         str(matrix),
-        str(slices),
+        str(partitions),
         "--coils",
         str(coils),
         "--seed",
@@ -154,14 +190,19 @@ def write_large(
     return seconds, peak_mb
 
 
-def run_large(work: Path, raw: Path) -> tuple[Measured, Baseline, bool]:
-    """The large file through the path, then the plain transfers on the same local cloud."""
+def run_large(work: Path, raw: Path) -> tuple[Measured, list[Baseline], bool, int]:
+    """The large file through the path between two plain transfers on the same local cloud.
+
+    Also returns the whole worker's peak memory in bytes, sampled while the task ran.
+    """
     with quiet(), demo.running(work / "large", memory_mib=LARGE_MEMORY_MIB) as stack:
+        before = plain_transfers(stack.env, raw, work / "downloaded.dat")
         queued = demo.queue_file(stack, raw, demo.MODE)
-        outcome = demo.follow(stack, queued, timeout=1800, since="the submit")
+        with DescendantMemory(WORKER_MARKER) as worker:
+            outcome = demo.follow(stack, queued, timeout=1800, since="the submit")
         ok = demo.report(stack, queued, outcome, None)
-        baseline = plain_transfers(stack.env, raw, work / "downloaded.dat")
-    return Measured("large file", queued.size, outcome), baseline, ok
+        after = plain_transfers(stack.env, raw, work / "downloaded.dat")
+    return Measured("large file", queued.size, outcome), [before, after], ok, worker.peak_total
 
 
 def plain_transfers(env: dict[str, str], raw: Path, dest: Path) -> Baseline:
@@ -209,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--size-mb", type=float, default=500, help="size of the large raw file")
+    parser.add_argument("--size-mb", type=float, default=100, help="size of the large raw file")
     parser.add_argument("--skip-large", action="store_true", help="the demo's run alone")
     parser.add_argument(
         "--large-matrix", type=int, default=LARGE_MATRIX, help="the large scan's image matrix"
@@ -219,7 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--matrix", type=int, default=128, help="the demo phantom's matrix")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--full", action="store_true", help=f"a {FULL_SIZE_MB:g} MB scan of {FULL_MATRIX}^2"
+    )
     args = parser.parse_args(argv)
+    if args.full:
+        args.size_mb, args.large_matrix = FULL_SIZE_MB, FULL_MATRIX
     if not demo.ORTHANC_BINARY.exists():
         raise SystemExit(demo.INSTALL_ORTHANC)
 
@@ -230,10 +276,12 @@ def main(argv: list[str] | None = None) -> int:
         print("running the demo's functions in this process ...", flush=True)
         measured, started, stopped, whole, demo_ok = run_demo(work, args.seed, args.matrix)
         runs = [measured]
-        large: tuple[Measured, Baseline, bool] | None = None
+        large: tuple[Measured, list[Baseline], bool, WorkerMemory] | None = None
         if not args.skip_large:
             raw = work / "meas_MID00500_FID00500_large.dat"
-            print(f"writing a ~{args.size_mb:g} MB TWIX VE with scripts.phantoms ...", flush=True)
+            print(
+                f"writing a ~{args.size_mb:g} MB 3D TWIX VE with scripts.phantoms ...", flush=True
+            )
             written_s, writer_mb = write_large(
                 raw, args.size_mb, args.seed, args.large_matrix, args.large_coils
             )
@@ -243,8 +291,11 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             print("running it through the path, then the plain transfers ...", flush=True)
-            large = run_large(work, raw)
-            runs.append(large[0])
+            big, baselines, big_ok, peak = run_large(work, raw)
+            partitions = partitions_for(args.size_mb, args.large_matrix, args.large_coils)
+            kspace = kspace_bytes(args.large_matrix, partitions, args.large_coils)
+            large = big, baselines, big_ok, WorkerMemory(peak, kspace)
+            runs.append(big)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -263,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         f" (exit {command_rc}) — {verdict} against {GOAL_SECONDS:g} s"
     )
     if large is not None:
-        big, baseline, big_ok = large
+        big, baselines, big_ok, memory = large
         path_s = big.outcome.times.get("COMPLETED", big.outcome.seconds)
         upload_s = big.outcome.times.get("UPLOADED", 0.0)
         print(
@@ -271,16 +322,25 @@ def main(argv: list[str] | None = None) -> int:
             f" {big.size / MB / path_s:.1f} MB/s; result {'ok' if big_ok else 'NOT ok'}"
             + ("" if big.outcome.completed else f" ({big.outcome.error})")
         )
-        up, down = baseline.upload_s, baseline.download_s
-        print(
-            f"baseline on the same local cloud: plain transfer upload {up:.1f} s"
-            f" ({big.size / MB / up:.1f} MB/s) + download {down:.1f} s"
-            f" ({big.size / MB / down:.1f} MB/s) = {baseline.seconds:.1f} s"
-        )
-        print(f"ratio whole path / plain upload + download: {path_s / baseline.seconds:.2f}")
+        for when, baseline in zip(("before", "after"), baselines, strict=True):
+            up, down = baseline.upload_s, baseline.download_s
+            print(
+                f"baseline {when} the task, on the same local cloud: plain transfer upload"
+                f" {up:.1f} s ({big.size / MB / up:.1f} MB/s) + download {down:.1f} s"
+                f" ({big.size / MB / down:.1f} MB/s) = {baseline.seconds:.1f} s"
+            )
+        whole = spread([path_s / b.seconds for b in baselines])
+        print(f"ratio whole path / plain upload + download: {whole.text(2, of='baselines')}")
+        agent = spread([upload_s / b.upload_s for b in baselines])
         print(
             "ratio agent de-identify + upload (queued to UPLOADED) / plain upload:"
-            f" {upload_s / baseline.upload_s:.2f}"
+            f" {agent.text(2, of='baselines')}"
+        )
+        print("(left out: the stack's start-up and shut-down, paid once per site and region)")
+        print(
+            f"the whole worker's peak memory (its processes together, sampled every 0.1 s):"
+            f" {memory.peak_bytes / MB:.0f} MB, {memory.peak_bytes / memory.kspace_bytes:.2f}x"
+            f" the k-space ({memory.kspace_bytes / MB:.0f} MB)"
         )
     return 0
 

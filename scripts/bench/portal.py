@@ -10,7 +10,19 @@ portal adds to the index read. A rare status is read from its own partition of
 ``site_status_index``; the same page read as a status filter over ``site_index``
 is timed beside it, for comparison.
 
-    python -m scripts.bench.portal [--tasks 100000] [--samples 30] [--depth 20]
+Each page is measured interleaved with the bare query, round by round (bare,
+page, then page, bare, ...), ``--samples`` requests each a round, so that a
+change of the machine's load falls on both; the ratio is the per-round median
+over the bare query's, with its spread. Signing in, paid once per session, is
+left out. Through the test client the pages skip HTTP and the WSGI server;
+the emulator's DynamoDB answers from memory on loopback, DynamoDB over the
+network in milliseconds more per query, so the ratios hold only here.
+
+    python -m scripts.bench.portal [--tasks 10000] [--rounds 3] [--samples 3] [--depth 10]
+        [--requests 40] [--full]
+
+The default run takes two to three minutes; ``--full`` writes 100,000 tasks
+(about 15 minutes).
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ from functions.core.status import Status
 from portal_flask import create_app
 from portal_flask.accounts import create_account
 from portal_flask.config import PortalConfig
+from scripts.bench.rounds import ratio_spread, run_rounds
 from scripts.local_cloud.cloud import LocalCloud
 from scripts.local_cloud.emulator import Emulator
 
@@ -147,23 +160,45 @@ def throughput(app, email: str, url: str, requests: int, threads: int) -> float:
     return per_thread * threads / (time.perf_counter() - start)
 
 
-def report(name: str, times: list[float], baseline_p95: float | None = None) -> None:
-    p50, p95 = statistics.median(times), percentile(times, 0.95)
-    ratio = f"  {p95 / baseline_p95:5.1f}x bare query" if baseline_p95 else ""
-    print(f"  {name:<44} p50 {p50 * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms{ratio}")
+def measure(
+    name: str,
+    call: Callable[[], list[float]],
+    bare: Callable[[], list[float]],
+    rounds: int,
+) -> None:
+    """``call`` interleaved with ``bare`` over ``rounds``; one row with its ratio and spread."""
+    runs = run_rounds(("bare", name), rounds, lambda _, c: call() if c == name else bare(), _quiet)
+    every = [t for times in runs[name] for t in times]
+    ratio = ratio_spread(
+        [statistics.median(t) for t in runs[name]], [statistics.median(t) for t in runs["bare"]]
+    )
+    p50, p95 = statistics.median(every), percentile(every, 0.95)
+    print(
+        f"  {name:<44} p50 {p50 * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms"
+        f"   {ratio.short(1)}x bare query",
+        flush=True,
+    )
+
+
+def _quiet(_: str) -> None:
+    """Rounds run without a line each: the table's rows are the progress."""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--tasks", type=int, default=100_000)
-    parser.add_argument("--samples", type=int, default=30)
-    parser.add_argument("--depth", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument("--samples", type=int, default=3, help="requests a round")
+    parser.add_argument("--full", action="store_true", help="100,000 tasks, 10 requests a round")
+    parser.add_argument("--depth", type=int, default=10)
+    parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--seed", type=int, default=20261125)
     args = parser.parse_args()
+    if args.full:
+        args.tasks, args.samples, args.requests, args.depth = 100_000, 10, 200, 20
     logging.basicConfig(level=logging.WARNING)
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp, Emulator() as emulator:
@@ -218,49 +253,36 @@ def main() -> None:
                 )
 
             n = args.samples
-            rare = max(5, n // 3)
-            baseline = timed(bare_query, n)
-            base_p95 = percentile(baseline, 0.95)
-            print(f"\npages of {size} tasks, {n} samples each (in-process test client):")
-            report("baseline: bare site_index query of a page", baseline)
-            report("site admin, first page", timed(lambda: page(admin, "/tasks/"), n), base_p95)
-            deep, rows = deep_pages(admin, args.depth)
-            report(f"site admin, pages 1..{len(deep)} via cursor ({rows:,} rows)", deep, base_p95)
-            report(
-                "site admin, one user",
-                timed(lambda: page(admin, "/tasks/?user=bench-a-user3"), n),
-                base_p95,
+            print(
+                f"\npages of {size} tasks, {args.rounds} rounds of {n} requests, each interleaved"
+                " with the bare site_index query of a page (in-process test client); median"
+                " (lowest-highest) of per-round ratios; signing in, paid once per session, left"
+                " out:",
+                flush=True,
             )
-            report(
-                "site admin, one week",
-                timed(lambda: page(admin, "/tasks/?from=2026-03-02&to=2026-03-08"), n),
-                base_p95,
-            )
-            report(
-                "site admin, status FAILED (~1 %)",
-                timed(lambda: page(admin, "/tasks/?status=FAILED"), n),
-                base_p95,
-            )
-            report(
-                "compare: FAILED as a filter on site_index",
-                timed(filtered_site_query, rare),
-                base_p95,
-            )
-            report(
-                "operator, failed tasks of every site",
-                timed(lambda: page(operator, "/admin/"), n),
-                base_p95,
-            )
-            report("site user, own tasks", timed(lambda: page(user, "/tasks/"), n), base_p95)
-            report(
-                "operator, all sites (one query per site)",
-                timed(lambda: page(operator, "/tasks/"), n),
-                base_p95,
-            )
-            report(
-                "live feed (feed.json), site admin",
-                timed(lambda: admin.get("/tasks/feed.json").get_data(), n),
-                base_p95,
+            pages = {
+                "site admin, first page": lambda: page(admin, "/tasks/"),
+                "site admin, one user": lambda: page(admin, "/tasks/?user=bench-a-user3"),
+                "site admin, one week": lambda: page(
+                    admin, "/tasks/?from=2026-03-02&to=2026-03-08"
+                ),
+                "site admin, status FAILED (~1 %)": lambda: page(admin, "/tasks/?status=FAILED"),
+                "compare: FAILED as a filter on site_index": filtered_site_query,
+                "operator, failed tasks of every site": lambda: page(operator, "/admin/"),
+                "site user, own tasks": lambda: page(user, "/tasks/"),
+                "operator, all sites (one query per site)": lambda: page(operator, "/tasks/"),
+                "live feed (feed.json), site admin": lambda: admin.get(
+                    "/tasks/feed.json"
+                ).get_data(),
+            }
+            bare = lambda: timed(bare_query, n)  # noqa: E731
+            for name, call in pages.items():
+                measure(name, lambda c=call: timed(c, n), bare, args.rounds)
+            measure(
+                f"site admin, pages 1..{args.depth + 1} via cursor",
+                lambda: deep_pages(admin, args.depth)[0],
+                bare,
+                args.rounds,
             )
             rps = throughput(app, "admin@a.example.org", "/tasks/", args.requests, args.threads)
             print(f"\nsite admin first page, {args.threads} threads: {rps:.1f} requests/s")

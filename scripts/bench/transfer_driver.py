@@ -9,11 +9,17 @@ that the peak memory it reads for the process belongs to that contender alone.
 CONTENDER is ``transfer`` (our package, its defaults), ``boto3-default``
 (boto3's TransferManager with the default TransferConfig) or ``boto3-tuned``
 (16 MiB parts, 10 threads). Credentials and region come from the environment.
+
+``http-ranges`` downloads only, with ``--url``: the ranges ``transfer`` asks S3
+for (its default part size, as many at once as its default concurrency), from
+a plain HTTP file server (``scripts.bench.range_server``); BUCKET and KEY are
+not used.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -25,7 +31,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 MIB = 1024 * 1024
-CONTENDERS = ("transfer", "boto3-default", "boto3-tuned")
+CONTENDERS = ("transfer", "boto3-default", "boto3-tuned", "http-ranges")
 TUNED = TransferConfig(
     multipart_threshold=16 * MIB, multipart_chunksize=16 * MIB, max_concurrency=10
 )
@@ -52,6 +58,15 @@ def upload(contender: str, s3, bucket: str, key: str, path: Path) -> None:
         s3.upload_file(str(path), bucket, key, Config=TUNED)
 
 
+def transfer_download_defaults() -> tuple[int, int]:
+    """(part size, concurrency) that ``transfer.download.download_object`` uses by default."""
+    from transfer.download import download_object
+    from transfer.integrity import DEFAULT_PART_SIZE
+
+    concurrency = inspect.signature(download_object).parameters["concurrency"].default
+    return DEFAULT_PART_SIZE, concurrency
+
+
 def download(contender: str, s3, bucket: str, key: str, path: Path) -> None:
     if contender == "transfer":
         from transfer.download import download_object
@@ -71,7 +86,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("key")
     parser.add_argument("file", type=Path)
     parser.add_argument("--endpoint-url", required=True)
+    parser.add_argument("--url", help="http-ranges: the file on the plain HTTP server")
     args = parser.parse_args(argv)
+    if args.contender == "http-ranges":
+        if args.direction != "download" or not args.url:
+            parser.error("http-ranges downloads only, from --url")
+        from scripts.bench.range_server import fetch_ranges
+
+        part_size, concurrency = transfer_download_defaults()
+        started = time.perf_counter()
+        fetch_ranges(args.url, args.file, part_size=part_size, concurrency=concurrency)
+        seconds = time.perf_counter() - started
+        print(json.dumps({"seconds": seconds, "bytes": args.file.stat().st_size}))
+        return 0
     s3 = client(args.endpoint_url)
     s3.head_bucket(Bucket=args.bucket)  # connect and sign once before the clock starts
     action = upload if args.direction == "upload" else download

@@ -12,6 +12,9 @@ encode partitions. Partial Fourier drops the first phase-encoding lines.
 Geometry follows the scanner's conventions: the true image's columns, rows
 and partitions advance along ``read``, ``phase`` and read x phase, and the
 slice normal the header gives is Siemens' phase x read (``orientation``).
+The phantom is placed so that the image as DICOM stores and a PACS displays
+it shows it upright: on a transverse slice its top is anterior, with the
+patient's right on the screen's left, as a radiologist reads it.
 """
 
 from __future__ import annotations
@@ -155,7 +158,8 @@ class SimulatedScan:
     def displayed_truth(self) -> np.ndarray:
         """``truth`` as the scanner shows it and DICOM stores it: row x column along the normal.
 
-        With Siemens' normal (phase x read) that is the true image's rows in reverse order.
+        With Siemens' normal (phase x read) that is the true image's rows in reverse order:
+        the Shepp-Logan phantom as it is drawn, upright (``simulate`` places it so).
         """
         g = self.protocol.slices[0]
         if float(np.dot(np.cross(g.read_dir, g.phase_dir), g.slice_dir)) < 0:
@@ -200,7 +204,9 @@ def simulate(settings: ScanSettings) -> SimulatedScan:
     s = settings
     nx, ny, nz = s.matrix
     rng = np.random.default_rng(s.seed)
-    truth = shepp_logan((nz, ny, nx))
+    # Upright as displayed: DICOM's rows run against phase (displayed_truth), so the object's
+    # top goes to the last line; for a transverse slice that puts it anterior.
+    truth = np.ascontiguousarray(shepp_logan((nz, ny, nx))[:, ::-1])
     if s.marker:
         z, line, column = marker_voxel(s)
         depth = slice(z, z + 1) if s.dimension == 2 else slice(z - 1, z + 2)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig
+from functions.administration.destinations import put_destination
 from functions.core.destinations import Destination
 from scripts.local_cloud.cloud import REPO_ROOT
 from tests.agent.site import MODE, SITE, USER
@@ -76,3 +77,20 @@ def test_doctor_reports_an_s3_it_cannot_reach_as_a_connection_failure(
     assert done.returncode != 0
     assert f"cannot connect to S3 at {nowhere}" in done.stdout
     assert "policy" not in done.stdout
+
+
+def test_doctor_fails_a_destination_the_cloud_names_that_the_config_does_not_allow(
+    api_cloud: Any, tmp_path: Path
+) -> None:
+    _, config = site_config(api_cloud, tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    put_destination(SITE, Destination("elsewhere", "smb", location=str(elsewhere)))
+
+    done = doctor(config)
+
+    print(done.stdout, done.stderr)
+    assert done.returncode != 0
+    assert f"FAIL  mode {MODE}" in done.stdout and "elsewhere" in done.stdout
+    assert "OK    destination share" in done.stdout
+    assert list(elsewhere.iterdir()) == []

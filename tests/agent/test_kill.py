@@ -192,12 +192,11 @@ def test_pacs_down_the_task_waits_then_delivers_while_others_move(
 ) -> None:
     cloud, config_path = agent_cloud
     gate = PacsGate(orthanc.host, orthanc.dicom_port)
-    with config_path.open("a") as config_file:
-        config_file.write(
-            "\n[[destination]]\n"
-            f'method = "PACS"\nname = "gated"\nip = "{gate.host}"\nport = {gate.port}\n'
-            f'aec = "{orthanc.aet}"\n'
-        )
+    # The site's config, not the cloud, says where its PACS is: point it through the gate.
+    text = config_path.read_text()
+    direct = f'ip = "{orthanc.host}"\nport = {orthanc.dicom_port}\n'
+    assert direct in text
+    config_path.write_text(text.replace(direct, f'ip = "{gate.host}"\nport = {gate.port}\n'))
     config = AgentConfig.load(config_path)
     first_task, first_patient, _ = export_task(config.base, seed=201)
     later: list[str] = []

@@ -117,7 +117,7 @@ def test_log_status_stats_and_replaced_are_saved_and_the_rest_kept(phi_path):
     assert again.get("Viewer", "Column width") == "120"
     text = phi_path.read_text()
     assert 'NAME="MUSTERMANN, ERIKA"' in text and "Column width=120" in text
-    assert stat.S_IMODE(phi_path.stat().st_mode) == 0o640
+    assert stat.S_IMODE(phi_path.stat().st_mode) == 0o600
     assert sorted(p.name for p in phi_path.parent.iterdir()) == [phi_path.name]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from agent.cli import main
 from agent.config import AgentConfig
 from agent.journal import TaskJournal
 from agent.ort import OrtFolders
@@ -73,3 +74,44 @@ def test_a_refused_job_submit_of_a_task_the_cloud_does_not_hold_fails_it(
     assert task in agent.failed
     [row] = [row for row in task_rows(config.base) if row.uuid == task]
     assert "refused job_submit (400)" in row.error and MODE in row.error
+
+
+def test_a_task_whose_record_the_cloud_lost_is_uploaded_again_on_retry(
+    api_cloud: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cloud, _admin, config = agent_site(api_cloud, tmp_path)
+    task, _, _ = export_task(config.base, seed=22)
+    journal_file = OrtFolders(config.base).journal_file(task)
+
+    def before_step(uuid: str, step: str) -> None:
+        # Under the running agent, the cloud loses the task's record.
+        if step == "poll" and not TaskJournal(journal_file).is_done("restart"):
+            cloud.wait_for_task(uuid, {"SUCCEEDED"})
+            Task.get(uuid).delete()
+
+    agent = Agent(config, before_step=before_step)
+    run_agent_until(agent, lambda: task in agent.failed | agent.finished, AGENT_SECONDS)
+    assert task in agent.failed
+    [row] = [row for row in task_rows(config.base) if row.uuid == task]
+    assert "no longer knows task" in row.error and "retry" in row.error
+
+    assert main(["--config", str(config.path), "retry", task]) == 0
+    assert "uploaded again under the same UUID" in capsys.readouterr().out
+    journal = TaskJournal(journal_file)
+    assert journal.is_done("deidentify") and not journal.is_done("upload")
+    assert journal.facts("restart") == {
+        "count": 1,
+        "cloud_uuid": task,
+        "reason": "the cloud no longer knew it",
+    }
+
+    again = Agent(config, before_step=before_step)
+    run_agent_until(
+        again,
+        lambda: TaskJournal(journal_file).is_done("poll") or task in again.failed,
+        AGENT_SECONDS,
+    )
+    journal = TaskJournal(journal_file)
+    assert journal.facts("poll")["status"] == "SUCCEEDED"
+    assert Task.get(task).user_name == USER
+    assert journal.facts("submit")["job_id"] == Task.get(task).job_id

@@ -2,8 +2,10 @@
 
 It answers Stripe-shaped JSON for the endpoints billing calls, records every request
 (method, path, form body, ``Idempotency-Key``), replays the stored answer when an
-idempotency key comes again (as Stripe does), and can be switched down per endpoint
-(``down("meter_events")``: 503 until ``up``).
+idempotency key comes again (as Stripe does, until it forgets the key after 24 hours:
+:meth:`StripeStandIn.forget_idempotency_keys`), and can be switched down per endpoint
+(``down("meter_events")``: 503 until ``up``) or made to refuse its requests
+(``refuse("meter_events", message)``: 400 until ``up``).
 
 Like Stripe, it keeps meters that sum their events per customer (``event_summaries``),
 bills a month's metered usage as an invoice that is paid, fails, or asks for the
@@ -82,6 +84,7 @@ class StripeStandIn:
         self.requests: list[Recorded] = []
         self.state = StripeState()
         self._down: set[str] = set()
+        self._refusals: dict[str, str] = {}
         self._replies: dict[str, tuple[int, dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -114,8 +117,18 @@ class StripeStandIn:
         """Answer 503 at ``hook`` (customers, checkout_sessions, setup_intents, meter_events)."""
         self._down.add(hook)
 
+    def refuse(self, hook: str, message: str) -> None:
+        """Answer 400 ``invalid_request_error`` with ``message`` at ``hook`` (a bad request)."""
+        self._refusals[hook] = message
+
     def up(self, hook: str) -> None:
         self._down.discard(hook)
+        self._refusals.pop(hook, None)
+
+    def forget_idempotency_keys(self) -> None:
+        """Drop the stored answers, as Stripe does with keys older than 24 hours."""
+        with self._lock:
+            self._replies.clear()
 
     # -- Stripe's own doings ------------------------------------------------------------
 
@@ -305,6 +318,8 @@ class StripeStandIn:
         hook = _hook_of(path)
         if hook in self._down:
             return 503, _error("api_error", "Stripe is unavailable (stand-in switched down)")
+        if hook in self._refusals:
+            return 400, _error("invalid_request_error", self._refusals[hook])
         with self._lock:
             if method == "POST" and key and key in self._replies:
                 return self._replies[key]
@@ -400,9 +415,10 @@ class StripeStandIn:
         if parts == ["v1", "billing", "meter_events"] and method == "POST":
             identifier = form.get("identifier", "")
             if identifier in self.state.meter_events:
+                # Stripe's answer: no error code, the identifier in the message.
                 return 400, _error(
                     "invalid_request_error",
-                    f"An event with identifier {identifier} already exists.",
+                    f"An event already exists with identifier {identifier}.",
                 )
             event = {
                 "object": "billing.meter_event",

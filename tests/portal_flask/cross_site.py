@@ -78,7 +78,7 @@ def site_b_session(portal) -> dict[str, int]:
 OTHER_SITE: dict[str, Callable[[Any], dict[str, Any]]] = {
     "tasks.detail": lambda portal: {"task_id": site_b_task(portal)},
     "modes.destination_remove": lambda portal: {"name": site_b_destination(portal)},
-    "modes.destination_echo": lambda portal: {"name": site_b_destination(portal)},
+    "modes.destination_test": lambda portal: {"name": site_b_destination(portal)},
     "keys.create_key": lambda portal: {"user_name": "carol"},
     "keys.rotate": lambda portal: {"user_name": "carol"},
     "keys.create_sign_in": lambda portal: {"user_name": "carol"},

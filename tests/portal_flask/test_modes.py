@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
+from functions.core.connection_tests import pending, record_result
 from functions.core.models import ModeSettings, Site
 from portal_flask.extensions import db
 from portal_flask.models import AuditLog
@@ -112,7 +115,7 @@ def test_destinations_are_added_replaced_and_removed_on_the_site_record(portal, 
         "share": {"method": "smb", "modes": ["demo_fft"], "location": "/mnt/recon"},
     }
     page = admin_client.get("/modes/destinations/").get_data(as_text=True)
-    assert "ORTHANC @ 10.0.0.5:4242" in page and "Test (C-ECHO)" in page
+    assert "ORTHANC @ 10.0.0.5:4242" in page and "Test from the site" in page
 
     response = post_form(
         admin_client, "/modes/destinations/main-pacs/remove", {}, token_from="/modes/destinations/"
@@ -150,27 +153,39 @@ def test_a_pacs_with_a_bad_ae_title_or_port_is_refused_with_the_reason(admin_cli
     assert Site.get("site-a", consistent_read=True).destinations.as_dict() == {}
 
 
-def test_the_echo_button_tells_success_and_a_wrong_ae_title_apart(admin_client, orthanc):
-    for name, aec in (("good", orthanc.aet), ("wrong", "NOTTHEPACS")):
+def test_the_test_button_asks_the_site_and_opens_no_connection_itself(admin_client):
+    # A listening port stands for the PACS: a portal that tested it itself would connect.
+    with socket.socket() as pacs:
+        pacs.bind(("127.0.0.1", 0))
+        pacs.listen()
+        pacs.setblocking(False)
         response = post_form(
             admin_client,
             "/modes/destinations/pacs",
             {
-                "pacs-name": name,
-                "pacs-host": orthanc.host,
-                "pacs-port": str(orthanc.dicom_port),
-                "pacs-aec": aec,
+                "pacs-name": "main",
+                "pacs-host": "127.0.0.1",
+                "pacs-port": str(pacs.getsockname()[1]),
+                "pacs-aec": "PACS",
                 "pacs-aet": "YARRA",
             },
             token_from="/modes/destinations/",
         )
         assert response.status_code == 302
-    response = post_form(
-        admin_client, "/modes/destinations/good/echo", {}, token_from="/modes/destinations/"
-    )
-    assert response.status_code == 302
+
+        response = post_form(
+            admin_client, "/modes/destinations/main/test", {}, token_from="/modes/destinations/"
+        )
+
+        assert response.status_code == 302
+        with pytest.raises(BlockingIOError):
+            pacs.accept()
     page = admin_client.get("/modes/destinations/").get_data(as_text=True)
-    assert "C-ECHO to good succeeded" in page
-    post_form(admin_client, "/modes/destinations/wrong/echo", {}, token_from="/modes/destinations/")
+    assert "will test main from there" in page and "waiting for the agent" in page
+    assert pending(Site.get("site-a", consistent_read=True)) == ["main"]
+
+    # What the agent posts back (v1/destination_test_result) is what the page shows.
+    message = "PACS 'main' at 10.1.2.3:104 (called AE PACS) answers C-ECHO"
+    assert record_result(Site.get("site-a"), "main", ok=True, message=message, now=1.0)
     page = admin_client.get("/modes/destinations/").get_data(as_text=True)
-    assert "C-ECHO to wrong failed" in page and "Called AE title not recognised" in page
+    assert "passed" in page and "answers C-ECHO" in page and "waiting for the agent" not in page

@@ -13,7 +13,7 @@ import stripe
 from functions.billing.stripe_gateway import StripeGateway
 from functions.billing.stripe_secret import read_secret, with_stripe_secret
 from functions.billing.webhooks import HANDLED_EVENTS
-from functions.core.models import Site
+from functions.core.models import BillingOutboxItem, Site
 from scripts.admin import main
 from scripts.local_cloud.cloud import LocalCloud
 from scripts.local_cloud.seed import seed_site
@@ -156,3 +156,32 @@ def test_a_site_billed_through_stripe_has_its_contact_on_its_customer_and_a_card
     assert Site.get("site-a", consistent_read=True).billing_mode == "none"
     status, _, err = admin(f"site billing site-z stripe {CONTACT}")
     assert status == 2 and "there is no site site-z" in err
+
+
+def test_resend_rejected_queues_the_refused_reports_again(admin):
+    refused = {"task-a1": "site-a", "task-b1": "site-b"}
+    for event_id, site_id in [*refused.items(), ("task-a2", "site-a")]:
+        BillingOutboxItem(event_id, site_id=site_id, value=5_000, timestamp=1_764_000_000).save()
+    for event_id in refused:
+        BillingOutboxItem(event_id).update(
+            actions=[
+                BillingOutboxItem.state.set("rejected"),
+                BillingOutboxItem.last_error.set("InvalidRequestError: No such customer"),
+            ]
+        )
+    BillingOutboxItem("task-a2").update(actions=[BillingOutboxItem.state.set("sent")])
+
+    status, out, err = admin("stripe resend-rejected --site site-a")
+    assert status == 0, err
+    assert "1 rejected usage report(s) of site site-a queued again" in out
+    assert [i.event_id for i in BillingOutboxItem.pending_index.query("1")] == ["task-a1"]
+    assert BillingOutboxItem.get("task-a2").state == "sent"
+
+    status, out, _ = admin("stripe resend-rejected")
+    assert status == 0 and "1 rejected usage report(s) queued again" in out
+    assert {i.event_id: i.state for i in BillingOutboxItem.scan()} == {
+        "task-a1": "pending",
+        "task-b1": "pending",
+        "task-a2": "sent",
+    }
+    assert admin("stripe resend-rejected")[1] == "No rejected usage reports.\n"

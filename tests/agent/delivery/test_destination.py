@@ -1,4 +1,4 @@
-"""Destinations as the cloud lists them and as the agent's TOML overrides them."""
+"""The destinations a site allows, as the agent's TOML lists them."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ PACS_ENTRY = {
 SHARE_ENTRY = {"method": "smb", "name": "Research share", "location": "/mnt/research/yarra"}
 
 
-def test_the_api_entries_of_both_methods_parse() -> None:
-    pacs = Destination.from_api(PACS_ENTRY)
+def test_entries_in_the_api_shape_with_string_ports_parse() -> None:
+    pacs = Destination.from_config(PACS_ENTRY)
     assert (pacs.method, pacs.name, pacs.host, pacs.port) == (
         "PACS",
         "Main PACS",
@@ -29,7 +29,7 @@ def test_the_api_entries_of_both_methods_parse() -> None:
         11112,
     )
     assert (pacs.aet, pacs.aec) == ("YARRA_MR1", "PACS_MAIN")
-    share = Destination.from_api(SHARE_ENTRY)
+    share = Destination.from_config(SHARE_ENTRY)
     assert (share.method, share.location) == ("smb", "/mnt/research/yarra")
     assert str(share.folder) == "/mnt/research/yarra"
 
@@ -56,17 +56,16 @@ def test_config_tables_parse_with_integer_ports_and_an_optional_calling_title() 
     assert "10.20.0.7:104" in pacs.describe() and "PACS_MAIN" in pacs.describe()
 
 
-@pytest.mark.parametrize("missing", ["name", "method", "ip", "port", "aet", "aec"])
-def test_an_api_pacs_entry_without_a_key_names_the_key(missing: str) -> None:
+@pytest.mark.parametrize("missing", ["name", "method", "ip", "port", "aec"])
+def test_a_pacs_entry_without_a_key_names_the_key(missing: str) -> None:
     entry = {key: value for key, value in PACS_ENTRY.items() if key != missing}
     with pytest.raises(ConfigError, match=f"lacks the key '{missing}'"):
-        Destination.from_api(entry)
+        Destination.from_config(entry)
 
 
-@pytest.mark.parametrize("parse", [Destination.from_api, Destination.from_config])
-def test_a_folder_destination_without_a_location_names_the_key(parse) -> None:
+def test_a_folder_destination_without_a_location_names_the_key() -> None:
     with pytest.raises(ConfigError, match="lacks the key 'location'"):
-        parse({"method": "smb", "name": "Research share", "location": " "})
+        Destination.from_config({"method": "smb", "name": "Research share", "location": " "})
 
 
 def test_a_config_table_without_the_called_title_or_with_an_unknown_key_is_refused() -> None:
@@ -88,4 +87,4 @@ def test_a_config_table_without_the_called_title_or_with_an_unknown_key_is_refus
 )
 def test_unusable_values_are_refused_with_what_to_fix(change: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        Destination.from_api({**PACS_ENTRY, **change})
+        Destination.from_config({**PACS_ENTRY, **change})

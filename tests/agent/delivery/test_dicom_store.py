@@ -29,7 +29,7 @@ def _task_id(name: str) -> str:
 
 
 def _pacs(host: str, port: int, aec: str = "ORTHANC", name: str = "Main PACS") -> Destination:
-    return Destination.from_api(
+    return Destination.from_config(
         {
             "method": "PACS",
             "name": name,

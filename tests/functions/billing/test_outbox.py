@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from functions.billing.metering import MeterEvent, TaskWrite, record_usage
 from functions.billing.outbox import Outbox, backoff_seconds
 from functions.billing.stripe_gateway import StripeGateway
-from functions.core.models import BillingOutboxItem, Task, UsageRecord, UsageRollup
+from functions.core.models import BillingOutboxItem, Site, Task, UsageRecord, UsageRollup
 from functions.core.task_store import open_task
 from tests.functions.billing.helpers import save_card
 
@@ -99,16 +103,81 @@ def test_a_report_waits_out_an_outage_and_is_sent_once_stripe_is_back(billing_cl
     assert len(stripe_api.calls("/v1/billing/meter_events")) == 1
 
 
-def test_a_report_stripe_refuses_is_set_aside_for_an_operator(billing_cloud, stripe_api):
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "Timestamp must be within the past 35 calendar days.",
+        "An event already exists with identifier another-task.",
+    ],
+    ids=["too-old", "another-identifier"],
+)
+def test_a_report_stripe_refuses_waits_for_an_operator_who_resends_it(
+    billing_cloud, stripe_api, refusal
+):
     cloud, _ = billing_cloud(poll=False)
     save_card(cloud.settings, stripe_api)
-    stripe_api.state.meter_events[TASK] = {}  # Stripe already holds an event with this id
     assert recorded(cloud.settings.region, MeterEvent(TASK, "site-a", 5_000, int(NOW)))
-    outbox = Outbox(StripeGateway.from_settings(cloud.settings), clock=Clock(NOW))
+    clock = Clock(NOW)
+    outbox = Outbox(StripeGateway.from_settings(cloud.settings), clock=clock)
+    stripe_api.refuse("meter_events", refusal)
     assert outbox.send(TASK) == "rejected"
     item = BillingOutboxItem.get(TASK)
-    assert item.pending is None and "InvalidRequestError" in item.last_error
+    assert item.pending is None and item.last_error == f"InvalidRequestError: {refusal}"
     assert outbox.drain().rejected == []
+
+    stripe_api.up("meter_events")  # the operator fixed the cause
+    clock.now += 3600
+    assert outbox.requeue_rejected("site-b") == []
+    assert outbox.requeue_rejected() == [TASK]
+    assert outbox.requeue_rejected() == []
+    assert outbox.drain().sent == [TASK]
+    assert BillingOutboxItem.get(TASK).state == "sent"
+    assert list(stripe_api.state.meter_events) == [TASK]
+
+
+class Crash(Exception):
+    """The function died: its Lambda timed out or its container was reclaimed."""
+
+
+def crash(event_id: str) -> None:
+    raise Crash(event_id)
+
+
+def rejected_counts(output: str) -> list[float]:
+    """The ``UsageReportsRejected`` values of the EMF records in ``output``."""
+    records = [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+    return [v for r in records for v in r.get("UsageReportsRejected", [])]
+
+
+@pytest.mark.parametrize("key_expired", [False, True], ids=["key-replayed", "key-expired"])
+def test_a_report_stripe_took_before_a_crash_ends_reported_once(
+    billing_cloud, stripe_api, capfd, key_expired
+):
+    cloud, _ = billing_cloud(poll=False)
+    save_card(cloud.settings, stripe_api)
+    assert recorded(cloud.settings.region, MeterEvent(TASK, "site-a", 5_000, int(NOW)))
+    outbox = Outbox(StripeGateway.from_settings(cloud.settings), after_stripe_took=crash)
+    with pytest.raises(Crash):
+        outbox.send(TASK)
+    assert list(stripe_api.state.meter_events) == [TASK]
+    assert BillingOutboxItem.get(TASK).pending == "1"
+    if key_expired:
+        # Over 24 hours later Stripe answers the identifier, no longer the key.
+        stripe_api.forget_idempotency_keys()
+
+    capfd.readouterr()
+    assert cloud.drain_billing_outbox() == {"sent": [TASK], "retrying": [], "rejected": []}
+    assert rejected_counts(capfd.readouterr().out) == [0.0]
+    item = BillingOutboxItem.get(TASK)
+    assert (item.state, item.pending, item.last_error) == ("sent", None, None)
+    answers = [r.status for r in stripe_api.calls("/v1/billing/meter_events", status=None)]
+    assert answers == ([200, 400] if key_expired else [200, 200])
+    customer = Site.get("site-a").stripe_customer_id
+    assert stripe_api.state.meter_events[TASK]["payload"] == {
+        "stripe_customer_id": customer,
+        "value": "5000",
+    }
+    assert len(stripe_api.state.meter_events) == 1
 
 
 def test_without_stripe_configured_reports_wait(seeded_cloud):

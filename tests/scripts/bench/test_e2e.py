@@ -27,7 +27,7 @@ STAGES = (
 
 
 @pytest.mark.slow
-def test_bench_times_each_stage_of_both_files_and_prints_its_goal_and_ratios() -> None:
+def test_bench_times_each_stage_and_prints_its_goal_ratios_and_worker_memory() -> None:
     if not ORTHANC_BINARY.exists():
         message = f"{ORTHANC_BINARY} is missing: install the Debian package orthanc"
         if os.environ.get("CI"):
@@ -61,8 +61,20 @@ def test_bench_times_each_stage_of_both_files_and_prints_its_goal_and_ratios() -
     assert re.search(
         r"^large: [\d.]+ MB through the whole path in [\d.]+ s, [\d.]+ MB/s;", out, re.M
     )
-    assert re.search(r"^ratio whole path / plain upload \+ download: [\d.]+$", out, re.M)
-    assert re.search(r"^ratio agent de-identify \+ upload .* / plain upload: [\d.]+$", out, re.M)
+    spread = r"[\d.]+ \([\d.]+-[\d.]+ over 2 baselines\)$"
+    assert re.search(r"^baseline before the task, on the same local cloud: plain", out, re.M)
+    assert re.search(r"^baseline after the task, on the same local cloud: plain", out, re.M)
+    assert re.search(rf"^ratio whole path / plain upload \+ download: {spread}", out, re.M)
+    assert re.search(rf"^ratio agent de-identify \+ upload .* / plain upload: {spread}", out, re.M)
+    assert "(left out: the stack's start-up and shut-down" in out
+    assert "3D TWIX VE" in out
+    peak = re.search(
+        r"^the whole worker's peak memory \(its processes together, sampled every 0\.1 s\):"
+        r" (\d+) MB, [\d.]+x the k-space \(\d+ MB\)$",
+        out,
+        re.M,
+    )
+    assert peak is not None and int(peak.group(1)) > 0
     written = re.search(r"^wrote ([\d.]+) MB in", out, re.M)
     assert written is not None and 1.0 < float(written.group(1)) < 4.0
     work = re.search(r"(/\S*/e2e-bench-[^/\s]+)/", done.stderr)
