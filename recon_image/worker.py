@@ -111,13 +111,21 @@ def run_job(settings: WorkerSettings, s3: Any, job_dir: Path) -> None:
     )
     mode = find_mode(settings.modes_dir, settings.mode)
     input_dir = job_dir / "input"
+    stage = time.monotonic()
     downloaded = _storage(
-        lambda: download_prefix(s3, settings.input.bucket, settings.input.prefix, input_dir),
+        # the job's disk ends with its container: nothing to sync it for
+        lambda: download_prefix(
+            s3, settings.input.bucket, settings.input.prefix, input_dir, durable=False
+        ),
         f"download the task's inputs from {settings.input}",
     )
     logger.info(
         "inputs downloaded",
-        extra={"files": len(downloaded), "bytes": sum(d.size for d in downloaded)},
+        extra={
+            "files": len(downloaded),
+            "bytes": sum(d.size for d in downloaded),
+            "seconds": round(time.monotonic() - stage, 3),
+        },
     )
     task_file = input_dir / f"{settings.task_id}.task"
     inputs = read_task_file(task_file, settings)
@@ -143,7 +151,10 @@ def run_job(settings: WorkerSettings, s3: Any, job_dir: Path) -> None:
         step_timeout_s=settings.step_timeout_s,
     )
     logger.info("running mode", extra={"mode": mode.mode_id, "steps": len(mode.steps)})
+    stage = time.monotonic()
     result = run_mode(mode, job, on_output=_log_step_line)
+    logger.info("mode finished", extra={"seconds": round(time.monotonic() - stage, 3)})
+    stage = time.monotonic()
     manifest = []
     for path in result.files:
         name = f"{OUTPUT_FOLDER}/{path.relative_to(result.output_dir).as_posix()}"
@@ -154,6 +165,10 @@ def run_job(settings: WorkerSettings, s3: Any, job_dir: Path) -> None:
         json.dumps({"task_id": settings.task_id, "mode": mode.mode_id, "files": manifest}, indent=2)
     )
     _upload(settings, s3, manifest_path, MANIFEST_FILE)
+    logger.info(
+        "outputs uploaded",
+        extra={"files": len(manifest) + 1, "seconds": round(time.monotonic() - stage, 3)},
+    )
     _storage(
         lambda: s3.delete_object(
             Bucket=settings.output.bucket, Key=settings.output.key(FAILURE_FILE)

@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("command", choices=("upload", "download"))
     parser.add_argument("paths", nargs="+")
     parser.add_argument("--endpoint-url", help="S3-compatible endpoint (else AWS_ENDPOINT_URL)")
-    parser.add_argument("--concurrency", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, help="parts in flight (default 5 up, 10 down)")
     parser.add_argument(
         "--bandwidth-mbps",
         type=_mbps,
@@ -113,6 +113,8 @@ def _reporter(name: str) -> Callable[[Progress], None]:
 def run(args: argparse.Namespace, s3: Any) -> None:
     prefix = f"{args.user}/{args.uuid}/"
     cap = bandwidth(args)
+    # each direction has its own default (5 parts up, 10 ranges down) unless one is given
+    parts_in_flight = {"concurrency": args.concurrency} if args.concurrency else {}
     if args.command == "upload":
         files = [Path(p) for p in args.paths]
         if len(files) < 1:
@@ -129,7 +131,7 @@ def run(args: argparse.Namespace, s3: Any) -> None:
                 path,
                 args.bucket,
                 prefix + path.name,
-                concurrency=args.concurrency,
+                **parts_in_flight,
                 progress=_reporter(path.name),
                 bandwidth_bytes_per_second=cap,
             )
@@ -144,7 +146,7 @@ def run(args: argparse.Namespace, s3: Any) -> None:
             args.bucket,
             prefix,
             dest,
-            concurrency=args.concurrency,
+            **parts_in_flight,
             progress=_reporter(args.uuid),
             bandwidth_bytes_per_second=cap,
         )

@@ -127,30 +127,55 @@ def _partial_fourier(kspace: KSpace, options: CartesianOptions) -> str:
     return options.partial_fourier
 
 
+Problem = tuple[tuple[int, int, int], tuple[int, ...]]
+
+
+def transform_problems(
+    *, three_d: bool, z: int, lines: int, wide: int, columns: int, lines_in_fft: bool
+) -> tuple[list[Problem], list[Problem]]:
+    """The per-coil transforms (shape, axes) of one k-space: first along the readout, then the rest.
+
+    ``z`` is the partitions (3D) or slices (2D), ``wide`` the acquired readout and
+    ``columns`` the image's; the image build makes wisdom for exactly these problems.
+    """
+    group = z if three_d else min(z, SLICE_GROUP)
+    groups = [group] if three_d or z % group == 0 else [group, z % group]
+    other = ([0] if three_d else []) + ([1] if lines_in_fft else [])
+    first: list[Problem] = []
+    rest: list[Problem] = []
+    for count in groups:
+        if wide != columns:
+            first.append(((count, lines, wide), (2,)))
+            if other:
+                rest.append(((count, lines, columns), tuple(other)))
+        else:
+            first.append(((count, lines, wide), tuple(sorted([2, *other]))))
+    return first, rest
+
+
 def _layout(kspace: KSpace, options: CartesianOptions, threads: int) -> _Layout:
     """The plans the per-coil transforms use (made once, cached by :func:`fft.plan`)."""
     _, _, z, lines, wide = kspace.data.shape
     columns = kspace.protocol.matrix[0]
     three_d = kspace.protocol.dimension == 3
     lines_in_fft = _partial_fourier(kspace, options) == "zero"
-    oversampled = wide != columns
-    group = z if three_d else min(z, SLICE_GROUP)
-    groups = [group] if three_d or z % group == 0 else [group, z % group]
-    other = ([0] if three_d else []) + ([1] if lines_in_fft else [])
-    first, rest = [], []
-    for count in groups:
-        if oversampled:
-            first.append(fft.plan((count, lines, wide), (2,), "backward", threads))
-            if other:
-                rest.append(fft.plan((count, lines, columns), other, "backward", threads))
-        else:
-            first.append(fft.plan((count, lines, wide), [2, *other], "backward", threads))
+    first, rest = transform_problems(
+        three_d=three_d, z=z, lines=lines, wide=wide, columns=columns, lines_in_fft=lines_in_fft
+    )
     scale = 1.0 / wide
     if three_d:
         scale /= z
     if lines_in_fft:
         scale /= lines
-    return _Layout(three_d, lines_in_fft, columns, oversampled, tuple(first), tuple(rest), scale)
+    return _Layout(
+        three_d,
+        lines_in_fft,
+        columns,
+        wide != columns,
+        tuple(fft.plan(shape, axes, "backward", threads) for shape, axes in first),
+        tuple(fft.plan(shape, axes, "backward", threads) for shape, axes in rest),
+        scale,
+    )
 
 
 def prepare(kspace: KSpace, options: CartesianOptions, *, threads: int = 1) -> None:

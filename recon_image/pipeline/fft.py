@@ -2,13 +2,31 @@
 
 pyfftw's ``builders`` and ``interfaces`` copy their input on every call; the
 pipeline instead keeps one :class:`pyfftw.FFTW` object per problem, planned
-with FFTW_MEASURE on an aligned buffer of its own, and runs it in place on the
-caller's arrays. Planning overwrites its arrays, so plans are made on that
-private buffer and only executed on real data.
+on an aligned buffer of its own, and runs it in place on the caller's arrays.
+Planning overwrites its arrays, so plans are made on that private buffer and only
+executed on real data.
 
-Wisdom makes FFTW_MEASURE planning fast and its choice of algorithm stable
-between runs; the container image ships wisdom made at build time
-(``python -m recon_image.pipeline.wisdom``).
+Planning is paid at image build, not per job. The image ships FFTW_MEASURE wisdom for
+the shapes the built-in modes make for the supported protocols
+(``python -m recon_image.pipeline.wisdom``); a job takes a measured plan from it in
+microseconds. A shape without wisdom is planned with FFTW_ESTIMATE, in milliseconds.
+Chosen by measurement (one coil's transforms, 2 threads, a loaded 2-core machine):
+
+================================================  =============  ==============  ========
+transform                                          MEASURE plans  then runs       ESTIMATE
+================================================  =============  ==============  ========
+readout of a 64 x 128 x 256 slab                   6.5 s          22 ms           38 ms
+partitions and lines of a 64 x 128 x 128 slab      17 s           18 ms           13 ms
+readout of a 128 x 256 x 256 slab                  3.7 s          27 ms           35 ms
+partitions and lines of a 128 x 256 x 256 slab     23 s           89 ms           0.53 s
+all three axes of a 128 x 256 x 256 slab           11 s           38 ms           0.40 s
+================================================  =============  ==============  ========
+
+MEASURE under a planning time limit (0.1 to 2 s) ran no faster than ESTIMATE (0.53 s for
+the three axes at a 1 s limit). So an estimated plan costs nothing up front and, for the
+large strided transforms, up to 0.45 s more per coil and volume: for a 32-coil volume
+less than measuring would have cost (23 s), though a job with many volumes outside the
+wisdom would be better served by adding its protocol to the image (``--slab``).
 """
 
 from __future__ import annotations
@@ -27,7 +45,12 @@ import pyfftw
 
 Direction = Literal["forward", "backward"]
 
-_FLAGS = ("FFTW_MEASURE",)
+Effort = Literal["job", "build"]
+
+# A job: a measured plan from wisdom, else an estimated one; the image build: measure.
+_FROM_WISDOM = ("FFTW_MEASURE", "FFTW_WISDOM_ONLY")
+_ESTIMATED = ("FFTW_ESTIMATE",)
+_MEASURED = ("FFTW_MEASURE",)
 _WISDOM_MAGIC = b"YCFFTW1\n"
 _plans: dict[tuple[tuple[int, ...], tuple[int, ...], Direction, int], Plan] = {}
 _lock = threading.Lock()
@@ -57,11 +80,15 @@ class Plan:
     scale
         1/N for an inverse transform, 1 for a forward one. :meth:`run` does not
         apply it, so that callers can fold it into a step they do anyway.
+    measured
+        Whether the plan was measured (from wisdom, or at the image build); False for
+        an estimated plan.
     """
 
     fftw: pyfftw.FFTW
     buffer: np.ndarray
     scale: float
+    measured: bool = True
 
     def fits(self, array: np.ndarray) -> bool:
         """Whether the plan can run directly on ``array`` (same layout, aligned)."""
@@ -93,12 +120,21 @@ class Plan:
         return array
 
 
-def plan(shape: Sequence[int], axes: Sequence[int], direction: Direction, threads: int = 1) -> Plan:
+def plan(
+    shape: Sequence[int],
+    axes: Sequence[int],
+    direction: Direction,
+    threads: int = 1,
+    *,
+    effort: Effort = "job",
+) -> Plan:
     """The cached in-place complex64 plan for ``shape`` over ``axes``; made on first use.
 
-    Plans are made with FFTW_MEASURE (1 to 2 s for a large 3D volume, much less
-    with wisdom) and kept for the life of the process, so the same
-    ``(shape, axes, direction, threads)`` always returns the same object.
+    A job (``effort="job"``) takes the measured plan from the loaded wisdom, or else an
+    estimated one (milliseconds; see the module's note); ``effort="build"`` measures
+    (seconds for a large 3D volume) and so adds to the process's wisdom. Plans are kept
+    for the life of the process, so the same ``(shape, axes, direction, threads)``
+    always returns the same object.
     """
     shape = tuple(int(n) for n in shape)
     axes = tuple(sorted(a % len(shape) for a in axes))
@@ -108,16 +144,32 @@ def plan(shape: Sequence[int], axes: Sequence[int], direction: Direction, thread
         if existing is not None:
             return existing
         buffer = empty_aligned(shape)
-        fftw = pyfftw.FFTW(
-            buffer,
-            buffer,
-            axes=axes,
-            direction="FFTW_FORWARD" if direction == "forward" else "FFTW_BACKWARD",
-            flags=_FLAGS,
-            threads=max(1, int(threads)),
-        )
+
+        def make(flags: tuple[str, ...]) -> pyfftw.FFTW:
+            return pyfftw.FFTW(
+                buffer,
+                buffer,
+                axes=axes,
+                direction="FFTW_FORWARD" if direction == "forward" else "FFTW_BACKWARD",
+                flags=flags,
+                threads=max(1, int(threads)),
+            )
+
+        measured = True
+        if effort == "build":
+            fftw = make(_MEASURED)
+        else:
+            try:
+                fftw = make(_FROM_WISDOM)
+            except RuntimeError:  # pyfftw's word for "no wisdom for this problem"
+                fftw, measured = make(_ESTIMATED), False
         size = math.prod(shape[a] for a in axes)
-        made = Plan(fftw=fftw, buffer=buffer, scale=1.0 if direction == "forward" else 1.0 / size)
+        made = Plan(
+            fftw=fftw,
+            buffer=buffer,
+            scale=1.0 if direction == "forward" else 1.0 / size,
+            measured=measured,
+        )
         _plans[key] = made
         return made
 

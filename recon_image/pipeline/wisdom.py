@@ -1,12 +1,24 @@
-"""Make FFTW wisdom for the transforms the Cartesian pipeline runs most, and save it.
+"""Make FFTW wisdom for every transform the built-in modes make for the protocols we support.
 
-    python -m recon_image.pipeline.wisdom OUT_FILE [--threads N] [--shape Z,LINES,COLS ...]
+    python -m recon_image.pipeline.wisdom OUT [--threads N] [--slab P,L,C ...] [--slices S,L,C ...]
 
-The container image runs this at build time; the worker loads the file at
-start, so FFTW_MEASURE planning then takes milliseconds and picks the same
-algorithms on every run. FFTW keeps wisdom per thread count: make it with
-the thread count the worker will use (the instance's vCPUs) where that is
-known. Wisdom already in OUT_FILE is kept and extended.
+The container image runs this at build time, so that planning is paid once there and
+not per job: a job takes its measured plans from the wisdom in microseconds, and plans a
+shape outside it with FFTW_ESTIMATE in milliseconds (``fft``'s module note says why).
+FFTW keeps wisdom per thread count: make it with the thread count the worker will use
+(the instance's vCPUs) where that is known. Wisdom already in OUT_FILE is kept and
+extended.
+
+The protocols supported (image matrix; k-space zero-filled or partial Fourier):
+
+- 2D: readout 128 to 512 in steps of 64 (acquired 2x oversampled or not), phase lines as
+  many or 3/4 of them, any number of slices (transformed in groups of ``SLICE_GROUP``, so
+  every remainder too);
+- 3D: readout 128, 192, 256, 320, 384 or 512 (acquired 2x oversampled, as Siemens
+  scanners store it), phase lines as many, 3/4 or 1/2 of them, and 32, 48, 64, 96, 128,
+  160, 192 or 256 partitions.
+
+``--slab`` and ``--slices`` add a site's own 3D and 2D protocols.
 """
 
 from __future__ import annotations
@@ -18,35 +30,50 @@ import time
 from pathlib import Path
 
 from recon_image.pipeline import fft
-from recon_image.pipeline.cartesian import SLICE_GROUP
+from recon_image.pipeline.cartesian import SLICE_GROUP, Problem, transform_problems
 
-# Readout lengths (oversampled) of common matrices; images are half as wide, lines as many.
-_READOUTS = (256, 384, 512, 640, 768)
-# 3D slabs (partitions, lines, oversampled readout).
-_SLABS = ((64, 256, 256), (128, 256, 256), (176, 256, 256), (192, 256, 512))
-
-
-def common_problems(extra: list[tuple[int, int, int]]) -> list[tuple[tuple[int, ...], tuple]]:
-    """(shape, axes) of the per-coil transforms the pipeline makes for common protocols."""
-    problems: list[tuple[tuple[int, ...], tuple]] = []
-    for wide in _READOUTS:
-        columns = wide // 2
-        lines = columns
-        problems.append(((SLICE_GROUP, lines, wide), (2,)))
-        problems.append(((SLICE_GROUP, lines, columns), (1,)))
-        problems.append(((SLICE_GROUP, lines, columns), (1, 2)))
-    for z, lines, wide in _SLABS:
-        problems.append(((z, lines, wide), (2,)))
-        problems.append(((z, lines, wide // 2), (0, 1)))
-        problems.append(((z, lines, wide), (0, 1, 2)))
-    for z, lines, wide in extra:
-        problems.append(((z, lines, wide), (2,)))
-        problems.append(((z, lines, wide), (1, 2)))
-        problems.append(((z, lines, wide), (0, 1, 2)))
-    return problems
+_COLUMNS_2D = tuple(range(128, 513, 64))
+_COLUMNS_3D = (128, 192, 256, 320, 384, 512)
+_PARTITIONS = (32, 48, 64, 96, 128, 160, 192, 256)
 
 
-def _shape(text: str) -> tuple[int, int, int]:
+def supported_protocols() -> list[tuple[bool, int, int, int]]:
+    """(three_d, slices or partitions, phase lines, image columns) of every supported protocol."""
+    protocols = [
+        (False, slices, lines, columns)
+        for columns in _COLUMNS_2D
+        for lines in (columns * 3 // 4, columns)
+        for slices in range(SLICE_GROUP, 2 * SLICE_GROUP)
+    ]
+    protocols += [
+        (True, partitions, lines, columns)
+        for columns in _COLUMNS_3D
+        for lines in (columns // 2, columns * 3 // 4, columns)
+        for partitions in _PARTITIONS
+    ]
+    return protocols
+
+
+def problems_of(protocols: list[tuple[bool, int, int, int]]) -> list[Problem]:
+    """The distinct per-coil transforms the built-in modes make for ``protocols``."""
+    found: dict[Problem, None] = {}
+    for three_d, z, lines, columns in protocols:
+        # raw 3D readouts are always 2x oversampled on Siemens scanners; 2D ones either way
+        for wide in (2 * columns,) if three_d else (columns, 2 * columns):
+            for lines_in_fft in (True, False):
+                first, rest = transform_problems(
+                    three_d=three_d,
+                    z=z,
+                    lines=lines,
+                    wide=wide,
+                    columns=columns,
+                    lines_in_fft=lines_in_fft,
+                )
+                found.update(dict.fromkeys(first + rest))
+    return list(found)
+
+
+def _matrix(text: str) -> tuple[int, int, int]:
     try:
         z, lines, columns = (int(part) for part in text.split(","))
     except ValueError:
@@ -63,28 +90,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_file", type=Path)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
-        "--shape",
-        type=_shape,
+        "--slab",
+        type=_matrix,
         action="append",
         default=[],
-        help="another per-coil shape Z,LINES,COLS to plan (repeatable)",
+        help="a 3D protocol of the site's own: PARTITIONS,LINES,COLUMNS (repeatable)",
     )
     parser.add_argument(
-        "--only", action="store_true", help="plan only the --shape problems, not the common ones"
+        "--slices",
+        type=_matrix,
+        action="append",
+        default=[],
+        help="a 2D protocol of the site's own: SLICES,LINES,COLUMNS (repeatable)",
+    )
+    parser.add_argument(
+        "--only", action="store_true", help="plan only the --slab and --slices protocols"
     )
     args = parser.parse_args(argv)
     fft.load_wisdom(args.out_file)
-    problems = common_problems(args.shape)
-    if args.only:
-        problems = problems[len(common_problems([])) :]
+    extra = [(True, *m) for m in args.slab] + [(False, *m) for m in args.slices]
+    problems = problems_of(extra if args.only else supported_protocols() + extra)
     start = time.perf_counter()
     for shape, axes in problems:
-        for direction in ("backward", "forward"):
-            fft.plan(shape, axes, direction, args.threads)
+        fft.plan(shape, axes, "backward", args.threads, effort="build")
         fft.clear_plans()
     fft.save_wisdom(args.out_file)
     print(
-        f"planned {2 * len(problems)} transforms with {args.threads} threads in "
+        f"planned {len(problems)} transforms with {args.threads} threads in "
         f"{time.perf_counter() - start:.1f} s; wisdom in {args.out_file}"
     )
     return 0

@@ -128,6 +128,7 @@ def reconstruct_file(
     )
     magnitude = reconstruct(kspace, options, threads=threads)
     recon_s = time.monotonic() - started - read_s
+    written = time.monotonic()
     pixels = to_dicom_integers(magnitude)
     protocol = kspace.protocol
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -141,13 +142,15 @@ def reconstruct_file(
         volumes=kspace.volumes,
     )
     logger.info(
-        "reconstructed %s: %d coils, k-space %s, %d images; read %.2f s, reconstruction %.2f s",
+        "reconstructed %s: %d coils, k-space %s, %d images; read %.2f s, reconstruction %.2f s,"
+        " DICOM write %.2f s",
         raw_file.name,
         kspace.coils,
         "x".join(str(n) for n in kspace.data.shape),
         len(files),
         read_s,
         recon_s,
+        time.monotonic() - written,
     )
     return files
 

@@ -9,13 +9,15 @@ parsed with ``twixtools.twixprot``.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
-from twixtools import twixprot
 
 from recon_image.errors import RawDataError
 
@@ -116,7 +118,8 @@ def read_measurement_header(
             f"the measurement header has no MeasYaps (ASCCONV) buffer, only {sorted(text)}; "
             "export the raw data again with its protocol",
         )
-    values = {key: twixprot.parse_buffer(value) for key, value in text.items()}
+    parse = _twixprot().parse_buffer
+    values = {key: parse(value) for key, value in text.items()}
     return MeasurementHeader(
         offset=offset,
         length=hdr_len,
@@ -142,3 +145,22 @@ def parse_ascconv(text: str) -> dict[str, str]:
             value = value.split("#", 1)[0].strip()
         result[match.group(1)] = value
     return result
+
+
+@cache
+def _twixprot() -> ModuleType:
+    """twixtools' header parser, loaded alone from the installed package.
+
+    ``import twixtools.twixprot`` runs the package's ``__init__``, which imports its PMU
+    plotting and so matplotlib: about a second at the start of every job, for a
+    parser that needs only ``re`` and ``itertools``.
+    """
+    package = importlib.util.find_spec("twixtools")
+    if package is None or package.origin is None:
+        raise ImportError("twixtools is not installed; install the recon extra (.[recon])")
+    path = Path(package.origin).with_name("twixprot.py")
+    spec = importlib.util.spec_from_file_location("recon_image.raw._twixprot", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -139,6 +139,9 @@ def assemble(measurement: RawMeasurement, layout: Layout) -> KSpace:
     table = measurement.readouts
     data = np.zeros(layout.shape, dtype=np.complex64)
     counts = np.zeros((layout.shape[0], *layout.shape[2:4]), dtype=np.int32)
+    np.add.at(counts, (layout.volume, layout.z, layout.line), 1)
+    # a readout alone at its place is copied there; repeats are summed, then averaged
+    alone = counts[layout.volume, layout.z, layout.line] == 1
     reflect = has_flag(table[layout.rows], Flag.REFLECT)
     samples = table["samples"][layout.rows]
     # readouts of one length and one first column are copied together, a chunk at a time
@@ -154,11 +157,16 @@ def assemble(measurement: RawMeasurement, layout: Layout) -> KSpace:
             if flipped.any():
                 block[flipped] = block[flipped, :, ::-1]
             v, z, line = layout.volume[chosen], layout.z[chosen], layout.line[chosen]
-            rank = layout.rank[chosen]
-            for r in np.unique(rank):
+            single = alone[chosen]
+            if single.all():
+                data[v, :, z, line, start : start + length] = block
+                continue
+            at = single
+            data[v[at], :, z[at], line[at], start : start + length] = block[at]
+            rank = np.where(single, -1, layout.rank[chosen])
+            for r in np.unique(rank[~single]):
                 at = rank == r
                 data[v[at], :, z[at], line[at], start : start + length] += block[at]
-            np.add.at(counts, (v, z, line), 1)
     repeated = counts > 1
     if repeated.any():
         scale = np.where(repeated, 1.0 / np.maximum(counts, 1), 1.0).astype(np.float32)

@@ -207,10 +207,12 @@ def serve(host: str, port: int) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import WSGIRequestHandler, make_server
 
-    from scripts.local_cloud import moto_fidelity
+    from scripts.local_cloud import moto_fidelity, s3_ranges
 
     # Values moto would drop or reshape are kept and read back as AWS does.
     moto_fidelity.apply()
+    # A ranged GET reads its range, not the whole object.
+    s3_ranges.apply()
 
     # The dispatcher lists moto's package folders on every request, under its one
     # lock; the list never changes while the server runs, so it is read once.

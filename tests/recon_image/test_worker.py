@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -183,6 +184,10 @@ def test_a_task_becomes_a_dicom_series_with_a_verified_manifest_and_a_log(emulat
     lines = log_lines(out["worker.log"])
     assert all(line["task_id"] == job.task_id for line in lines)
     assert any(line["message"] == "wrote 3 images" for line in lines)
+    stages = {line["message"]: line for line in lines if "seconds" in line}
+    assert {"inputs downloaded", "mode finished", "outputs uploaded"} <= set(stages)
+    task = task_file_text(job.task_id, 16384, mode="test_mode")
+    assert stages["inputs downloaded"]["bytes"] == 16384 + len(task)
     assert lines[-1]["message"] == "job succeeded"
     assert list(job.work.iterdir()) == []  # the job's files are gone
 
@@ -323,6 +328,8 @@ def test_the_shipped_cartesian_mode_reconstructs_an_uploaded_twix_file(emulator,
     print(f"worker, yc_cartesian on an uploaded VE file: NRMSE {error:.4%}")
     assert error <= 0.01
     assert {str(ds.StudyInstanceUID) for ds in datasets} == {str(datasets[0].StudyInstanceUID)}
+    step = [line["message"] for line in log_lines(out["worker.log"]) if "step" in line]
+    assert any(re.search(r"read [\d.]+ s, reconstruction [\d.]+ s, DICOM write", m) for m in step)
 
 
 @pytest.mark.parametrize(

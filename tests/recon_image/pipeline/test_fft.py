@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recon_image.pipeline import fft
+from recon_image.pipeline import fft, wisdom
+from recon_image.pipeline.cartesian import transform_problems
+from scripts.bench import worker as bench_worker
 
 
 @pytest.mark.parametrize("shape", [(6, 8, 10), (5, 8, 7)])
@@ -62,7 +64,29 @@ def test_missing_or_foreign_wisdom_is_reported_not_raised(tmp_path: Path):
     assert fft.load_wisdom(tmp_path / "cut") is False
 
 
-def test_wisdom_command_writes_a_file_the_worker_loads(tmp_path: Path):
+JOB = """
+import sys
+from recon_image.pipeline import fft, wisdom
+from recon_image.pipeline.cartesian import transform_problems
+from scripts.bench import worker as bench_worker
+from recon_image.pipeline.cartesian import transform_problems
+from scripts.bench import worker as bench_worker
+loaded = fft.load_wisdom(sys.argv[1]) if sys.argv[1] != "-" else False
+first, rest = transform_problems(
+    three_d=True, z=4, lines=16, wide=64, columns=32, lines_in_fft=True
+)
+print(loaded, [fft.plan(s, a, "backward", 1).measured for s, a in first + rest])
+"""
+
+
+def _job_plans(wisdom: str) -> str:
+    """A fresh process (wisdom is per process) planning a 4 x 16 x 32 slab as a job does."""
+    return subprocess.run(
+        [sys.executable, "-c", JOB, wisdom], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_a_job_takes_measured_plans_from_the_images_wisdom(tmp_path: Path):
     out = tmp_path / "image.wisdom"
     done = subprocess.run(
         [
@@ -72,8 +96,8 @@ def test_wisdom_command_writes_a_file_the_worker_loads(tmp_path: Path):
             str(out),
             "--threads",
             "1",
-            "--shape",
-            "2,32,64",
+            "--slab",
+            "4,16,32",
             "--only",
         ],
         capture_output=True,
@@ -81,5 +105,31 @@ def test_wisdom_command_writes_a_file_the_worker_loads(tmp_path: Path):
         check=True,
     )
     print(done.stdout.strip())
-    assert "planned 6 transforms" in done.stdout
-    assert fft.load_wisdom(out) is True
+    # the oversampled readout, then partitions and lines (zero-filled) or partitions alone
+    assert "planned 3 transforms" in done.stdout
+    assert _job_plans(str(out)) == "True [True, True]"
+    assert _job_plans("-") == "False [False, False]"
+
+
+def test_a_shape_without_wisdom_is_estimated_and_transforms_right():
+    rng = np.random.default_rng(3)
+    shape = (3, 10, 14)  # planned nowhere else, so no wisdom in this process
+    data = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+    plan = fft.plan(shape, (1, 2), "forward", 1)
+    assert plan.measured is False
+    expected = np.fft.fftn(data, axes=(1, 2))
+    assert np.allclose(plan.run(data.copy()), expected, atol=1e-3)
+
+
+def test_the_supported_protocols_include_the_benchmarked_3d_scans():
+    problems = set(wisdom.problems_of(wisdom.supported_protocols()))
+    for columns, lines, partitions in bench_worker.MATRICES.values():
+        first, rest = transform_problems(
+            three_d=True,
+            z=partitions,
+            lines=lines,
+            wide=2 * columns,
+            columns=columns,
+            lines_in_fft=True,
+        )
+        assert set(first + rest) <= problems

@@ -151,3 +151,28 @@ def test_an_index_query_returns_items_in_key_order_page_by_page(emulator):
     by_name = ["t1", "t5", "t2", "t3", "t6", "t0", "t4"]
     assert query("by_name", True) == by_name
     assert query("by_name", False) == by_name[::-1]
+
+
+def test_a_ranged_get_returns_the_bytes_of_its_range_as_s3_does(emulator):
+    """Ranged GETs read only their range from the stored object; the bytes are S3's."""
+    s3 = emulator_client(emulator.endpoint, "s3")
+    s3.create_bucket(Bucket="ranges")
+    body = bytes(range(256)) * (3 * 2**20 // 256) + b"tail"  # over moto's in-memory buffer
+    s3.put_object(Bucket="ranges", Key="object", Body=body)
+
+    def get(range_header: str) -> tuple[bytes, str | None]:
+        response = s3.get_object(Bucket="ranges", Key="object", Range=range_header)
+        return response["Body"].read(), response.get("ContentRange")
+
+    size = len(body)
+    assert get("bytes=0-0") == (body[:1], f"bytes 0-0/{size}")
+    assert get("bytes=1000-2000000") == (body[1000:2000001], f"bytes 1000-2000000/{size}")
+    assert get(f"bytes={size - 10}-") == (body[-10:], f"bytes {size - 10}-{size - 1}/{size}")
+    assert get("bytes=-4") == (b"tail", f"bytes {size - 4}-{size - 1}/{size}")
+    assert get(f"bytes=5-{size + 100}") == (body[5:], f"bytes 5-{size - 1}/{size}")
+    assert get("bytes=0-1,5-6") == (body, None)  # several ranges: the whole object, as S3
+    with pytest.raises(s3.exceptions.ClientError, match="InvalidRange"):
+        get(f"bytes={size}-")
+    assert s3.get_object(Bucket="ranges", Key="object")["Body"].read() == body
+    head = s3.head_object(Bucket="ranges", Key="object", Range="bytes=10-19")
+    assert head["ContentLength"] == 10
