@@ -428,16 +428,15 @@ class TaskPipeline:
         user holds it, as after a change of key), and the task's own ``v1/job_status``
         does not know it either. The site keeps its UUID (``.phi``, journal, folders);
         only the cloud's copy goes by the new one. A UUID the agent has just chosen is
-        not replaced again: the task fails, and ``retry`` tries it once more.
+        not replaced again: the task fails, and ``retry`` uploads it again under that
+        UUID, which may be replaced once more if the cloud refuses it.
         """
         refused = self.cloud_uuid
         if self.journal.is_done("restart") and self.journal.facts("restart").get("refused_uuid"):
-            raise CloudError(
+            raise CloudForgot(
                 f"the cloud refused task {self.uuid} under the new UUID {refused} too; check"
                 " the agent's key in the portal, then run 'yarracloud-agent retry' with this"
-                " UUID",
-                transient=False,
-                status=404,
+                " UUID to upload it again"
             )
         cloud_uuid = str(uuids.uuid4())
         restart_from_upload(

@@ -195,7 +195,7 @@ def test_a_task_whose_uuid_the_cloud_refuses_on_retry_reaches_orthanc_under_a_ne
 
 
 def test_a_task_whose_new_cloud_uuid_is_refused_too_fails_and_says_what_to_do(
-    api_cloud: Any, tmp_path: Path
+    api_cloud: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, _, config = agent_site(api_cloud, tmp_path)
     task, _, _ = export_task(config.base, seed=93)
@@ -215,3 +215,7 @@ def test_a_task_whose_new_cloud_uuid_is_refused_too_fails_and_says_what_to_do(
     [row] = [row for row in task_rows(config.base) if row.uuid == task]
     assert f"under the new UUID {restart['cloud_uuid']} too" in row.error
     assert "retry" in row.error
+
+    assert main(["--config", str(config.path), "retry", task]) == 0
+    said = capsys.readouterr().out
+    assert f"uploaded again under its cloud UUID {restart['cloud_uuid']}" in said
