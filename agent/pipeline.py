@@ -18,6 +18,7 @@ import logging
 import shutil
 import threading
 import traceback
+import uuid as uuids
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from typing import Any, Literal
 
 from agent.api import CloudApi
 from agent.deid.mrd import deidentify_mrd
-from agent.deid.taskfile import deidentify_task_file
+from agent.deid.taskfile import deidentify_task_file, with_task_uuid
 from agent.deid.twix import deidentify_twix
 from agent.delivery import deliver
 from agent.delivery.destination import Destination
@@ -278,8 +279,13 @@ class TaskPipeline:
             + list(phi.replaced().values())
         )
 
+    @property
+    def cloud_uuid(self) -> str:
+        """The UUID the cloud knows the task by (see :func:`cloud_uuid_of`)."""
+        return cloud_uuid_of(self.journal, self.uuid)
+
     def _prefix(self) -> str:
-        return f"{self.ctx.account.get()['username']}/{self.uuid}/"
+        return f"{self.ctx.account.get()['username']}/{self.cloud_uuid}/"
 
     def _bandwidth(self) -> float | None:
         return self.ctx.bandwidth_bytes_per_second
@@ -379,6 +385,11 @@ class TaskPipeline:
     def _upload_task(self) -> dict[str, Any]:
         plan = self.journal.facts("deidentify")
         task_copy = Path(plan["task_file"])
+        cloud_uuid = self.cloud_uuid
+        if cloud_uuid != self.uuid:
+            renamed = task_copy.with_name(task_copy.name.replace(self.uuid, cloud_uuid, 1))
+            renamed.write_bytes(with_task_uuid(task_copy.read_bytes(), cloud_uuid))
+            task_copy = renamed
         bucket = self.ctx.account.get()["in_bucket"]
         upload_file(self.ctx.s3, task_copy, bucket, self._prefix() + task_copy.name)
         size_mb = plan["size"] / 1e6
@@ -395,15 +406,51 @@ class TaskPipeline:
         plan = self.journal.facts("deidentify")
         try:
             answer = self.ctx.api.job_submit(
-                self.uuid, self.journal.facts("upload_task")["name"], plan["recon_mode"]
+                self.cloud_uuid, self.journal.facts("upload_task")["name"], plan["recon_mode"]
             )
         except CloudError as error:
             # The task file's upload submits the task by itself; a refused job_submit
             # does not mean the cloud does not run it.
-            known = self._running_in_cloud(error)
+            try:
+                known = self._running_in_cloud(error)
+            except CloudError as refusal:
+                if refusal is error and error.status == 404:
+                    self._upload_under_new_uuid()
+                raise
             answer = {"id": known.get("id", "")}
         self._phi_log("PROCESSING_BEGIN")
         return {"job_id": str(answer.get("id", ""))}
+
+    def _upload_under_new_uuid(self) -> None:
+        """Start over at the upload under a new cloud UUID, the cloud having refused this one.
+
+        ``v1/job_submit`` answers 404 when the UUID is not this user's to use (another
+        user holds it, as after a change of key), and the task's own ``v1/job_status``
+        does not know it either. The site keeps its UUID (``.phi``, journal, folders);
+        only the cloud's copy goes by the new one. A UUID the agent has just chosen is
+        not replaced again: the task fails, and ``retry`` uploads it again under that
+        UUID, which may be replaced once more if the cloud refuses it.
+        """
+        refused = self.cloud_uuid
+        if self.journal.is_done("restart") and self.journal.facts("restart").get("refused_uuid"):
+            raise CloudForgot(
+                f"the cloud refused task {self.uuid} under the new UUID {refused} too; check"
+                " the agent's key in the portal, then run 'yarracloud-agent retry' with this"
+                " UUID to upload it again"
+            )
+        cloud_uuid = str(uuids.uuid4())
+        restart_from_upload(
+            self.journal,
+            cloud_uuid,
+            reason="the cloud refused the UUID for this user",
+            refused_uuid=refused,
+        )
+        self.log.warning(
+            "the cloud refused UUID %s for this user; uploading the task again as %s",
+            refused,
+            cloud_uuid,
+        )
+        raise Wait(0.0, f"uploading again under the new cloud UUID {cloud_uuid}")
 
     def _running_in_cloud(self, error: CloudError) -> dict[str, Any]:
         """The cloud's ``v1/job_status`` of this task when a refusal may not be the last word.
@@ -415,7 +462,7 @@ class TaskPipeline:
         if error.transient or error.status is None or not 400 <= error.status < 500:
             raise error
         try:
-            known = self.ctx.api.job_status(self.uuid)
+            known = self.ctx.api.job_status(self.cloud_uuid)
         except CloudError:
             raise error from None
         if known.get("status") in ("", None, "UPLOADING"):
@@ -429,7 +476,7 @@ class TaskPipeline:
 
     def _poll(self) -> dict[str, Any]:
         try:
-            answer = self.ctx.api.jobs([self.uuid]).get(self.uuid)
+            answer = self.ctx.api.jobs([self.cloud_uuid]).get(self.cloud_uuid)
         except CloudError as error:
             known = self._running_in_cloud(error)
             answer = {"batch_info": {"status": known["status"]}, "cost": known.get("cost")}
@@ -453,7 +500,7 @@ class TaskPipeline:
         if status in ENDED_BADLY:
             reason = ""
             try:
-                reason = str(self.ctx.api.job_status(self.uuid).get("error", ""))
+                reason = str(self.ctx.api.job_status(self.cloud_uuid).get("error", ""))
             except CloudError:
                 reason = ""
             message = f"reconstruction {status.lower()}" + (f": {reason}" if reason else "")
@@ -506,7 +553,7 @@ class TaskPipeline:
         out = self.folder / "reidentified"
         shutil.rmtree(out, ignore_errors=True)
         private_folder(out)
-        written = reidentify_series(images, identity, out)
+        written = reidentify_series(images, identity, out, cloud_uuid=self.cloud_uuid)
         return {"images": len(written)}
 
     def _destinations(self) -> list[Destination]:
@@ -544,7 +591,7 @@ class TaskPipeline:
         return {"destinations": [d.name for d in destinations]}
 
     def _delivered(self) -> dict[str, Any]:
-        self.ctx.api.job_delivered(self.uuid)
+        self.ctx.api.job_delivered(self.cloud_uuid)
         return {}
 
     def _archive(self) -> dict[str, Any]:
@@ -574,18 +621,39 @@ class TaskPipeline:
             shutil.rmtree(self.folder / name, ignore_errors=True)
 
 
-def restart_from_upload(journal: TaskJournal, uuid: str) -> int:
-    """Have a task the cloud forgot start over at its upload; returns how many times it did.
+def cloud_uuid_of(journal: TaskJournal, uuid: str) -> str:
+    """The UUID the cloud knows task ``uuid`` by: its own, unless a restart chose another.
+
+    The site's UUID names the task at home (``.phi``, journal, folders, the images'
+    PatientComments); the cloud's names its objects, task file and API calls.
+    """
+    if journal.is_done("restart"):
+        return str(journal.facts("restart")["cloud_uuid"])
+    return uuid
+
+
+def restart_from_upload(
+    journal: TaskJournal,
+    cloud_uuid: str,
+    *,
+    reason: str = "the cloud no longer knew it",
+    refused_uuid: str | None = None,
+) -> int:
+    """Have a task start over at its upload, under ``cloud_uuid``; returns how many times it did.
 
     De-identification stays done (its patches still fit the raw files, which are checked
-    again before the upload); every step from the upload on is forgotten. The restart and
-    the UUID the task is uploaded under are recorded in the journal as ``restart``.
+    again before the upload); every step from the upload on is forgotten. The restart, the
+    UUID the task is uploaded under and, when the cloud refused the previous one, that
+    ``refused_uuid`` are recorded in the journal as ``restart``.
     """
     plan = journal.facts("deidentify")
     uploads = [f"upload:{item['name']}" for item in plan.get("files", [])]
     journal.forget("upload_begin", *uploads, *STEPS[STEPS.index("upload") :])
     count = int(journal.facts("restart")["count"]) + 1 if journal.is_done("restart") else 1
-    journal.done("restart", count=count, cloud_uuid=uuid, reason="the cloud no longer knew it")
+    facts: dict[str, Any] = {"count": count, "cloud_uuid": cloud_uuid, "reason": reason}
+    if refused_uuid is not None:
+        facts["refused_uuid"] = refused_uuid
+    journal.done("restart", **facts)
     return count
 
 

@@ -40,7 +40,7 @@ _DATED = ("Study", "Series", "Acquisition", "Content")
 
 
 def reidentify_series(
-    files: Sequence[Path], identity: PatientIdentity, out_dir: Path
+    files: Sequence[Path], identity: PatientIdentity, out_dir: Path, *, cloud_uuid: str = ""
 ) -> list[Path]:
     """Write re-identified copies of ``files`` into ``out_dir``, leaving the inputs untouched.
 
@@ -54,6 +54,10 @@ def reidentify_series(
         Created if missing; each copy keeps its input's name and appears
         complete (written beside it, then renamed), so rewriting after an
         interruption is safe.
+    cloud_uuid
+        The UUID the cloud ran the task under, which its images carry; the task's own
+        (``identity.task_uuid``) unless the cloud refused that one. The copies carry the
+        task's own.
 
     Returns
     -------
@@ -75,7 +79,7 @@ def reidentify_series(
         raise BadTask("the task's images have duplicate file names; download them again")
     if any(path.resolve().parent == out_dir for path in files):
         raise ValueError("out_dir must differ from the folder of the input files")
-    datasets = [_read(path, identity.task_uuid) for path in files]
+    datasets = [_read(path, cloud_uuid or identity.task_uuid) for path in files]
     _check_uids(datasets, names)
     private_folder(out_dir)
     written = []

@@ -34,6 +34,7 @@ from agent.pipeline import (
     BeforeStep,
     Outcome,
     TaskPipeline,
+    cloud_uuid_of,
     log_internal_error,
     restart_from_upload,
 )
@@ -307,10 +308,11 @@ def retry_task(base: Path, uuid: str) -> str:
     state.update(stage="queued", error="", retry_at=None, attempts={}, restart_from=None)
     failed_step = state.get("failed_step")
     if restart:
-        restart_from_upload(TaskJournal(OrtFolders(base).journal_file(uuid)), uuid)
-        return (
-            f"task {uuid} will be uploaded again under the same UUID (the cloud no longer knew it)"
-        )
+        journal = TaskJournal(OrtFolders(base).journal_file(uuid))
+        cloud_uuid = cloud_uuid_of(journal, uuid)
+        restart_from_upload(journal, cloud_uuid)
+        under = "the same UUID" if cloud_uuid == uuid else f"its cloud UUID {cloud_uuid}"
+        return f"task {uuid} will be uploaded again under {under} (the cloud no longer knew it)"
     if stage == FAILED:
         return f"task {uuid} will be retried from step {failed_step or 'its first'}"
     return f"task {uuid} will be retried at once (it was: {stage})"

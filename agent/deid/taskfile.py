@@ -92,3 +92,26 @@ def deidentify_task_file(data: bytes) -> bytes:
         if sections[name]:
             out += [f"[{name}]", *sections[name], ""]
     return newline.join(out).encode("latin-1")
+
+
+def with_task_uuid(data: bytes, uuid: str) -> bytes:
+    """The de-identified task file ``data`` naming ``uuid`` as its ``[Task] UUID``.
+
+    A task that the cloud refused under its own UUID goes up under a new one, and the
+    cloud accepts a task file only under the UUID it names. ``data`` is
+    :func:`deidentify_task_file`'s output, whose lines are plain ``key=value``.
+    """
+    text = data.decode("latin-1")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    out: list[str] = []
+    section = ""
+    for line in text.split(newline):
+        header = _SECTION.fullmatch(line)
+        if header:
+            section = header.group(1).strip()
+        elif section == "Task" and line.startswith("UUID="):
+            continue
+        out.append(line)
+        if header and section == "Task":
+            out.append(f"UUID={uuid}")
+    return newline.join(out).encode("latin-1")

@@ -3,19 +3,36 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from agent.cli import main
 from agent.config import AgentConfig
 from agent.journal import TaskJournal
 from agent.ort import OrtFolders
+from agent.pipeline import cloud_uuid_of
 from agent.service import Agent
 from agent.status import task_rows
 from functions.core.models import Task
-from tests.agent.site import AGENT_SECONDS, MODE, SITE, USER, export_task, run_agent_until
+from functions.core.task_store import open_task
+from scripts.local_cloud.cloud import WORKER_JOB
+from tests.agent.site import (
+    AGENT_SECONDS,
+    MODE,
+    SITE,
+    SLICES,
+    USER,
+    enable_site,
+    export_task,
+    forbidden_values,
+    leaks_in_bucket,
+    run_agent_until,
+    studies_of,
+)
 
 
 def agent_site(api_cloud: Any, tmp_path: Path, **options: Any) -> tuple[Any, Any, AgentConfig]:
@@ -115,3 +132,90 @@ def test_a_task_whose_record_the_cloud_lost_is_uploaded_again_on_retry(
     assert journal.facts("poll")["status"] == "SUCCEEDED"
     assert Task.get(task).user_name == USER
     assert journal.facts("submit")["job_id"] == Task.get(task).job_id
+
+
+@pytest.mark.slow
+def test_a_task_whose_uuid_the_cloud_refuses_on_retry_reaches_orthanc_under_a_new_one(
+    api_cloud: Any, orthanc: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cloud, _clients, _uploader, admin = api_cloud(worker_command=WORKER_JOB)
+    config = AgentConfig.load(enable_site(admin, orthanc, tmp_path))
+    task, patient, site = export_task(config.base, seed=92)
+    journal_file = OrtFolders(config.base).journal_file(task)
+
+    def before_step(uuid: str, step: str) -> None:
+        # Under the running agent, the cloud loses the task's record, and its UUID
+        # comes to be held by another user, as a key of another user would leave it.
+        if step == "poll" and not TaskJournal(journal_file).is_done("restart"):
+            cloud.wait_for_task(uuid, {"SUCCEEDED"}, timeout=AGENT_SECONDS)
+            Task.get(uuid).delete()
+            open_task(uuid, user_name="erin", site_id="site-b", now=time.time())
+
+    agent = Agent(config, before_step=before_step)
+    run_agent_until(agent, lambda: task in agent.failed | agent.finished, AGENT_SECONDS)
+    assert task in agent.failed
+    assert main(["--config", str(config.path), "retry", task]) == 0
+    assert "uploaded again under the same UUID" in capsys.readouterr().out
+
+    again = Agent(config, before_step=before_step)
+    run_agent_until(again, lambda: task in again.finished | again.failed, AGENT_SECONDS)
+    assert task in again.finished, [row.error for row in task_rows(config.base)]
+
+    # The journal keeps both: the site's UUID names it, the restart the cloud's.
+    restart = TaskJournal(journal_file).facts("restart")
+    new = restart["cloud_uuid"]
+    assert restart == {
+        "count": 2,
+        "cloud_uuid": new,
+        "reason": "the cloud refused the UUID for this user",
+        "refused_uuid": task,
+    }
+    assert new != task
+    assert Task.get(task).user_name == "erin"
+    assert cloud.wait_for_task(new, {"DELIVERED"}, timeout=10).user_name == USER
+
+    # Objects and the task file went up under the new UUID; no identity with them.
+    s3 = boto3.client("s3")
+    bucket = cloud.settings.in_bucket
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{USER}/{new}/")["Contents"]
+    assert {item["Key"] for item in listed} == {
+        f"{USER}/{new}/{task}.dat",
+        f"{USER}/{new}/{new}.task",
+    }
+    task_file = s3.get_object(Bucket=bucket, Key=f"{USER}/{new}/{new}.task")["Body"].read()
+    assert f"UUID={new}".encode() in task_file
+    assert leaks_in_bucket(s3, bucket, forbidden_values(patient, site))[1] == {}
+
+    # Orthanc holds the patient again, marked with the site's UUID.
+    [study] = studies_of(orthanc, patient.patient_id)
+    assert study["PatientMainDicomTags"]["PatientName"] == patient.name
+    instances = [i for s in study["Series"] for i in orthanc.series_info(s)["Instances"]]
+    assert len(instances) == SLICES
+    assert orthanc.tags(instances[0])["PatientComments"] == task
+
+
+def test_a_task_whose_new_cloud_uuid_is_refused_too_fails_and_says_what_to_do(
+    api_cloud: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, _, config = agent_site(api_cloud, tmp_path)
+    task, _, _ = export_task(config.base, seed=93)
+    journal_file = OrtFolders(config.base).journal_file(task)
+
+    def before_step(uuid: str, step: str) -> None:
+        # Another user holds each UUID the task is about to go up under.
+        if step == "upload":
+            held = cloud_uuid_of(TaskJournal(journal_file), uuid)
+            open_task(held, user_name="erin", site_id="site-b", now=time.time())
+
+    agent = Agent(config, before_step=before_step)
+    run_agent_until(agent, lambda: task in agent.failed | agent.finished, AGENT_SECONDS)
+    assert task in agent.failed
+    restart = TaskJournal(journal_file).facts("restart")
+    assert restart["refused_uuid"] == task and restart["cloud_uuid"] != task
+    [row] = [row for row in task_rows(config.base) if row.uuid == task]
+    assert f"under the new UUID {restart['cloud_uuid']} too" in row.error
+    assert "retry" in row.error
+
+    assert main(["--config", str(config.path), "retry", task]) == 0
+    said = capsys.readouterr().out
+    assert f"uploaded again under its cloud UUID {restart['cloud_uuid']}" in said

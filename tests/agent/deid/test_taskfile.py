@@ -6,8 +6,9 @@ import configparser
 
 import pytest
 
-from agent.deid.taskfile import deidentify_task_file
+from agent.deid.taskfile import deidentify_task_file, with_task_uuid
 from agent.errors import BadTask, DeidRefused
+from functions.core.taskfile import parse_task_file
 
 UUID = "0f8a6c2e-4d3b-4a8e-9b71-2f1c5d6e7a90"
 TASK = f"""[Task]
@@ -87,3 +88,15 @@ def test_local_mode_scan_file_name_is_refused():
 def test_not_a_task_file():
     with pytest.raises(BadTask, match="ReconMode and ScanFile"):
         deidentify_task_file(b"hello world\n")
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_task_file_renamed_to_a_new_cloud_uuid_is_accepted_by_the_cloud_under_it(newline):
+    new = "5d0c3b1a-9e8f-4c7d-8b6a-1f2e3d4c5b6a"
+    out = with_task_uuid(deidentify_task_file(TASK.replace("\n", newline).encode()), new)
+
+    parsed = parse_task_file(out, name=f"{new}.task", expected_task_id=new)
+    assert parsed.task_id == new and parsed.recon_mode == "yc_cartesian"
+    assert parsed.raw_files == (f"{UUID}.dat", f"{UUID}_0.dat", f"{UUID}_1.dat")
+    assert parse(out)["Task"]["UUID"] == new and out.count(b"UUID=") == 1
+    assert (b"\r\n" in out) == (newline == "\r\n")
