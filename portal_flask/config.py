@@ -32,7 +32,7 @@ class StripeConfig:
     webhook_secret: str
     price_id: str
     event_destination_secret: str = ""
-    """Signs the thin events of Stripe's meter error reports (``functions.billing.meter_errors``)."""
+    """Signs the thin events of Stripe's meter error reports (see ``/stripe/meter-errors``)."""
     currency: str = "usd"
     api_base: str | None = None
     """Where Stripe's API answers; Stripe's own address when None."""

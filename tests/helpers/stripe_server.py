@@ -195,8 +195,9 @@ class StripeStandIn:
                 },
             }
             for destination in self.state.event_destinations.values():
-                if destination["status"] == "enabled" and thin["type"] in (
-                    destination["enabled_events"]
+                if (
+                    destination["status"] == "enabled"
+                    and thin["type"] in (destination["enabled_events"])
                 ):
                     self.state.notifications.append((destination["id"], thin))
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import stripe
 
+from functions.billing.meter_errors import EVENTS as METER_ERROR_EVENTS
 from functions.billing.stripe_gateway import StripeGateway
 from functions.billing.stripe_secret import read_secret, with_stripe_secret
 from functions.billing.webhooks import HANDLED_EVENTS
@@ -85,6 +86,10 @@ def test_setup_makes_the_catalogue_once_and_the_functions_read_it_at_start(
         "usage_type": "metered",
         "meter": meter["id"],
     }
+    [destination] = stripe_api.state.event_destinations.values()
+    assert destination["webhook_endpoint"]["url"] == "https://portal.example/stripe/meter-errors"
+    assert destination["event_payload"] == "thin"
+    assert sorted(destination["enabled_events"]) == sorted(METER_ERROR_EVENTS)
     [endpoint] = stripe_api.state.webhook_endpoints.values()
     assert endpoint["url"] == "https://portal.example/stripe/webhook"
     assert sorted(endpoint["enabled_events"]) == sorted(HANDLED_EVENTS)
@@ -100,12 +105,16 @@ def test_setup_makes_the_catalogue_once_and_the_functions_read_it_at_start(
     assert not any(API_KEY in value for value in cloud.settings.to_env().values())
     settings = with_stripe_secret(cloud.settings, cloud.clients.secretsmanager)
     assert settings.stripe_webhook_secret == endpoint["secret"]
+    assert (
+        settings.stripe_event_destination_secret
+        == destination["webhook_endpoint"]["signing_secret"]
+    )
     assert StripeGateway.from_settings(settings).problems() == []
 
     before = len(stripe_api.requests)
     status, out, _ = admin(SETUP)
     assert status == 0 and "stored" not in out
-    assert [r.method for r in stripe_api.requests[before:]] == ["GET"] * 4  # nothing made
+    assert [r.method for r in stripe_api.requests[before:]] == ["GET"] * 5  # nothing made
 
 
 def test_setup_in_another_currency_makes_a_new_price_and_refuses_one_it_cannot_bill(
