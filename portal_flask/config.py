@@ -31,13 +31,13 @@ class StripeConfig:
     secret_key: str
     webhook_secret: str
     price_id: str
-    event_destination_secret: str = ""
-    """Signs the thin events of Stripe's meter error reports (see ``/stripe/meter-errors``)."""
     currency: str = "usd"
     api_base: str | None = None
     """Where Stripe's API answers; Stripe's own address when None."""
     meter_event: str = "yarracloud_compute"
     metrics_namespace: str = "YarraCloud"
+    event_destination_secret: str = ""
+    """Signs the thin events of Stripe's meter error reports (see ``/stripe/meter-errors``)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StripeConfig | None:

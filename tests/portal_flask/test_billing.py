@@ -17,6 +17,7 @@ from portal_flask.extensions import db
 from portal_flask.models import AuditLog, Invoice
 from tests.helpers.stripe_server import (
     API_KEY,
+    EVENT_DESTINATION_SECRET,
     WEBHOOK_SECRET,
     event_payload,
     invoice,
@@ -217,7 +218,12 @@ def test_the_portal_reads_stripe_from_its_secret_and_says_what_is_missing(
     assert not [name for name, value in env.items() if API_KEY in value or "whsec" in value]
     config = PortalConfig.from_env(env)
     assert config.stripe == StripeConfig(
-        API_KEY, WEBHOOK_SECRET, secret["price_id"], "usd", stripe_api.url
+        API_KEY,
+        WEBHOOK_SECRET,
+        secret["price_id"],
+        "usd",
+        stripe_api.url,
+        event_destination_secret=EVENT_DESTINATION_SECRET,
     )
     create_app(config.with_(auto_migrate=True))
 
