@@ -41,7 +41,6 @@ API_KEY = "rk_test_yarracloud"
 SETUP_KEY = "sk_test_yarracloud"
 """The key ``scripts/admin stripe setup`` makes the catalogue with."""
 WEBHOOK_SECRET = "whsec_test_yarracloud"
-EVENT_DESTINATION_SECRET = "whsec_test_yarracloud_thin"
 PORTAL_URL = "https://portal.test"
 
 
@@ -546,8 +545,9 @@ class StripeStandIn:
         """API v2's event destinations; the signing secret only in the create answer."""
         store = self.state.event_destinations
         if not rest and method == "POST":
+            destination_id = self._next("ed")
             destination = {
-                "id": self._next("ed"),
+                "id": destination_id,
                 "object": "v2.core.event_destination",
                 "name": form["name"],
                 "description": form.get("description", ""),
@@ -558,7 +558,7 @@ class StripeStandIn:
                 "livemode": False,
                 "webhook_endpoint": {
                     "url": form["webhook_endpoint"]["url"],
-                    "signing_secret": EVENT_DESTINATION_SECRET,
+                    "signing_secret": f"whsec_test_{destination_id}",
                 },
             }
             store[destination["id"]] = destination

@@ -17,7 +17,6 @@ from portal_flask.extensions import db
 from portal_flask.models import AuditLog, Invoice
 from tests.helpers.stripe_server import (
     API_KEY,
-    EVENT_DESTINATION_SECRET,
     WEBHOOK_SECRET,
     event_payload,
     invoice,
@@ -223,7 +222,7 @@ def test_the_portal_reads_stripe_from_its_secret_and_says_what_is_missing(
         secret["price_id"],
         "usd",
         stripe_api.url,
-        event_destination_secret=EVENT_DESTINATION_SECRET,
+        event_destination_secret=secret["event_destination_secret"],
     )
     create_app(config.with_(auto_migrate=True))
 
