@@ -35,6 +35,9 @@ class StripeConfig:
     api_base: str | None = None
     """Where Stripe's API answers; Stripe's own address when None."""
     meter_event: str = "yarracloud_compute"
+    metrics_namespace: str = "YarraCloud"
+    event_destination_secret: str = ""
+    """Signs the thin events of Stripe's meter error reports (see ``/stripe/meter-errors``)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StripeConfig | None:
@@ -44,10 +47,12 @@ class StripeConfig:
         return cls(
             secret_key=settings.stripe_api_key,
             webhook_secret=settings.stripe_webhook_secret or "",
+            event_destination_secret=settings.stripe_event_destination_secret or "",
             price_id=settings.stripe_price_id,
             currency=settings.rates.currency.lower(),
             api_base=settings.stripe_api_base,
             meter_event=settings.stripe_meter_event,
+            metrics_namespace=settings.metrics_namespace,
         )
 
     def gateway(self) -> StripeGateway:

@@ -6,8 +6,10 @@ object written by ``scripts/admin stripe setup``:
 - ``api_key``: a restricted key with only the permissions billing uses (see
   :data:`RESTRICTED_KEY_PERMISSIONS`);
 - ``webhook_secret``: the signing secret of the portal's webhook endpoint;
+- ``event_destination_secret``: the signing secret of the portal's event destination
+  for meter error reports (:mod:`functions.billing.meter_errors`);
 - ``meter_event``, ``meter_id``, ``product_id``, ``price_id``, ``currency``,
-  ``webhook_endpoint_id``, ``api_version``: what the set-up made.
+  ``webhook_endpoint_id``, ``event_destination_id``, ``api_version``: what the set-up made.
 
 The functions and the portal read it once, at cold start, and hold it in their
 :class:`~functions.core.settings.Settings`: nothing secret is in an environment
@@ -35,6 +37,7 @@ RESTRICTED_KEY_PERMISSIONS: Mapping[str, str] = {
     "Prices": "Read",
     "Billing Meters": "Read",
     "Billing Meter Events": "Write",
+    "Events": "Read",
     "Customer portal": "Write",
 }
 """The restricted key's permissions (Dashboard → Developers → API keys); nothing else."""
@@ -42,6 +45,7 @@ RESTRICTED_KEY_PERMISSIONS: Mapping[str, str] = {
 FIELDS: Mapping[str, str] = {
     "api_key": "stripe_api_key",
     "webhook_secret": "stripe_webhook_secret",
+    "event_destination_secret": "stripe_event_destination_secret",
     "price_id": "stripe_price_id",
     "meter_id": "stripe_meter_id",
     "meter_event": "stripe_meter_event",

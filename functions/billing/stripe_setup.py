@@ -10,6 +10,9 @@
 - the portal's webhook endpoint with every event the handler acts on, at the API
   version this code is pinned to (:data:`stripe.api_version`); an endpoint at
   another version, or whose signing secret is not held, is replaced;
+- the portal's event destination for Stripe's meter error reports (thin events, see
+  :mod:`functions.billing.meter_errors`); one whose signing secret is not held is
+  replaced;
 - the Secrets Manager secret, holding the restricted key, the signing secret and
   these ids (:mod:`functions.billing.stripe_secret`).
 
@@ -28,6 +31,7 @@ from typing import Any
 
 import stripe
 
+from functions.billing.meter_errors import EVENTS as METER_ERROR_EVENTS
 from functions.billing.stripe_secret import read_secret, write_secret
 from functions.billing.webhooks import HANDLED_EVENTS
 from functions.core.errors import ConfigurationError
@@ -37,6 +41,8 @@ UNIT_AMOUNT_DECIMAL = "0.0001"
 """Smallest currency units (cents) per micro-unit of the currency."""
 TWO_DECIMAL_CURRENCIES = frozenset({"usd", "eur", "gbp", "chf", "aud", "cad", "nzd", "sek"})
 WEBHOOK_PATH = "/stripe/webhook"
+METER_ERRORS_PATH = "/stripe/meter-errors"
+EVENT_DESTINATION_NAME = "yarracloud-meter-errors"
 
 
 def price_lookup_key(currency: str) -> str:
@@ -99,6 +105,9 @@ class StripeSetup:
         endpoint_id, signing_secret = self._webhook_endpoint(
             portal_url.rstrip("/") + WEBHOOK_PATH, held
         )
+        destination_id, destination_secret = self._event_destination(
+            portal_url.rstrip("/") + METER_ERRORS_PATH, held
+        )
         return {
             "api_key": restricted_key,
             "webhook_secret": signing_secret,
@@ -108,6 +117,8 @@ class StripeSetup:
             "price_id": price["id"],
             "currency": currency,
             "webhook_endpoint_id": endpoint_id,
+            "event_destination_secret": destination_secret,
+            "event_destination_id": destination_id,
             "api_version": self.api_version,
             "portal_url": portal_url.rstrip("/"),
         }
@@ -201,3 +212,44 @@ class StripeSetup:
             self.client.v1.webhook_endpoints.delete(endpoint_id)
             self.say(f"deleted the webhook endpoint {endpoint_id}, replaced")
         return created.id, str(created.secret)
+
+    def _event_destination(self, url: str, held: dict[str, str]) -> tuple[str, str]:
+        """The meter errors destination's id and signing secret (shown only when created)."""
+        events = list(METER_ERROR_EVENTS)
+        destinations = self.client.v2.core.event_destinations
+        stale = []
+        for destination in destinations.list(
+            params={"include": ["webhook_endpoint.url"]}
+        ).auto_paging_iter():
+            found = destination.to_dict()
+            if (found.get("webhook_endpoint") or {}).get("url") != url:
+                continue
+            usable = found["id"] == held.get("event_destination_id") and held.get(
+                "event_destination_secret"
+            )
+            if not usable or found.get("event_payload") != "thin":
+                stale.append(found["id"])
+                continue
+            if sorted(found.get("enabled_events") or []) != sorted(events):
+                destinations.update(found["id"], params={"enabled_events": events})
+                self.say(f"updated the events of the event destination {found['id']}")
+            if found.get("status") == "disabled":
+                destinations.enable(found["id"])
+                self.say(f"enabled the event destination {found['id']}")
+            return found["id"], held["event_destination_secret"]
+        created = destinations.create(
+            params={
+                "name": EVENT_DESTINATION_NAME,
+                "description": "YarraCloud portal: Stripe's meter error reports",
+                "type": "webhook_endpoint",
+                "event_payload": "thin",
+                "enabled_events": events,
+                "webhook_endpoint": {"url": url},
+                "include": ["webhook_endpoint.signing_secret"],
+            }
+        ).to_dict()
+        self.say(f"created the event destination {created['id']} ({url})")
+        for destination_id in stale:
+            destinations.delete(destination_id)
+            self.say(f"deleted the event destination {destination_id}, replaced")
+        return created["id"], str(created["webhook_endpoint"]["signing_secret"])

@@ -55,6 +55,8 @@ class Settings:
     """The Billing Meter's id, for its event summaries."""
     stripe_webhook_secret: str | None = None
     """The signing secret of the portal's webhook endpoint."""
+    stripe_event_destination_secret: str | None = None
+    """The signing secret of the event destination for Stripe's meter error reports."""
     stripe_price_id: str | None = None
     """The metered Price each site's customer is subscribed to once it has a card."""
 

@@ -10,4 +10,4 @@ from portal_flask.models import SITE_ADMIN
 bp = Blueprint("billing", __name__)
 NAV = (NavEntry("Billing", "billing.index", frozenset({SITE_ADMIN})),)
 
-from portal_flask.billing import views, webhook  # noqa: E402, F401  (registers the routes)
+from portal_flask.billing import meter_errors, views, webhook  # noqa: E402, F401  (registers the routes)

@@ -12,7 +12,10 @@ bills a month's metered usage as an invoice that is paid, fails, or asks for the
 card holder's action, and queues the webhook events each change causes; a test
 delivers them in any order and as often as it likes (:meth:`StripeStandIn.deliver`).
 A meter event can be dropped after it was accepted, with an error report, as
-Stripe's asynchronous validation does (:meth:`StripeStandIn.fail_meter_event`).
+Stripe's asynchronous validation does (:meth:`StripeStandIn.fail_meter_event`); the
+report is announced as a thin event (``v1.billing.meter.error_report_triggered``) to
+the event destinations that enabled it, fetched from ``/v2/core/events/{id}``
+(:meth:`StripeStandIn.deliver_notifications`).
 """
 
 from __future__ import annotations
@@ -66,6 +69,11 @@ class StripeState:
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
     prices: dict[str, dict[str, Any]] = field(default_factory=dict)
     webhook_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    event_destinations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    v2_events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Events of API v2 (thin), whole, by id."""
+    notifications: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Thin notifications not yet delivered: (destination id, body)."""
     portal_sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     """Every event Stripe raised, in the order it raised them."""
@@ -132,11 +140,65 @@ class StripeStandIn:
 
     # -- Stripe's own doings ------------------------------------------------------------
 
-    def fail_meter_event(self, identifier: str, code: str = "customer_not_found") -> None:
-        """Drop an accepted meter event, as Stripe's asynchronous validation does."""
+    def fail_meter_event(
+        self, identifier: str, code: str = "meter_event_customer_not_found"
+    ) -> None:
+        """Drop an accepted meter event, as Stripe's asynchronous validation does.
+
+        The error report goes, as a thin event, to every enabled event destination
+        that takes ``v1.billing.meter.error_report_triggered``.
+        """
         with self._lock:
             event = self.state.meter_events.pop(identifier)
             self.state.meter_errors.append({"identifier": identifier, "code": code, **event})
+            [meter] = [
+                m for m in self.state.meters.values() if m["event_name"] == event["event_name"]
+            ]
+            now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+            thin = {
+                "id": self._next("evt"),
+                "object": "v2.core.event",
+                "type": "v1.billing.meter.error_report_triggered",
+                "created": now,
+                "livemode": False,
+                "context": None,
+                "reason": None,
+                "related_object": {
+                    "id": meter["id"],
+                    "type": "billing.meter",
+                    "url": f"/v1/billing/meters/{meter['id']}",
+                },
+            }
+            message = f"No customer for the meter event {identifier}."
+            self.state.v2_events[thin["id"]] = {
+                **thin,
+                "data": {
+                    "developer_message_summary": message,
+                    "validation_start": now,
+                    "validation_end": now,
+                    "reason": {
+                        "error_count": 1,
+                        "error_types": [
+                            {
+                                "code": code,
+                                "error_count": 1,
+                                "sample_errors": [
+                                    {
+                                        "error_message": message,
+                                        "request": {"identifier": identifier},
+                                    }
+                                ],
+                            }
+                        ],
+                    },
+                },
+            }
+            for destination in self.state.event_destinations.values():
+                if (
+                    destination["status"] == "enabled"
+                    and thin["type"] in (destination["enabled_events"])
+                ):
+                    self.state.notifications.append((destination["id"], thin))
 
     def bill_period(self, customer_id: str, start: int, end: int, outcome: str = "paid") -> str:
         """Invoice the customer's metered usage in ``[start, end)``; returns the invoice's id.
@@ -221,6 +283,21 @@ class StripeStandIn:
                 answers.append(sink(payload, signature_header(payload)))
         return answers
 
+    def deliver_notifications(self, sink: Sink) -> list[Any]:
+        """Send the thin notifications raised since the last delivery to ``sink``, each
+        signed with its destination's secret as Stripe signs them (``Stripe-Signature``)."""
+        with self._lock:
+            fresh, self.state.notifications = self.state.notifications, []
+            secrets = {
+                d["id"]: d["webhook_endpoint"]["signing_secret"]
+                for d in self.state.event_destinations.values()
+            }
+        answers = []
+        for destination_id, body in fresh:
+            payload = json.dumps(body).encode()
+            answers.append(sink(payload, signature_header(payload, secrets[destination_id])))
+        return answers
+
     def _settle(self, bill: dict[str, Any], status: str) -> None:
         bill["status"] = status
         if status == "paid":
@@ -292,7 +369,10 @@ class StripeStandIn:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 query = urlsplit(self.path).query
-                form = dict(parse_qsl(raw.decode() or query, keep_blank_values=True))
+                if raw and self.path.startswith("/v2/"):
+                    form = json.loads(raw)  # API v2 takes JSON bodies
+                else:
+                    form = dict(parse_qsl(raw.decode() or query, keep_blank_values=True))
                 key = self.headers.get("Idempotency-Key")
                 authorised = self.headers.get("Authorization") in (
                     f"Bearer {API_KEY}",
@@ -398,6 +478,10 @@ class StripeStandIn:
                 and form.get("status") in (None, i["status"])
             ]
             return 200, _page(listed, "/v1/invoices")
+        if parts[:3] == ["v2", "core", "event_destinations"]:
+            return self._event_destinations(method, parts[3:], form, path)
+        if parts[:3] == ["v2", "core", "events"] and len(parts) == 4:
+            return _found(self.state.v2_events.get(parts[3]), "event")
         if parts[:3] == ["v1", "billing", "meters"]:
             return self._meters(method, parts[3:], form)
         if parts[:2] in (["v1", "products"], ["v1", "prices"], ["v1", "webhook_endpoints"]):
@@ -454,6 +538,46 @@ class StripeStandIn:
         if subscription is not None and method == "DELETE":
             return 200, self._cancel(subscription["id"])
         return _found(subscription, "subscription")
+
+    def _event_destinations(
+        self, method: str, rest: list[str], form: dict[str, Any], path: str
+    ) -> tuple[int, dict[str, Any]]:
+        """API v2's event destinations; the signing secret only in the create answer."""
+        store = self.state.event_destinations
+        if not rest and method == "POST":
+            destination_id = self._next("ed")
+            destination = {
+                "id": destination_id,
+                "object": "v2.core.event_destination",
+                "name": form["name"],
+                "description": form.get("description", ""),
+                "type": form["type"],
+                "event_payload": form["event_payload"],
+                "enabled_events": list(form["enabled_events"]),
+                "status": "enabled",
+                "livemode": False,
+                "webhook_endpoint": {
+                    "url": form["webhook_endpoint"]["url"],
+                    "signing_secret": f"whsec_test_{destination_id}",
+                },
+            }
+            store[destination["id"]] = destination
+            shown = "webhook_endpoint.signing_secret" in form.get("include", [])
+            return 200, _redacted(destination, url=True, secret=shown)
+        if not rest:
+            listed = [_redacted(d, url="webhook_endpoint.url" in path) for d in store.values()]
+            return 200, {"data": listed, "next_page_url": None, "previous_page_url": None}
+        destination = store.get(rest[0])
+        if destination is None:
+            return 404, _error("not_found", f"No such event destination: {rest[0]}")
+        if method == "DELETE":
+            del store[destination["id"]]
+            return 200, {"id": destination["id"], "object": destination["object"]}
+        if rest[1:] == ["enable"]:
+            destination["status"] = "enabled"
+        elif method == "POST":
+            destination.update({k: v for k, v in form.items() if k != "include"})
+        return 200, _redacted(destination, url="webhook_endpoint.url" in path)
 
     def _meters(
         self, method: str, rest: list[str], form: dict[str, str]
@@ -534,6 +658,18 @@ def _hook_of(path: str) -> str:
     if parts[1:3] == ["billing", "meter_events"]:
         return "meter_events"
     return parts[1] if len(parts) > 1 else ""
+
+
+def _redacted(destination: dict[str, Any], *, url: bool, secret: bool = False) -> dict[str, Any]:
+    """An event destination as API v2 answers: its URL and secret only when included."""
+    endpoint = destination["webhook_endpoint"]
+    return {
+        **destination,
+        "webhook_endpoint": {
+            "url": endpoint["url"] if url else None,
+            "signing_secret": endpoint["signing_secret"] if secret else None,
+        },
+    }
 
 
 def _nested(form: dict[str, str], name: str) -> dict[str, str]:

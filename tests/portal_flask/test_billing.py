@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from functions.administration.display import money
+from functions.billing.meter_errors import METRIC as METER_ERROR_METRIC
+from functions.billing.meter_errors import SERVICE as METER_ERROR_SERVICE
 from functions.core.errors import ConfigurationError
 from functions.core.models import Site, Task
 from portal_flask import create_app
@@ -213,10 +217,69 @@ def test_the_portal_reads_stripe_from_its_secret_and_says_what_is_missing(
     assert not [name for name, value in env.items() if API_KEY in value or "whsec" in value]
     config = PortalConfig.from_env(env)
     assert config.stripe == StripeConfig(
-        API_KEY, WEBHOOK_SECRET, secret["price_id"], "usd", stripe_api.url
+        API_KEY,
+        WEBHOOK_SECRET,
+        secret["price_id"],
+        "usd",
+        stripe_api.url,
+        event_destination_secret=secret["event_destination_secret"],
     )
     create_app(config.with_(auto_migrate=True))
 
     del stripe_api.state.prices[secret["price_id"]]
     with pytest.raises(ConfigurationError, match=f"the Price {secret['price_id']} does not exist"):
         create_app(config)
+
+
+def emitted(output: str, name: str) -> list[dict]:
+    """The EMF records in ``output`` that carry the metric ``name``."""
+    records = [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+    return [r for r in records if name in r]
+
+
+def test_an_event_stripe_drops_after_taking_it_raises_the_meter_errors_metric(
+    portal, stripe_api, client, capfd
+):
+    secret = set_up_account(stripe_api)
+    stripe = StripeConfig(
+        API_KEY,
+        WEBHOOK_SECRET,
+        secret["price_id"],
+        api_base=stripe_api.url,
+        event_destination_secret=secret["event_destination_secret"],
+    )
+    portal.app.config["PORTAL"] = portal.config.with_(stripe=stripe)
+    gateway = stripe.gateway()
+    gateway.client.v1.billing.meter_events.create(
+        params={
+            "event_name": "yarracloud_compute",
+            "identifier": TASK,
+            "payload": {"stripe_customer_id": "cus_gone", "value": "1500"},
+            "timestamp": 1764547200,
+        }
+    )
+    capfd.readouterr()
+    stripe_api.fail_meter_event(TASK)
+
+    def sink(payload: bytes, signature: str):
+        return client.post(
+            "/stripe/meter-errors",
+            data=payload,
+            headers={"Stripe-Signature": signature},
+            content_type="application/json",
+        )
+
+    [answer] = stripe_api.deliver_notifications(sink)
+    assert answer.status_code == 200 and answer.get_json()["error_count"] == 1
+    [metric] = emitted(capfd.readouterr().out, METER_ERROR_METRIC)
+    assert metric[METER_ERROR_METRIC] == [1.0] and metric["service"] == METER_ERROR_SERVICE
+    assert metric["error_codes"] == {"meter_event_customer_not_found": 1}
+    assert TASK not in json.dumps(metric) and "cus_gone" not in json.dumps(metric)
+
+    # A body Stripe did not sign, or signed with the webhook endpoint's secret, counts nothing.
+    [event_id] = stripe_api.state.v2_events
+    thin = json.dumps({**stripe_api.state.v2_events[event_id], "data": None}).encode()
+    for signature in ("t=1,v1=00", signature_header(thin, secret=WEBHOOK_SECRET)):
+        refused = sink(thin, signature)
+        assert refused.status_code == 400 and "signature" in refused.get_json()["error"]
+    assert emitted(capfd.readouterr().out, METER_ERROR_METRIC) == []

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import stripe
 
+from functions.billing.meter_errors import EVENTS as METER_ERROR_EVENTS
 from functions.billing.stripe_gateway import StripeGateway
-from functions.billing.stripe_secret import read_secret, with_stripe_secret
+from functions.billing.stripe_secret import read_secret, with_stripe_secret, write_secret
 from functions.billing.webhooks import HANDLED_EVENTS
 from functions.core.models import BillingOutboxItem, Site
 from scripts.admin import main
@@ -85,6 +86,10 @@ def test_setup_makes_the_catalogue_once_and_the_functions_read_it_at_start(
         "usage_type": "metered",
         "meter": meter["id"],
     }
+    [destination] = stripe_api.state.event_destinations.values()
+    assert destination["webhook_endpoint"]["url"] == "https://portal.example/stripe/meter-errors"
+    assert destination["event_payload"] == "thin"
+    assert sorted(destination["enabled_events"]) == sorted(METER_ERROR_EVENTS)
     [endpoint] = stripe_api.state.webhook_endpoints.values()
     assert endpoint["url"] == "https://portal.example/stripe/webhook"
     assert sorted(endpoint["enabled_events"]) == sorted(HANDLED_EVENTS)
@@ -100,12 +105,43 @@ def test_setup_makes_the_catalogue_once_and_the_functions_read_it_at_start(
     assert not any(API_KEY in value for value in cloud.settings.to_env().values())
     settings = with_stripe_secret(cloud.settings, cloud.clients.secretsmanager)
     assert settings.stripe_webhook_secret == endpoint["secret"]
+    assert (
+        settings.stripe_event_destination_secret
+        == destination["webhook_endpoint"]["signing_secret"]
+    )
     assert StripeGateway.from_settings(settings).problems() == []
 
     before = len(stripe_api.requests)
     status, out, _ = admin(SETUP)
     assert status == 0 and "stored" not in out
-    assert [r.method for r in stripe_api.requests[before:]] == ["GET"] * 4  # nothing made
+    assert [r.method for r in stripe_api.requests[before:]] == ["GET"] * 5  # nothing made
+
+
+def test_setup_repairs_the_meter_errors_destination_and_replaces_one_it_cannot_verify(
+    admin, cloud, stripe_api
+):
+    assert admin(SETUP)[0] == 0
+    [destination] = stripe_api.state.event_destinations.values()
+    destination.update(status="disabled", enabled_events=[METER_ERROR_EVENTS[0]])
+    status, out, err = admin(SETUP)
+    assert status == 0, err
+    assert "updated the events" in out and "enabled the event destination" in out
+    assert stripe_api.state.event_destinations == {destination["id"]: destination}
+    assert destination["status"] == "enabled"
+    assert sorted(destination["enabled_events"]) == sorted(METER_ERROR_EVENTS)
+
+    # The signing secret is lost from the secret: Stripe never shows it again.
+    secrets = cloud.clients.secretsmanager
+    held = read_secret(secrets, cloud.settings.stripe_secret_id)
+    del held["event_destination_secret"]
+    write_secret(secrets, cloud.settings.stripe_secret_id, held)
+    status, out, err = admin(SETUP)
+    assert status == 0, err
+    [replacement] = stripe_api.state.event_destinations.values()
+    assert replacement["id"] != destination["id"]
+    held = read_secret(secrets, cloud.settings.stripe_secret_id)
+    assert held["event_destination_id"] == replacement["id"]
+    assert held["event_destination_secret"] == replacement["webhook_endpoint"]["signing_secret"]
 
 
 def test_setup_in_another_currency_makes_a_new_price_and_refuses_one_it_cannot_bill(

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from functions.billing.meter_errors import EVENTS, MeterErrorReport, record
 from tests.helpers.cloud import task_file_text
 from tests.terraform.terraform_cli import (
     EMULATOR_SWITCHES,
@@ -93,6 +94,12 @@ def metrics(seeded_cloud, capfd) -> dict[tuple[str, str, frozenset], str]:
     cloud.sweep()
     cloud.drain_billing_outbox()
     cloud.reconcile_billing()
+    # What the portal's /stripe/meter-errors records for each report Stripe sends
+    # (tests/portal_flask/test_billing.py drives it through the Stripe stand-in).
+    record(
+        MeterErrorReport("evt_1", EVENTS[0], "mtr_1", "", "", 1, {"no_meter": 1}),
+        cloud.settings.metrics_namespace,
+    )
     return emitted_metrics(capfd.readouterr().out)
 
 

@@ -33,6 +33,11 @@ locals {
       service     = "billing_outbox", metric = "OldestPendingUsageReportSeconds", statistic = "Maximum", period = 300
       threshold   = 86400, evaluation_periods = 1
     }
+    meter-error-reports = {
+      description = "Stripe dropped usage events it had accepted and said so in a meter error report: those customers are billed too little until fixed."
+      service     = "stripe_meter_errors", metric = "MeterErrorReports", statistic = "Sum", period = 300
+      threshold   = 0, evaluation_periods = 1
+    }
     usage-totals-differ = {
       description = "A site's usage last month differs from what Stripe's meter summed (an event Stripe dropped after taking it: a meter error report)."
       service     = "billing_reconcile", metric = "UsageTotalsDiffering", statistic = "Sum", period = 3600
