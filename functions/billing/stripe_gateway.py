@@ -118,8 +118,8 @@ class StripeGateway:
         missing = [
             name
             for name, value in (
-                ("a restricted API key", settings.stripe_api_key),
-                ("a Price", settings.stripe_price_id),
+                ("restricted API key", settings.stripe_api_key),
+                ("Price", settings.stripe_price_id),
             )
             if not value
         ]

@@ -105,5 +105,8 @@ NOT_SITE_OBJECTS: dict[str, str] = {
 
 CSRF_EXEMPT: dict[str, str] = {
     "billing.stripe_webhook": "called by Stripe, not a browser; verified by Stripe's signature",
+    "billing.stripe_meter_errors": (
+        "called by Stripe's event destination, not a browser; verified by its own signing secret"
+    ),
 }
 """Endpoints exempt from CSRF protection, and what protects them instead."""

@@ -103,5 +103,5 @@ def test_the_set_up_is_checked_and_what_is_missing_is_said(billing_cloud, stripe
         check_set_up(gone)
     euro = replace(gateway, currency="eur")
     assert euro.problems() == [f"the Price {gateway.price_id} is in USD, the rates in EUR"]
-    with pytest.raises(BillingNotConfigured, match="no a restricted API key"):
+    with pytest.raises(BillingNotConfigured, match="holds no restricted API key"):
         StripeGateway.from_settings(replace(cloud.settings, stripe_api_key=None))
