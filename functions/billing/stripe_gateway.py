@@ -15,6 +15,7 @@ import stripe
 from pynamodb.exceptions import UpdateError
 
 from functions.billing.metering import MeterEvent
+from functions.billing.stripe_secret import with_stripe_secret
 from functions.core.errors import ConfigurationError
 from functions.core.models import Site
 from functions.core.settings import Settings
@@ -368,3 +369,17 @@ def held_already(exc: stripe.InvalidRequestError, identifier: str) -> bool:
     return exc.http_status == 400 and (
         f"An event already exists with identifier {identifier}." in (exc.user_message or "")
     )
+
+
+def gateway_from_secret(settings: Settings, secretsmanager: Any, log: Any) -> StripeGateway | None:
+    """The gateway that Stripe's secret configures, read once per cold start.
+
+    ``None``, with the reason logged at info, where this deployment does not bill
+    through Stripe (the secret holds no key or no Price): a function then has nothing
+    to send, which is no error.
+    """
+    try:
+        return StripeGateway.from_settings(with_stripe_secret(settings, secretsmanager))
+    except BillingNotConfigured as exc:
+        log.info(str(exc))
+        return None

@@ -8,21 +8,14 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.billing.outbox import Outbox
-from functions.billing.stripe_gateway import BillingNotConfigured, StripeGateway, check_set_up
-from functions.billing.stripe_secret import with_stripe_secret
+from functions.billing.stripe_gateway import check_set_up, gateway_from_secret
 from functions.handlers.runtime import Dependencies, Handler, Powertools, lambda_entry, reported
 
 
 def build(deps: Dependencies) -> Handler:
     tools = Powertools.for_function("billing_outbox", deps.settings)
     logger, metrics = tools.logger, tools.metrics
-    # Stripe's key and ids, from their secret, once per cold start.
-    settings = with_stripe_secret(deps.settings, deps.clients.secretsmanager)
-    try:
-        gateway: StripeGateway | None = StripeGateway.from_settings(settings)
-    except BillingNotConfigured as exc:
-        logger.info(str(exc))
-        gateway = None
+    gateway = gateway_from_secret(deps.settings, deps.clients.secretsmanager, logger)
     if gateway is not None:
         check_set_up(gateway)
     outbox = Outbox(gateway, clock=deps.clock)

@@ -8,20 +8,14 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.billing.reconcile import previous_month, reconcile
-from functions.billing.stripe_gateway import BillingNotConfigured, StripeGateway
-from functions.billing.stripe_secret import with_stripe_secret
+from functions.billing.stripe_gateway import gateway_from_secret
 from functions.handlers.runtime import Dependencies, Handler, Powertools, lambda_entry, reported
 
 
 def build(deps: Dependencies) -> Handler:
     tools = Powertools.for_function("billing_reconcile", deps.settings)
     logger, metrics = tools.logger, tools.metrics
-    settings = with_stripe_secret(deps.settings, deps.clients.secretsmanager)
-    try:
-        gateway: StripeGateway | None = StripeGateway.from_settings(settings)
-    except BillingNotConfigured as exc:
-        logger.info(str(exc))
-        gateway = None
+    gateway = gateway_from_secret(deps.settings, deps.clients.secretsmanager, logger)
 
     @reported
     def handler(event: dict, context: Any) -> dict:

@@ -92,3 +92,17 @@ def leaks_in_bucket(s3: Any, bucket: str, forbidden: set[bytes]) -> tuple[int, d
             if hits:
                 found[item["Key"]] = hits
     return keys, found
+
+
+def allow_folder(admin: Any, config_path: Path, folder: Path, name: str = "share") -> Path:
+    """Make ``folder`` destination ``name`` of site-a, in the cloud and in the agent's config.
+
+    The agent delivers only to the destinations its own config lists, so both are needed.
+    """
+    folder.mkdir()
+    admin.add_destination(SITE, SiteDestination(name, "smb", location=str(folder)))
+    with config_path.open("a") as config_file:
+        config_file.write(
+            f'[[destination]]\nmethod = "smb"\nname = "{name}"\nlocation = "{folder}"\n'
+        )
+    return folder

@@ -21,7 +21,7 @@ from agent.service import Agent
 from functions.core.connection_tests import last_tests, pending, request_test
 from functions.core.destinations import Destination as SiteDestination
 from functions.core.models import Site
-from tests.agent.site import SITE, enable_site, run_agent_until
+from tests.agent.site import SITE, allow_folder, enable_site, run_agent_until
 
 
 def site() -> Site:
@@ -33,13 +33,7 @@ def test_the_agent_runs_the_tests_the_portal_asked_for_against_its_own_destinati
 ) -> None:
     _cloud, _clients, _uploader, admin = api_cloud(poll=False)
     config_path = enable_site(admin, orthanc, tmp_path)
-    share = tmp_path / "share"
-    share.mkdir()
-    admin.add_destination(SITE, SiteDestination("share", "smb", location=str(share)))
-    with config_path.open("a") as config_file:
-        config_file.write(
-            f'[[destination]]\nmethod = "smb"\nname = "share"\nlocation = "{share}"\n'
-        )
+    share = allow_folder(admin, config_path, tmp_path / "share")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     admin.add_destination(SITE, SiteDestination("elsewhere", "smb", location=str(elsewhere)))

@@ -24,12 +24,11 @@ from agent.cli import main
 from agent.config import AgentConfig
 from agent.ort import OrtFolders
 from agent.phi import PhiFile
-from functions.core.destinations import Destination as SiteDestination
 from scripts.local_cloud.cloud import REPO_ROOT, WORKER_JOB
 from tests.agent.site import (
     AGENT_SECONDS,
-    SITE,
     SLICES,
+    allow_folder,
     enable_site,
     export_task,
     studies_of,
@@ -152,13 +151,7 @@ def test_a_whole_task_runs_with_the_posix_only_functions_removed_and_ctrl_c_stop
 ) -> None:
     _cloud, _clients, _uploader, admin = api_cloud(worker_command=WORKER_JOB)
     config_path = enable_site(admin, orthanc, tmp_path)
-    share = tmp_path / "share"
-    share.mkdir()
-    admin.add_destination(SITE, SiteDestination("share", "smb", location=str(share)))
-    with config_path.open("a") as config_file:
-        config_file.write(
-            f'[[destination]]\nmethod = "smb"\nname = "share"\nlocation = "{share}"\n'
-        )
+    share = allow_folder(admin, config_path, tmp_path / "share")
     config = AgentConfig.load(config_path)
     task, patient, _site = export_task(config.base, seed=2205)
     archived = OrtFolders(config.base).phi_archive / f"{task}.phi"
