@@ -7,6 +7,7 @@ import logging
 import re
 
 import pytest
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -23,8 +24,16 @@ def wait_for(browser, css: str):
     return WebDriverWait(browser, 30).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
 
 
-def flash(browser) -> str:
-    return wait_for(browser, ".flash").text
+def shows_flash(browser, text: str) -> bool:
+    """Wait for a flash message holding ``text``; a click that navigates leaves the old
+    page's flash readable for a moment, so waiting for any flash would read that one."""
+    try:
+        return WebDriverWait(browser, 30).until(
+            ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), text)
+        )
+    except TimeoutException:
+        shown = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".flash")]
+        raise AssertionError(f"no flash with {text!r}; the page shows {shown}") from None
 
 
 def sign_in_remembered(browser, url: str, account, password: str | None = None) -> None:
@@ -69,7 +78,7 @@ def test_a_cookie_copied_before_sign_out_opens_no_page(live_portal, browser, mak
     sign_in_remembered(browser, url, user)
     copied = copy_cookies(browser)
     browser.find_element(By.CSS_SELECTOR, ".account button[type=submit]").click()
-    assert "You are signed out" in flash(browser)
+    assert shows_flash(browser, "You are signed out")
     as_another_browser_with(browser, url, copied)
     assert opens_no_page(browser, url)
 
@@ -88,7 +97,7 @@ def test_changing_the_password_in_the_browser_kills_a_copied_cookie(
         "confirm_password": NEW,
     }
     submit(browser, "#password-form", fields)
-    assert "Password changed" in flash(browser)
+    assert shows_flash(browser, "Password changed")
     browser.get(url + "/tasks/")
     assert browser.current_url.endswith("/tasks/")  # this browser stays signed in
     as_another_browser_with(browser, url, copied)
@@ -104,13 +113,13 @@ def test_a_forgotten_password_is_reset_by_the_link_in_the_log(
     browser.find_element(By.LINK_TEXT, "Forgot your password?").click()
     with caplog.at_level(logging.WARNING, logger="portal_flask.mail"):
         submit(browser, "form.form", {"email": user.email})
-        assert "a link to set a new password is on its way" in flash(browser)
+        assert shows_flash(browser, "a link to set a new password is on its way")
     link = re.search(r"http://\S+/auth/reset/\S+", caplog.text).group(0)
     browser.get(link)
     submit(browser, "form.form", {"new_password": NEW, "confirm_password": NEW})
-    assert "Your new password is set" in flash(browser)
+    assert shows_flash(browser, "Your new password is set")
     browser.get(link)
-    assert "expired or has been used" in flash(browser)
+    assert shows_flash(browser, "expired or has been used")
     browser_sign_in(browser, url, type(user)(**{**user.__dict__, "password": NEW}))
 
 
@@ -127,7 +136,7 @@ def test_an_administrator_disables_and_enables_an_account(live_portal, browser, 
     assert len(browser.find_elements(By.CSS_SELECTOR, "table.sessions tbody tr")) == 1
     browser.find_element(By.ID, "disable").click()
     WebDriverWait(browser, 10).until(ec.alert_is_present()).accept()
-    assert f"Disabled {user.email}" in flash(browser)
+    assert shows_flash(browser, f"Disabled {user.email}")
     admin_cookies = browser.get_cookies()
 
     as_another_browser_with(browser, url, copied)
@@ -135,12 +144,12 @@ def test_an_administrator_disables_and_enables_an_account(live_portal, browser, 
     browser.find_element(By.ID, "email").send_keys(user.email)
     browser.find_element(By.ID, "password").send_keys(user.password)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    assert "disabled" in flash(browser)
+    assert shows_flash(browser, "disabled")
 
     as_another_browser_with(browser, url, admin_cookies)
     browser.get(url + "/accounts/")
     browser.find_element(By.LINK_TEXT, user.email).click()
     browser.find_element(By.ID, "enable").click()
-    assert f"Enabled {user.email}" in flash(browser)
+    assert shows_flash(browser, f"Enabled {user.email}")
     browser.delete_all_cookies()
     browser_sign_in(browser, url, user)
