@@ -127,11 +127,12 @@ def s3peer() -> Path:
     import tempfile
 
     from tests.helpers.go import GoUnavailable, build_s3peer
+    from tests.helpers.unavailable import unavailable
 
     try:
         return build_s3peer(Path(tempfile.gettempdir()) / "yarracloud-go-cache")
     except GoUnavailable as missing:
-        pytest.skip(str(missing))
+        unavailable(str(missing))
 
 
 @pytest.fixture(scope="session")
@@ -140,14 +141,9 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 
     Skips where Orthanc is not installed, except in CI (``CI`` set), where it fails.
     """
-    import os
-
     from tests.helpers.orthanc import ORTHANC_BINARY, Orthanc
+    from tests.helpers.unavailable import require_file
 
-    if not ORTHANC_BINARY.exists():
-        message = f"{ORTHANC_BINARY} is missing: install the Debian package orthanc"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_file(ORTHANC_BINARY, "orthanc")
     with Orthanc(tmp_path_factory.mktemp("orthanc")) as running:
         yield running

@@ -26,18 +26,13 @@ from portal_flask.config import PortalConfig
 from portal_flask.migrate import upgrade
 from scripts.local_cloud.cloud import LocalCloud
 from tests.helpers.cloud import Uploader
+from tests.helpers.unavailable import unavailable
 from tests.portal_flask.helpers import PASSWORD, Clock, TestAccount
 from tests.portal_flask.helpers import sign_in as _sign_in
 
 DATABASES = ("sqlite", "postgresql")
 _TEMPLATE = "portal_template"
 _names = itertools.count()
-
-
-def _unavailable(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +46,7 @@ def postgres() -> Iterator:
     try:
         server = Postgres().start()
     except PostgresUnavailable as missing:
-        _unavailable(str(missing))
+        unavailable(str(missing))
     try:
         upgrade(server.create_database(_TEMPLATE))
         yield server
@@ -196,6 +191,6 @@ def browser(tmp_path: Path) -> Iterator:
     try:
         driver = start_chromium(tmp_path / "chromium-profile")
     except BrowserUnavailable as missing:
-        _unavailable(str(missing))
+        unavailable(str(missing))
     yield driver
     driver.quit()

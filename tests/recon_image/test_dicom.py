@@ -4,7 +4,6 @@ a real PACS."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -18,6 +17,7 @@ from pynetdicom import AE
 from recon_image.dicom import UID_ROOT, nominal_field, write_series
 from recon_image.errors import BadInput, ReconError
 from recon_image.raw.kspace import Protocol, SliceGeometry, VolumeLabel
+from tests.helpers.unavailable import require_file
 
 TASK_ID = "3f2c9a71-5d4e-4b8a-9c1f-7e6d5b4a3c21"
 OTHER_TASK_ID = "b41e0c6d-2a9f-4e37-8d15-60c7a2f9e8b3"
@@ -137,19 +137,9 @@ def read_all(paths: list[Path]) -> list[pydicom.Dataset]:
     return [pydicom.dcmread(path) for path in paths]
 
 
-def _required_tool(path: Path, package: str) -> None:
-    """Skips a test whose tool is missing, except in CI, where tests must not skip."""
-    if path.exists():
-        return
-    message = f"{path} is missing: install the Debian package {package}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.mark.parametrize("write", [write_2d, write_3d], ids=["2d", "3d"])
 def test_every_image_passes_dciodvfy_without_errors(write, tmp_path: Path) -> None:
-    _required_tool(DCIODVFY, "dicom3tools")
+    require_file(DCIODVFY, "dicom3tools")
     files = write(tmp_path)
     warnings: set[str] = set()
     for path in files:

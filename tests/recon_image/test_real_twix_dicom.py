@@ -3,7 +3,6 @@ image, each against an independent source (twixtools, dciodvfy, the header itsel
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from recon_image.modes.modefile import find_mode
 from recon_image.modes.runner import ModeJob, run_mode
 from recon_image.programs.cartesian import reconstruct_file
 from recon_image.settings import BUILTIN_MODES_DIR
+from tests.helpers.unavailable import require_file
 from tests.recon_image.dicom_geometry import angle_deg, orientation, pixel_centres
 
 REAL_FILE = Path(__file__).resolve().parents[1] / "data" / "siemens-e11-gre.dat"
@@ -84,11 +84,7 @@ def test_geometry_is_the_slice_twixtools_geometry_derives(images, twix) -> None:
 
 
 def test_dicom_passes_dciodvfy_and_carries_the_headers_values(images, twix) -> None:
-    if not DCIODVFY.exists():
-        message = f"{DCIODVFY} is missing: install the Debian package dicom3tools"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_file(DCIODVFY, "dicom3tools")
     (ds,) = images
     check = subprocess.run(
         [str(DCIODVFY), str(ds.filename)], capture_output=True, text=True, timeout=60

@@ -20,6 +20,7 @@ import pytest
 from scripts.orthanc import ORTHANC_BINARY
 from scripts.phantoms.__main__ import main as write_phantom
 from scripts.phantoms.header import Patient
+from tests.helpers.unavailable import require_file
 from tests.portal_flask.helpers import csrf_token_in
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,11 +30,7 @@ FILE_SEED = 3
 
 
 def need_orthanc() -> None:
-    if not ORTHANC_BINARY.exists():
-        message = f"{ORTHANC_BINARY} is missing: install the Debian package orthanc"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_file(ORTHANC_BINARY, "orthanc")
 
 
 def demo(*args: str) -> subprocess.CompletedProcess[str]:

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.unavailable import unavailable
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO_ROOT / "terraform"
 ROOTS = ("regions/us-east-1", "regions/eu-central-1", "global")
@@ -59,9 +61,9 @@ def require_terraform() -> tuple[str, Path]:
         )
     if missing:
         message = "Terraform tests need " + " and ".join(missing)
-        if os.environ.get("CI") and binary is not None:
-            pytest.fail(message)
-        pytest.skip(message)
+        if binary is None:
+            pytest.skip(message)  # no Debian package: a machine may lack Terraform, CI included
+        unavailable(message)
     return binary, mirror
 
 

@@ -23,6 +23,7 @@ from functions.api.body import MAX_BODY_BYTES, MAX_DEPTH
 from functions.core.models import Task
 from scripts.local_cloud.api_client import Answer, ApiClient, send
 from tests.helpers.cloud import jobs_of
+from tests.helpers.unavailable import require
 
 TASK = "c0ffee00-1234-4abc-8def-0123456789ab"
 QT_CLIENT = Path(__file__).parents[2] / "helpers" / "yarra_qt_client.py"
@@ -38,11 +39,13 @@ def qt_available() -> bool:
     return probe.returncode == 0
 
 
-needs_qt = pytest.mark.skipif(
-    not qt_available(),
-    reason="the Yarra client's Qt network stack needs Debian's python3-pyqt5 in /usr/bin/python3"
-    " (apt-get install python3-pyqt5; scripts/test installs it)",
-)
+@pytest.fixture
+def qt() -> None:
+    require(
+        qt_available(),
+        "the Yarra client's Qt network stack needs Debian's python3-pyqt5 in /usr/bin/python3"
+        " (apt-get install python3-pyqt5; scripts/test installs it)",
+    )
 
 
 def yarra_requests(client: ApiClient, requests: list[dict[str, Any]]) -> list[Answer]:
@@ -119,7 +122,7 @@ ENDPOINTS = ["user_status", "modes", "job_submit", "jobs", "mode_destinations", 
 ALL_ENDPOINTS = [*ENDPOINTS, "job_delivered", "job_cancel"]
 
 
-@needs_qt
+@pytest.mark.usefixtures("qt")
 @pytest.mark.parametrize(
     "signed,unsigned",
     [

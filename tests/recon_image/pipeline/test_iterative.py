@@ -13,9 +13,15 @@ from recon_image.pipeline.sense import SenseOptions, cg_sense
 from recon_image.pipeline.sensitivities import EspiritOptions, espirit, walsh
 from scripts.phantoms import bart
 from scripts.phantoms.numeric import coil_maps, nrmse, shepp_logan, to_kspace
+from tests.helpers.unavailable import require_command
 from tests.recon_image.pipeline.undersampled import undersampled, zero_filled
 
-needs_bart = pytest.mark.skipif(not bart.available(), reason="BART (Debian bart) is not installed")
+
+@pytest.fixture
+def bart_installed() -> None:
+    require_command("bart", "bart")
+
+
 SIZE, COILS = 96, 8
 
 
@@ -74,7 +80,7 @@ def test_espirit_of_a_block_without_signal_is_zero_not_nan(grid: int) -> None:
     assert not np.any(maps)
 
 
-@needs_bart
+@pytest.mark.usefixtures("bart_installed")
 def test_espirit_agrees_with_bart_ecalib(phantom) -> None:
     truth, _, kspace = phantom
     calibration = kspace[:, SIZE // 2 - 12 : SIZE // 2 + 12]
@@ -84,7 +90,7 @@ def test_espirit_agrees_with_bart_ecalib(phantom) -> None:
     assert agreement.mean() > 0.99
 
 
-@needs_bart
+@pytest.mark.usefixtures("bart_installed")
 @pytest.mark.parametrize("acceleration", [2, 4])
 def test_sense_and_cs_are_no_worse_than_bart_pics(phantom, acceleration: int) -> None:
     truth, _, kspace = phantom

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,14 +12,14 @@ import pytest
 from recon_image.pipeline.cartesian import CartesianOptions, reconstruct
 from recon_image.raw.read import read_raw
 from scripts.phantoms.numeric import nrmse
+from tests.helpers.unavailable import require_command
 
 TOOL = "ismrmrd_generate_cartesian_shepp_logan"
 
 
 @pytest.fixture(scope="module")
 def shepp_logan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if shutil.which(TOOL) is None:
-        pytest.skip(f"{TOOL} is missing: install Debian's ismrmrd-tools to run this test")
+    require_command(TOOL, "ismrmrd-tools")
     folder = tmp_path_factory.mktemp("ismrmrd")
     subprocess.run(
         [TOOL, "--matrix", "64", "--coils", "4", "--noise-level", "0", "--output", "sl.h5"],

@@ -12,6 +12,7 @@ import pytest
 
 from scripts.local_cloud.emulator import REPO_ROOT
 from scripts.orthanc import ORTHANC_BINARY
+from tests.helpers.unavailable import require_file
 
 STAGES = (
     "DE-IDENTIFIED",
@@ -28,11 +29,7 @@ STAGES = (
 
 @pytest.mark.slow
 def test_bench_times_each_stage_and_prints_its_goal_ratios_and_worker_memory() -> None:
-    if not ORTHANC_BINARY.exists():
-        message = f"{ORTHANC_BINARY} is missing: install the Debian package orthanc"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_file(ORTHANC_BINARY, "orthanc")
     done = subprocess.run(
         [
             *(sys.executable, "-m", "scripts.bench.e2e", "--matrix", "64"),

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 from scripts.local_cloud.emulator import REPO_ROOT
+from tests.helpers.unavailable import require_command
 
 ARRAY_CONTENDERS = ("pipeline", "pipeline-cc12", "fftw", "numpy", "bart")
 
 
 @pytest.mark.slow
 def test_bench_runs_jobs_interleaved_with_planning_and_the_worker_program_on_a_3d_twix() -> None:
-    if shutil.which("bart") is None:
-        pytest.skip("the bart command is missing: apt-get install bart")
+    require_command("bart", "bart")
     done = subprocess.run(
         [
             *(sys.executable, "-m", "scripts.bench.recon", "--scale", "0.125"),
