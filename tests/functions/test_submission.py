@@ -180,7 +180,9 @@ def test_an_answer_lost_after_batch_took_the_job_submits_nothing_twice(seeded_cl
     # After the call: Batch has created the job, the handler never hears of it.
     cloud.clients.batch_submit.meta.events.register("after-call.batch.SubmitJob", lose_answer)
     upload.task("alice", ALICE_TASK)
-    for message in take_messages(cloud):
+    messages = take_messages(cloud)
+    assert messages
+    for message in messages:
         assert invoke(cloud, [message])["batchItemFailures"] == []
     jobs = jobs_of(cloud, ALICE_TASK)
     assert len(jobs) == 1

@@ -55,7 +55,9 @@ def test_fully_sampled_noise_free_within_one_percent(
         reflect=reflect,
     )
     combinations = {c: CartesianOptions(coil_combination=c) for c in ("rss", "adaptive")}
-    for combination, error in _errors(tmp_path, fmt, settings, combinations).items():
+    errors = _errors(tmp_path, fmt, settings, combinations)
+    assert set(errors) == set(combinations)
+    for combination, error in errors.items():
         print(
             f"{fmt} {dimension}D os={oversampling} reflect={reflect} {combination}:"
             f" NRMSE {error:.2e}"

@@ -141,6 +141,7 @@ def read_all(paths: list[Path]) -> list[pydicom.Dataset]:
 def test_every_image_passes_dciodvfy_without_errors(write, tmp_path: Path) -> None:
     require_file(DCIODVFY, "dicom3tools")
     files = write(tmp_path)
+    assert files
     warnings: set[str] = set()
     for path in files:
         check = subprocess.run(
@@ -245,6 +246,7 @@ def test_2d_geometry_follows_the_protocol(tmp_path: Path) -> None:
 def test_3d_partitions_step_by_the_spacing_through_the_slab_centre(tmp_path: Path) -> None:
     protocol = protocol_3d()
     images = read_all(write_3d(tmp_path))[:8]
+    assert len(images) == 8
     for ds in images:
         orientation = np.array([float(v) for v in ds.ImageOrientationPatient])
         np.testing.assert_allclose(orientation, (*READ, *PHASE), atol=1e-7)
@@ -263,6 +265,7 @@ def test_uids_share_one_root_and_repeat_when_a_task_is_written_again(tmp_path: P
     first = read_all(write_3d(tmp_path / "first"))
     retry = read_all(write_3d(tmp_path / "retry"))
     other = read_all(write_3d(tmp_path / "other", task_id=OTHER_TASK_ID))
+    assert first and len(first) == len(retry) == len(other)
     keywords = ("StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID", "SOPInstanceUID")
     for ds in first:
         for keyword in keywords:
@@ -295,7 +298,9 @@ def test_patient_and_date_attributes_hold_only_placeholders(tmp_path: Path) -> N
         "PatientBirthDate": "",
         "PatientSex": "",
     }
-    for ds in read_all(write_2d(tmp_path)):
+    datasets = read_all(write_2d(tmp_path))
+    assert datasets
+    for ds in datasets:
         patient = {
             element.keyword: str(element.value or "") for element in ds.group_dataset(0x0010)
         }
@@ -316,7 +321,9 @@ def test_window_spans_the_tissue_not_a_few_bright_pixels(tmp_path: Path) -> None
     files = write_series(
         image, protocol_2d(), tmp_path, task_id=TASK_ID, series_description="window"
     )
-    for ds in read_all(files):
+    datasets = read_all(files)
+    assert len(datasets) == 3
+    for ds in datasets:
         low = float(ds.WindowCenter) - float(ds.WindowWidth) / 2
         high = float(ds.WindowCenter) + float(ds.WindowWidth) / 2
         assert low <= 200 and 1150 <= high < 1300, (low, high)

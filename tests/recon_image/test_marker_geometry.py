@@ -96,6 +96,7 @@ def test_the_marker_lands_where_the_header_puts_it(tmp_path: Path, name: str, di
     files = reconstruct_file(raw, tmp_path / "dicom", task_id="marker")
 
     datasets = sorted((pydicom.dcmread(f) for f in files), key=lambda d: int(d.InstanceNumber))
+    assert datasets
     for ds in datasets:
         assert angle_deg(np.cross(*orientation(ds)), s_normal) < 0.5
     found = _marker_position(datasets)

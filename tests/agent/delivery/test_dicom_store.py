@@ -134,12 +134,19 @@ def test_a_pacs_that_never_answers_times_out_within_the_bound(
 
 
 @pytest.fixture
-def strict_scp() -> Iterator[tuple[int, list[int]]]:
+def strict_scp() -> Iterator[tuple[int, list[int], list[str]]]:
     """A pynetdicom storage SCP that insists on its own AE title and fails every C-STORE.
 
-    Yields its port and the list of statuses it answers, which a test may change.
+    Yields its port, the list of statuses it answers, which a test may change, and the SOP
+    instance UIDs it was sent.
     """
     statuses = [0xA700]
+    received: list[str] = []
+
+    def answer(event: evt.Event) -> int:
+        received.append(event.request.AffectedSOPInstanceUID)
+        return statuses[0]
+
     ae = AE(ae_title="STRICT_PACS")
     ae.require_called_aet = True
     ae.add_supported_context(MRImageStorage)
@@ -147,18 +154,18 @@ def strict_scp() -> Iterator[tuple[int, list[int]]]:
     server = ae.start_server(
         ("127.0.0.1", 0),
         block=False,
-        evt_handlers=[(evt.EVT_C_STORE, lambda event: statuses[0])],
+        evt_handlers=[(evt.EVT_C_STORE, answer)],
     )
     try:
-        yield server.server_address[1], statuses
+        yield server.server_address[1], statuses, received
     finally:
         server.shutdown()
 
 
 def test_a_wrong_called_ae_title_is_a_rejected_association(
-    tmp_path: Path, strict_scp: tuple[int, list[int]]
+    tmp_path: Path, strict_scp: tuple[int, list[int], list[str]]
 ) -> None:
-    port, _ = strict_scp
+    port, _, _ = strict_scp
     files = _reidentified(tmp_path, _task_id("rejected"), n_slices=1)
     with pytest.raises(DeliveryError, match="rejected the association") as raised:
         store_series(files, _pacs("127.0.0.1", port, aec="NOT_IT"), timeout_s=5)
@@ -168,9 +175,9 @@ def test_a_wrong_called_ae_title_is_a_rejected_association(
 
 
 def test_a_failure_status_names_the_file_and_the_status_never_the_patient(
-    tmp_path: Path, strict_scp: tuple[int, list[int]]
+    tmp_path: Path, strict_scp: tuple[int, list[int], list[str]]
 ) -> None:
-    port, _ = strict_scp
+    port, _, _ = strict_scp
     files = _reidentified(tmp_path, _task_id("failure status"), n_slices=2)
     with pytest.raises(DeliveryError) as raised:
         store_series(files, _pacs("127.0.0.1", port, aec="STRICT_PACS"), timeout_s=5)
@@ -180,12 +187,13 @@ def test_a_failure_status_names_the_file_and_the_status_never_the_patient(
 
 
 def test_a_warning_status_counts_as_stored(
-    tmp_path: Path, strict_scp: tuple[int, list[int]]
+    tmp_path: Path, strict_scp: tuple[int, list[int], list[str]]
 ) -> None:
-    port, statuses = strict_scp
+    port, statuses, received = strict_scp
     statuses[0] = 0xB000
     files = _reidentified(tmp_path, _task_id("warning status"), n_slices=2)
     store_series(files, _pacs("127.0.0.1", port, aec="STRICT_PACS"), timeout_s=5)
+    assert received == [pydicom.dcmread(f).SOPInstanceUID for f in files]
 
 
 def test_a_stopped_pacs_fails_and_takes_the_series_once_it_is_back(tmp_path: Path) -> None:
