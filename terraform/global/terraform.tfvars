@@ -1,1 +1,1 @@
-region  = "us-east-1"
+region = "us-east-1"
