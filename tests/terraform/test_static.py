@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,39 @@ def test_each_region_is_a_variables_file_and_a_backend_file_of_its_own():
         if re.search(r"^portal\s*=\s*true", (root / f"{r}.tfvars").read_text(), re.M)
     ]
     assert len(hosts) == 1, f"one region hosts the portal, not {hosts}"
+
+
+def test_a_region_is_added_as_the_readme_shows_and_the_global_root_covers_it(
+    terraform_cli, tmp_path: Path
+):
+    binary, mirror = terraform_cli
+    readme = (TERRAFORM_DIR.parent / "README.md").read_text()
+    (block,) = re.findall(r"Adding a region is adding.*?```\n(.*?)```", readme, re.S)
+    commands = textwrap.dedent(block)
+    copy = copy_terraform(tmp_path)
+    subprocess.run(["bash", "-euc", commands], cwd=copy.parent, check=True, timeout=60)
+
+    root = copy / REGION_ROOT
+    assert hcl_string(root / "ap-southeast-2.tfvars", "region") == "ap-southeast-2"
+    assert "10.42.0.0/16" in (root / "ap-southeast-2.tfvars").read_text()
+    assert (
+        hcl_string(root / "ap-southeast-2.backend.hcl", "key") == "regions/ap-southeast-2.tfstate"
+    )
+    use_emulator(copy, GLOBAL_ROOT)
+    offline = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    terraform = make_terraform(binary, mirror, copy, GLOBAL_ROOT, offline)
+    terraform.init()
+    console = subprocess.run(
+        [binary, "console", "-no-color"],
+        input="jsonencode(local.regions)\n",
+        cwd=terraform.root,
+        env=terraform.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert console.returncode == 0, console.stderr
+    assert json.loads(json.loads(console.stdout)) == ["ap-southeast-2", "eu-central-1", "us-east-1"]
 
 
 def variable_blocks(path: Path) -> dict[str, str]:
