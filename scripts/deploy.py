@@ -305,7 +305,7 @@ class Deployer:
             raise DeployError(
                 f"no Terraform settings for {self.region}: {where}/ lacks {' and '.join(missing)}"
                 f"; the regions are {known}. Add a region with these two files, copied from"
-                " another region's and edited (terraform/README.md)"
+                ' another region\'s and edited (README.md, "From here to a real AWS region")'
             )
         named = tfvars_scalar(self.tfvars, "region")
         if named != self.region:
