@@ -4,7 +4,8 @@ Terraform reads every resource back after creating it and again before each plan
 moto drops or reshapes a value that AWS stores and returns as it was sent, a second plan
 after an apply wants to set that value again, although real AWS would show no change.
 Each function below makes moto keep and return one such value the way AWS does, by
-wrapping the one moto function that loses it. Its docstring says what moto does, what AWS
+wrapping (or, for a property, overriding) the smallest piece of moto that loses it. Its
+docstring says what moto does, what AWS
 does, and (under "Upstream") the change to moto that would make the patch unneeded.
 
 Only the Terraform apply tests need these, so only an emulator started with
