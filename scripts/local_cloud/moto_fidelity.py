@@ -5,8 +5,8 @@ moto drops or reshapes a value that AWS stores and returns as it was sent, a sec
 after an apply wants to set that value again, although real AWS would show no change.
 Each function below makes moto keep and return one such value the way AWS does, by
 wrapping (or, for a property, overriding) the smallest piece of moto that loses it. Its
-docstring says what moto does, what AWS
-does, and (under "Upstream") the change to moto that would make the patch unneeded.
+docstring says what moto does, what AWS does, and (under "Upstream") the change to moto
+that would make the patch unneeded.
 
 Only the Terraform apply tests need these, so only an emulator started with
 ``fidelity=True`` (``--terraform-fidelity``) applies them; :func:`apply` refuses a moto
