@@ -78,6 +78,11 @@ def dynamodb_sorted_by_plain_values() -> None:
     so sorting on values converted once gives the same order; the conversion
     itself tests the common types first.
 
+    The sort key lives inside the two methods, so they are replaced (each returns the
+    same items in the same order); the faster ``cast_value`` alone, the narrower patch,
+    still takes 1.6 s where sorting on values converted once takes 0.24 s (``all_items``
+    of 100,000 tasks; moto as released: 5.8 s).
+
     Upstream: moto's ``Table.all_items`` and ``Table.sorted_items``
     (``moto/dynamodb/models/table.py``) sort on the keys' ``cast_value`` (computed once
     per item by the sort's key function) instead of on ``DynamoType`` objects, and
