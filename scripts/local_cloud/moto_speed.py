@@ -44,6 +44,9 @@ def iam_managed_policies_in_the_aws_partition_only() -> None:
     builds all 1,582 of them for every partition (six: ``aws-cn``, ``aws-us-gov``, ...)
     from freshly parsed JSON, when an account's IAM is first touched and at every
     reset: half a second each time, for partitions this project never uses.
+    The parse is inside the method, so the method is replaced (same policies for the
+    ``aws`` partition); a wrapper that only skipped the other partitions would still parse
+    the JSON (0.12 s) at every reset, beside the 0.13 s of building the policies.
 
     Upstream: moto's ``IAMBackend._init_aws_policies`` (``moto/iam/models.py``) parses
     ``aws_managed_policies_data`` once per process, and loads each partition's own
