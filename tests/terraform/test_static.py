@@ -106,11 +106,6 @@ def test_a_region_is_added_as_the_readme_shows_and_the_global_root_covers_it(
     assert json.loads(json.loads(console.stdout)) == ["ap-southeast-2", "eu-central-1", "us-east-1"]
 
 
-def variable_blocks(path: Path) -> dict[str, str]:
-    """``variable`` name => the block's body, of one ``variables.tf``."""
-    return dict(re.findall(r'^variable "(\w+)" \{(.*?)^\}', path.read_text(), re.M | re.S))
-
-
 def test_the_roots_have_no_emulator_settings():
     for root in (REGION_ROOT, GLOBAL_ROOT):
         text = "".join(p.read_text() for p in (TERRAFORM_DIR / root).glob("*.tf")).lower()
@@ -135,6 +130,11 @@ def test_terraform_resolves_resources_json_as_the_local_cloud_does(terraform_cli
     expected = Resources(Deployment("yc", "eu-central-1", "210987654321"))
     assert resolved == expected.resolve(expected.raw)
     shutil.rmtree(probe / ".terraform", ignore_errors=True)
+
+
+def variable_blocks(path: Path) -> dict[str, str]:
+    """``variable`` name => the block's body, of one ``variables.tf``."""
+    return dict(re.findall(r'^variable "(\w+)" \{(.*?)^\}', path.read_text(), re.M | re.S))
 
 
 def test_each_emulator_switch_defaults_to_production_and_only_the_override_turns_it_off():
