@@ -4,13 +4,16 @@ Steps, in order:
 
 1. the Lambda package ``build/functions.zip``: ``functions/`` with the ``functions``
    extra's pinned dependencies, built for Lambda's Linux and Python 3.11;
-2. ``terraform init`` with the root's ``backend.hcl`` (S3 state, DynamoDB lock), and an
-   apply of the images' ECR repositories alone, so the images have somewhere to go;
+2. ``terraform init`` of the region root ``terraform/region/`` with the region's
+   ``REGION.backend.hcl`` (S3 state, DynamoDB lock), keeping the region's working data
+   in ``.terraform/REGION`` so that regions never share a backend, and an apply of the
+   images' ECR repositories alone, so the images have somewhere to go;
 3. the worker image (``recon_image/Dockerfile``) and, in the region that hosts the portal
-   (``portal = true`` in its ``terraform.tfvars``), the portal image
+   (``portal = true`` in its ``REGION.tfvars``), the portal image
    (``portal_flask/Dockerfile``), built, tagged with the commit, pushed; where no
    container engine exists these steps are printed instead;
-4. ``terraform apply`` of the whole region with that package and those image tags;
+4. ``terraform apply`` of the whole region with ``REGION.tfvars``, that package and those
+   image tags;
 5. the mode catalog: every mode file the image carries, published into the region's
    ``mode_catalog`` table (the same code as ``scripts/admin mode publish``);
 6. in the portal's region, the database migrations' command: a one-off task of the
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import shutil
@@ -37,7 +41,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = REPO_ROOT / "build"
-REGIONS_DIR = REPO_ROOT / "terraform" / "regions"
+REGION_ROOT = REPO_ROOT / "terraform" / "region"
+"""The root every region applies, with its own ``REGION.tfvars`` and ``REGION.backend.hcl``."""
 LAMBDA_PLATFORM = ("--platform", "manylinux2014_x86_64", "--python-version", "3.11")
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 """Every entry's timestamp, so an unchanged source gives an identical package."""
@@ -217,23 +222,30 @@ class Deployer:
     tag: str = field(default_factory=image_tag)
 
     @property
-    def root(self) -> Path:
-        return REGIONS_DIR / self.region
+    def tfvars(self) -> Path:
+        return REGION_ROOT / f"{self.region}.tfvars"
 
     @property
-    def tfvars(self) -> Path:
-        return self.root / "terraform.tfvars"
+    def backend(self) -> Path:
+        return REGION_ROOT / f"{self.region}.backend.hcl"
+
+    @property
+    def terraform_env(self) -> dict[str, str]:
+        """The region's own working folder, so no command reads another region's backend."""
+        return {"TF_DATA_DIR": f".terraform/{self.region}"}
 
     def images(self) -> list[Image]:
         """The worker image everywhere; the portal's too where this region hosts it."""
         hosts_portal = tfvars_scalar(self.tfvars, "portal") == "true"
         return [WORKER, PORTAL] if hosts_portal else [WORKER]
 
-    def run(self, command: Sequence[str], *, cwd: Path = REPO_ROOT) -> None:
-        self.say("$ " + shlex.join(command))
+    def run(self, command: Sequence[str], *, env: dict[str, str] | None = None) -> None:
+        settings = [f"{name}={value}" for name, value in (env or {}).items()]
+        self.say("$ " + shlex.join([*settings, *command]))
         if self.dry_run:
             return
-        if subprocess.run(list(command), cwd=cwd, check=False).returncode != 0:
+        environment = {**os.environ, **env} if env else None
+        if subprocess.run(list(command), cwd=REPO_ROOT, env=environment, check=False).returncode:
             raise DeployError(f"`{shlex.join(command)}` failed; fix it and run again")
 
     def output(self, name: str) -> str:
@@ -241,7 +253,8 @@ class Deployer:
             return f"<terraform output {name}>"
         result = subprocess.run(
             ["terraform", "output", "-raw", name],
-            cwd=self.root,
+            cwd=REGION_ROOT,
+            env={**os.environ, **self.terraform_env},
             capture_output=True,
             text=True,
             check=False,
@@ -251,22 +264,18 @@ class Deployer:
         return result.stdout.strip()
 
     def deploy(self) -> None:
-        if not self.tfvars.is_file():
-            known = ", ".join(sorted(p.name for p in REGIONS_DIR.iterdir() if p.is_dir()))
-            raise DeployError(
-                f"no Terraform root for {self.region}; the regions are {known}"
-                " (add terraform/regions/<region>/ by copying one)"
-            )
+        self.check_region_files()
         package = BUILD_DIR / "functions.zip"
         self.say(f"Building {package} ...")
         build_lambda_zip(package, pinned_requirements(), self._build_run)
         images = self.images()
-        tf = ["terraform", f"-chdir={self.root.relative_to(REPO_ROOT)}"]
-        variables = [f"-var=lambda_zip={package}"]
+        tf = ["terraform", f"-chdir={os.path.relpath(REGION_ROOT, REPO_ROOT)}"]
+        env = self.terraform_env
+        variables = [f"-var-file={self.tfvars.name}", f"-var=lambda_zip={package}"]
         variables += [f"-var={image.tag_variable}={self.tag}" for image in images]
         targets = [f"-target={image.ecr_target}" for image in images]
-        self.run([*tf, "init", "-input=false", "-backend-config=backend.hcl"])
-        self.run([*tf, "apply", "-input=false", *targets, *variables])
+        self.run([*tf, "init", "-input=false", f"-backend-config={self.backend.name}"], env=env)
+        self.run([*tf, "apply", "-input=false", *targets, *variables], env=env)
         engine = container_engine()
         built = [(image.dockerfile, self.output(image.repository_output)) for image in images]
         steps = image_steps(engine or "docker", built, self.tag, self.region)
@@ -279,13 +288,31 @@ class Deployer:
             self.say("No container engine here; the image steps would be:")
         for step in steps:
             self.run(step)
-        self.run([*tf, "apply", "-input=false", *variables])
+        self.run([*tf, "apply", "-input=false", *variables], env=env)
         self.publish_modes()
         if PORTAL in images:
             prefix = tfvars_scalar(self.tfvars, "prefix") or "yarracloud"
             self.say("Then run the portal's database migrations, once per release:")
             for line in migration_steps(prefix, self.region):
                 self.say("$ " + line)
+
+    def check_region_files(self) -> None:
+        """Refuse a region without both of its files, or whose variables name another."""
+        known = ", ".join(sorted(p.stem for p in REGION_ROOT.glob("*.tfvars")))
+        where = os.path.relpath(REGION_ROOT, REPO_ROOT)
+        missing = [p.name for p in (self.tfvars, self.backend) if not p.is_file()]
+        if missing:
+            raise DeployError(
+                f"no Terraform settings for {self.region}: {where}/ lacks {' and '.join(missing)}"
+                f"; the regions are {known}. Add a region with these two files, copied from"
+                ' another region\'s and edited (README.md, "From here to a real AWS region")'
+            )
+        named = tfvars_scalar(self.tfvars, "region")
+        if named != self.region:
+            raise DeployError(
+                f"{where}/{self.tfvars.name} sets region = {named!r}; set it to"
+                f" {self.region!r}, the region its file is named for"
+            )
 
     def _build_run(self, command: Sequence[str]) -> None:
         self.say("$ " + shlex.join(command))
@@ -315,7 +342,9 @@ class Deployer:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/deploy", description=__doc__.split("\n")[0])
-    parser.add_argument("region", help="a folder of terraform/regions/, e.g. us-east-1")
+    parser.add_argument(
+        "region", help="a region with its terraform/region/REGION.tfvars, e.g. us-east-1"
+    )
     parser.add_argument(
         "--dry-run", action="store_true", help="build the package; print the other steps"
     )

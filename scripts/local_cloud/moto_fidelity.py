@@ -1,11 +1,16 @@
-"""Where moto forgets what AWS keeps: one small patch per service, applied in the emulator.
+"""Where moto forgets what AWS keeps: one small patch per value, for Terraform's applies.
 
 Terraform reads every resource back after creating it and again before each plan. Where
 moto drops or reshapes a value that AWS stores and returns as it was sent, a second plan
 after an apply wants to set that value again, although real AWS would show no change.
-Each function below makes moto keep and return one such value the way AWS does; its
-docstring says what AWS does that moto does not. :func:`apply` runs them all, once, in the
-emulator process before it serves.
+Each function below makes moto keep and return one such value the way AWS does, by
+wrapping (or, for a property, overriding) the smallest piece of moto that loses it. Its
+docstring says what moto does, what AWS does, and (under "Upstream") the change to moto
+that would make the patch unneeded.
+
+Only the Terraform apply tests need these, so only an emulator started with
+``fidelity=True`` (``--terraform-fidelity``) applies them; :func:`apply` refuses a moto
+other than the one they were written for (:mod:`scripts.local_cloud.moto_version`).
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from scripts.local_cloud.moto_version import require_written_for
+
 
 def apply() -> None:
     """Patch moto in this process so that it keeps and returns what AWS does."""
+    require_written_for()
     for patch in PATCHES:
         patch()
 
@@ -26,41 +34,37 @@ def apply() -> None:
 def ec2_launch_template_tags() -> None:
     """A launch template's own tags stay off the template's data.
 
-    ``CreateLaunchTemplate``'s ``TagSpecifications`` (resource type ``launch-template``)
-    tag the template itself; AWS keeps them apart from ``LaunchTemplateData``, whose
-    ``TagSpecifications`` are the tags of the instances and volumes it launches. moto also
-    appends them to the data, so the template's first version reads back with a tag
-    specification nobody set (Terraform's default tags, for one).
+    ``CreateLaunchTemplate``'s ``TagSpecifications`` (resource type ``launch-template``,
+    the only type it takes) tag the template itself; AWS keeps them apart from
+    ``LaunchTemplateData``, whose ``TagSpecifications`` are the tags of the instances and
+    volumes it launches. moto also appends them to the data, so the template's first
+    version reads back with a tag specification nobody set (Terraform's default tags).
+
+    Upstream: in moto's ``LaunchTemplates.create_launch_template``
+    (``moto/ec2/responses/launch_templates.py``), drop the block that extends
+    ``parsed_template_data["TagSpecifications"]`` with the request's tag specifications.
     """
-    from moto.ec2.responses.launch_templates import LaunchTemplates
-    from moto.ec2.utils import parse_user_data
+    from moto.ec2.models.launch_templates import LaunchTemplateBackend
 
-    def create_launch_template(self: LaunchTemplates) -> Any:
-        from moto.core.responses import ActionResult
+    original = LaunchTemplateBackend.create_launch_template
 
-        name = self._get_param("LaunchTemplateName")
-        description = self._get_param("VersionDescription")
-        tag_spec = self._parse_tag_specification()
-        data = self._get_param("LaunchTemplateData", {})
-        data["UserData"] = parse_user_data(self._get_param("LaunchTemplateData.UserData"))
-        self.error_on_dryrun()
-        template = self.ec2_backend.create_launch_template(name, description, data, tag_spec)
-        version = template.default_version()
-        return ActionResult(
-            {
-                "LaunchTemplate": {
-                    "CreateTime": version.create_time,
-                    "CreatedBy": f"arn:{self.partition}:iam::{self.current_account}:root",
-                    "DefaultVersionNumber": template.default_version_number,
-                    "LatestVersionNumber": version.number,
-                    "LaunchTemplateId": template.id,
-                    "LaunchTemplateName": template.name,
-                    "Tags": template.tags,
-                }
-            }
-        )
+    @functools.wraps(original)
+    def create_launch_template(
+        self: LaunchTemplateBackend,
+        name: str,
+        description: str,
+        template_data: dict[str, Any],
+        tag_spec: dict[str, Any],
+    ) -> Any:
+        given = template_data.get("TagSpecifications")
+        if given is not None:
+            own = [s for s in given if s.get("ResourceType") != "launch-template"]
+            template_data = {**template_data, "TagSpecifications": own}
+            if not own:
+                del template_data["TagSpecifications"]
+        return original(self, name, description, template_data, tag_spec)
 
-    LaunchTemplates.create_launch_template = create_launch_template
+    LaunchTemplateBackend.create_launch_template = create_launch_template
 
 
 def ec2_security_group_rule_descriptions() -> None:
@@ -69,11 +73,17 @@ def ec2_security_group_rule_descriptions() -> None:
     AWS returns a rule's ``Description`` whatever its source: a CIDR range, a prefix list
     or another group. moto reads it only from the CIDR range, so a group-to-group rule
     (``referenced_security_group_id``) reads back without the description it was given.
+
+    Upstream: moto's ``SecurityGroupRule.description``
+    (``moto/ec2/models/security_groups.py``) falls back to the source group's
+    ``Description`` when the rule has no CIDR range.
     """
     from moto.ec2.models.security_groups import SecurityGroupRule
 
+    original = SecurityGroupRule.description.fget
+
     def description(self: SecurityGroupRule) -> str | None:
-        return self.ip_range.get("Description") or self.source_group.get("Description")
+        return original(self) or self.source_group.get("Description")
 
     SecurityGroupRule.description = property(description)
 
@@ -84,6 +94,10 @@ def rds_performance_insights() -> None:
     AWS returns ``PerformanceInsightsEnabled``, ``PerformanceInsightsKMSKeyId`` and
     ``PerformanceInsightsRetentionPeriod`` (7 days unless set) as created or modified;
     moto ignores ``EnablePerformanceInsights`` and the rest and reads them back as off.
+
+    Upstream: moto's ``DBInstance.__init__`` (``moto/rds/models.py``) keeps the three
+    values it is given, and its Performance Insights properties return them (the key and
+    retention only while enabled, the retention 7 when unset).
     """
     from moto.rds.models import DBInstance
 
@@ -128,6 +142,10 @@ def rds_parameter_sources() -> None:
     those set through ``ModifyDBParameterGroup``, and honours the ``Source`` filter. moto
     returns no source, so a client that keeps only the user's parameters (Terraform does)
     finds none of those it set.
+
+    Upstream: moto's ``DBParameterGroup.update_parameters`` (``moto/rds/models.py``) marks
+    each parameter it sets ``Source: user``, and ``RDSResponse.describe_db_parameters``
+    (``moto/rds/responses.py``) filters by the request's ``Source``.
     """
     from moto.rds.models import DBParameterGroup
     from moto.rds.responses import RDSResponse
@@ -161,6 +179,9 @@ def sqs_redrive_policy_as_json() -> None:
     AWS returns the ``RedrivePolicy`` attribute as ``{"deadLetterTargetArn":"…",
     "maxReceiveCount":4}``, without spaces; moto adds a space after every ``,`` and ``:``,
     which a client comparing the text it sent sees as a change.
+
+    Upstream: moto's ``Queue.attributes`` (``moto/sqs/models.py``) dumps the redrive
+    policy with ``separators=(",", ":")``.
     """
     from moto.sqs.models import Queue
 
@@ -182,6 +203,10 @@ def lambda_logging_config() -> None:
     from ``CreateFunction`` and ``UpdateFunctionConfiguration`` and returns it with the
     function's configuration, ``{"LogFormat": "Text", "LogGroup": "/aws/lambda/NAME"}``
     when none was given; the function logs to that group. moto neither keeps nor returns it.
+
+    Upstream: moto's ``LambdaFunction`` (``moto/awslambda/models.py``) keeps
+    ``LoggingConfig`` from the create spec and from ``update_configuration``, with AWS's
+    default, and returns it from ``get_configuration``.
     """
     from moto.awslambda.models import LambdaFunction
 
@@ -226,6 +251,10 @@ def ecs_availability_zone_rebalancing() -> None:
     AWS stores ``availabilityZoneRebalancing`` from ``CreateService`` (``ENABLED`` when
     not given) and ``UpdateService`` and returns it with the service; moto drops it on
     create, so the service reads back without it.
+
+    Upstream: moto's ``EC2ContainerServiceResponse.create_service``
+    (``moto/ecs/responses.py``) passes ``availabilityZoneRebalancing`` to the backend's
+    ``create_service``, and its ``Service`` keeps it (``ENABLED`` by default).
     """
     from moto.ecs.responses import EC2ContainerServiceResponse
 
@@ -246,31 +275,33 @@ def s3_eventbridge_notifications() -> None:
 
     AWS returns ``EventBridgeConfiguration`` in ``GetBucketNotificationConfiguration``
     once it was put; moto keeps it (and sends the events) but leaves it out of the answer.
+
+    Upstream: moto's ``S3Response.get_bucket_notification`` (``moto/s3/responses.py``) adds
+    ``"EventBridgeConfiguration": {}`` to its result when the configuration's
+    ``event_bridge`` is set.
     """
-    from moto.core.responses import ActionResult, EmptyResult
+    from moto.core.responses import ActionResult
     from moto.s3.responses import S3Response
 
-    def destination(item: Any, arn_key: str) -> dict[str, Any]:
-        config: dict[str, Any] = {"Id": item.id, arn_key: item.arn, "Events": item.events}
-        if item.filters:
-            config["Filter"] = {"Key": {"FilterRules": item.filters["S3Key"]["FilterRule"]}}
-        return config
+    original = S3Response.get_bucket_notification
 
+    @functools.wraps(original)
     def get_bucket_notification(self: S3Response) -> Any:
         configuration = self.backend.get_bucket_notification_configuration(self.bucket_name)
-        if not configuration:
-            return self.serialized(EmptyResult())
-        result: dict[str, Any] = {
-            "TopicConfigurations": [destination(t, "TopicArn") for t in configuration.topic],
-            "QueueConfigurations": [destination(q, "QueueArn") for q in configuration.queue],
-            "LambdaFunctionConfigurations": [
-                destination(f, "LambdaFunctionArn") for f in configuration.cloud_function
-            ],
-        }
-        if configuration.event_bridge is not None:
-            result["EventBridgeConfiguration"] = {}
-        self.data["Action"] = "GetBucketNotificationConfiguration"
-        return self.serialized(ActionResult(result))
+        if configuration is None or configuration.event_bridge is None:
+            return original(self)
+        serialized = self.serialized
+
+        def with_eventbridge(result: Any) -> Any:
+            if isinstance(result, ActionResult):
+                result.result["EventBridgeConfiguration"] = {}
+            return serialized(result)
+
+        self.serialized = with_eventbridge
+        try:
+            return original(self)
+        finally:
+            del self.serialized
 
     S3Response.get_bucket_notification = get_bucket_notification
 

@@ -5,6 +5,12 @@ then slicing the copy, so a 5 MiB range of a 1 GB object costs as much as the ob
 a download in ranges (every SDK's, and ours) takes time quadratic in the object's size.
 :func:`apply` makes a GET that carries a ``Range`` header see the object as a view that
 reads only the bytes asked for; every other request sees the object's bytes as before.
+Every emulator applies it, for the transfers' ranged downloads.
+
+Upstream: moto's ``S3Response.key_response`` (``moto/s3/responses.py``) builds a ranged
+GET's answer from ``FakeKey.value`` (a copy of the whole object) and slices it in
+``_handle_range_header``; reading just the range from the key's buffer (seek, read) there
+would make the patch unneeded.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from scripts.local_cloud.moto_version import require_written_for
 
 _ranged = threading.local()
 
@@ -42,6 +50,7 @@ class ObjectView:
 
 def apply() -> None:
     """Patch moto's S3 in this process so that a ranged GET reads only its range."""
+    require_written_for()
     from moto.s3.models import FakeKey
     from moto.s3.responses import S3Response
 

@@ -1,4 +1,4 @@
-# Used by scripts/deploy only: `terraform init -backend-config=backend.hcl`.
+# The account-wide state: `terraform init -backend-config=backend.hcl` (terraform/README.md).
 # The bucket and lock table are created once per account (docs/runbook.md).
 bucket         = "yarracloud-terraform-state"
 key            = "global.tfstate"

@@ -5,8 +5,13 @@
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
+locals {
+  # Every region the region root is applied to: one <region>.tfvars each.
+  regions = sort([for file in fileset("${path.module}/../region", "*.tfvars") : trimsuffix(file, ".tfvars")])
+}
+
 module "description" {
-  for_each  = toset(var.regions)
+  for_each  = toset(local.regions)
   source    = "../modules/description"
   prefix    = var.prefix
   region    = each.key
@@ -15,11 +20,11 @@ module "description" {
 }
 
 locals {
-  site_users = module.description[var.regions[0]].resources.site_users
+  site_users = module.description[local.regions[0]].resources.site_users
   policy = {
     Version = local.site_users.policy.Version
     Statement = flatten([
-      for region in var.regions : [
+      for region in local.regions : [
         for statement in module.description[region].resources.site_users.policy.Statement :
         merge(statement, { Sid = "${statement.Sid}${replace(title(replace(region, "-", " ")), " ", "")}" })
       ]

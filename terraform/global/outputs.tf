@@ -4,6 +4,6 @@ output "site_user_group" {
 }
 
 output "portal_certificate_arn" {
-  description = "Set as portal_certificate_arn in the portal region's terraform.tfvars."
+  description = "Set as portal_certificate_arn in the portal region's terraform/region/REGION.tfvars."
   value       = var.portal_domain == null ? null : aws_acm_certificate_validation.portal[0].certificate_arn
 }

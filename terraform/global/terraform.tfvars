@@ -1,2 +1,1 @@
-region  = "us-east-1"
-regions = ["us-east-1", "eu-central-1"]
+region = "us-east-1"

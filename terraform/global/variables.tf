@@ -4,22 +4,10 @@ variable "region" {
   default     = "us-east-1"
 }
 
-variable "endpoint" {
-  description = "URL of an AWS emulator every service is sent to (tests); null: AWS itself."
-  type        = string
-  default     = null
-}
-
 variable "prefix" {
   description = "resources.json's {prefix}."
   type        = string
   default     = "yarracloud"
-}
-
-variable "regions" {
-  description = "Every region a regions/<region> root deploys: site users may use the buckets and API of each."
-  type        = list(string)
-  default     = ["us-east-1", "eu-central-1"]
 }
 
 variable "portal_domain" {

@@ -18,16 +18,14 @@ from tests.helpers.unavailable import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO_ROOT / "terraform"
-ROOTS = ("regions/us-east-1", "regions/eu-central-1", "global")
+REGION_ROOT = "region"
+GLOBAL_ROOT = "global"
+REGIONS = tuple(sorted(p.stem for p in (TERRAFORM_DIR / REGION_ROOT).glob("*.tfvars")))
+"""Every region the region root is applied to: one ``<region>.tfvars`` each."""
 MIRROR_CANDIDATES = ("/opt/tf-plugins", "~/.terraform.d/plugins", "/usr/share/terraform/plugins")
 
-EMULATOR_SWITCHES = {
-    "enforce_tls": "false",
-    "sqs_event_source_mappings": "false",
-    "api_account_logging_role": "false",
-    "schedule_targets": "false",
-}
-"""The emulator switches of variables.tf, set to what the emulator can serve."""
+EMULATOR_OVERRIDES = Path(__file__).resolve().parent / "emulator"
+"""The override files that point a root at the emulator (local state, emulator switches)."""
 THROWAWAY = {"deletion_protection": "false", "force_destroy_buckets": "true"}
 """A stack the test destroys again."""
 
@@ -79,6 +77,8 @@ class Terraform:
     mirror: Path
     root: Path
     env: dict[str, str]
+    region: str | None = None
+    """The region this run of the region root deploys; None for the global root."""
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -100,7 +100,14 @@ class Terraform:
         args = ["init", "-input=false", "-no-color", f"-plugin-dir={self.mirror}"]
         if not backend:
             args.append("-backend=false")
+        elif self.region:
+            args.append(f"-backend-config=path={self.region}.tfstate")
         self.run(*args)
+
+    def variables(self, values: Mapping[str, str] = ()) -> list[str]:
+        """The arguments that set the root's variables: the region's file, then ``values``."""
+        files = [f"-var-file={self.region}.tfvars"] if self.region else []
+        return [*files, *(f"-var={name}={value}" for name, value in dict(values).items())]
 
     def show_json(self, plan_file: str) -> dict[str, Any]:
         return json.loads(self.run("show", "-json", plan_file).stdout)
@@ -115,14 +122,28 @@ def copy_terraform(destination: Path) -> Path:
     return target
 
 
-def local_state(root: Path) -> None:
-    """Override the roots' S3 backend with local state (the S3 backend is for deployments)."""
-    (root / "emulator_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+def use_emulator(copy: Path, root: str) -> None:
+    """Put the emulator's override files into ``root`` of a copy of ``terraform/``."""
+    names = ["emulator_override.tf"]
+    if root == REGION_ROOT:
+        names.append("switches_override.tf")
+    for name in names:
+        shutil.copy(EMULATOR_OVERRIDES / name, copy / root / name)
 
 
 def make_terraform(
-    binary: str, mirror: Path, copy: Path, root: str, extra_env: Mapping[str, str] = ()
+    binary: str,
+    mirror: Path,
+    copy: Path,
+    root: str,
+    extra_env: Mapping[str, str] = (),
+    region: str | None = None,
 ) -> Terraform:
+    """Terraform in ``root`` of ``copy``; for the region root, one region's own data and state.
+
+    Each region's run keeps its working data (backend, modules) in ``.terraform/<region>``,
+    as scripts/deploy does, so two regions share the root's folder and nothing else.
+    """
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(copy.parent),
@@ -131,14 +152,12 @@ def make_terraform(
         "CHECKPOINT_DISABLE": "1",
         **dict(extra_env),
     }
+    if region:
+        env["TF_DATA_DIR"] = f".terraform/{region}"
     cli_config = copy.parent / "terraformrc"
     cli_config.touch()
     env["TF_CLI_CONFIG_FILE"] = str(cli_config)
-    return Terraform(binary=binary, mirror=mirror, root=copy / root, env=env)
-
-
-def var_args(variables: Mapping[str, str]) -> list[str]:
-    return [f"-var={name}={value}" for name, value in variables.items()]
+    return Terraform(binary=binary, mirror=mirror, root=copy / root, env=env, region=region)
 
 
 def functions_zip(path: Path) -> Path:

@@ -19,15 +19,14 @@ import pytest
 from functions.billing.meter_errors import EVENTS, MeterErrorReport, record
 from tests.helpers.cloud import task_file_text
 from tests.terraform.terraform_cli import (
-    EMULATOR_SWITCHES,
+    REGION_ROOT,
     REPO_ROOT,
     THROWAWAY,
     copy_terraform,
     functions_zip,
-    local_state,
     make_terraform,
     planned_resources,
-    var_args,
+    use_emulator,
 )
 
 pytestmark = pytest.mark.slow
@@ -108,24 +107,23 @@ def planned(terraform_cli, emulator, tmp_path_factory: pytest.TempPathFactory) -
     binary, mirror = terraform_cli
     tmp_path = tmp_path_factory.mktemp("alarms")
     copy = copy_terraform(tmp_path)
-    local_state(copy / "regions/us-east-1")
-    terraform = make_terraform(
-        binary,
-        mirror,
-        copy,
-        "regions/us-east-1",
-        {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"},
-    )
-    terraform.init()
-    values = {
-        "endpoint": emulator.endpoint,
-        "lambda_zip": str(functions_zip(tmp_path / "functions.zip")),
-        "portal_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/planned",
-        **EMULATOR_SWITCHES,
-        **THROWAWAY,
+    use_emulator(copy, REGION_ROOT)
+    env = {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_ENDPOINT_URL": emulator.endpoint,
     }
-    terraform.run("apply", "-auto-approve", "-no-color", *NAMED_AFTER_APPLY, *var_args(values))
-    terraform.run("plan", "-no-color", "-out=alarms.plan", *var_args(values))
+    terraform = make_terraform(binary, mirror, copy, REGION_ROOT, env, "us-east-1")
+    terraform.init()
+    variables = terraform.variables(
+        {
+            "lambda_zip": str(functions_zip(tmp_path / "functions.zip")),
+            "portal_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/planned",
+            **THROWAWAY,
+        }
+    )
+    terraform.run("apply", "-auto-approve", "-no-color", *NAMED_AFTER_APPLY, *variables)
+    terraform.run("plan", "-no-color", "-out=alarms.plan", *variables)
     return terraform.show_json("alarms.plan")
 
 

@@ -1,7 +1,9 @@
-"""Both regions and the global root applied to the emulator, used, planned again, destroyed.
+"""The region root applied for each region, and the global root, to the emulator; used,
+planned again, destroyed.
 
 The tests of this module run in order on one deployment: apply (the fixture), a task through
 what Terraform made, the local cloud's view of the same description, a second plan, destroy.
+The emulator keeps what Terraform reads back as AWS does (``fidelity=True``).
 """
 
 from __future__ import annotations
@@ -24,22 +26,23 @@ from tests.helpers.emulator_client import emulator_client
 from tests.helpers.inspect_job import INSPECT_JOB
 from tests.terraform.cloud_state import site_user_policy, snapshot
 from tests.terraform.terraform_cli import (
-    EMULATOR_SWITCHES,
-    ROOTS,
+    GLOBAL_ROOT,
+    REGION_ROOT,
+    REGIONS,
     THROWAWAY,
     Terraform,
     changed_attributes,
     copy_terraform,
     functions_zip,
-    local_state,
     make_terraform,
-    var_args,
+    use_emulator,
 )
 
 pytestmark = pytest.mark.slow
 
 PREFIX = "yarracloud"
-REGIONS = ("us-east-1", "eu-central-1")
+ROOTS = (*REGIONS, GLOBAL_ROOT)
+"""Each region's apply of the region root, and the global root's."""
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 T = TypeVar("T")
@@ -64,21 +67,22 @@ def deployed(terraform_cli, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     work = tmp_path_factory.mktemp("terraform")
     copy = copy_terraform(work)
     package = functions_zip(work / "functions.zip")
-    with Emulator() as emulator:
+    with Emulator(fidelity=True) as emulator:
         acm = emulator_client(emulator.endpoint, "acm")
         certificate = acm.request_certificate(DomainName="portal.example.test")["CertificateArn"]
-        env = {**CREDENTIALS, "AWS_REGION": "us-east-1"}
-        roots, variables = {}, {}
-        for root in ROOTS:
-            local_state(copy / root)
-            roots[root] = make_terraform(binary, mirror, copy, root, env)
-            values = {"endpoint": emulator.endpoint}
-            if root.startswith("regions/"):
-                values |= EMULATOR_SWITCHES | THROWAWAY | {"lambda_zip": str(package)}
-            if root == "regions/us-east-1":
+        env = {**CREDENTIALS, "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": emulator.endpoint}
+        use_emulator(copy, REGION_ROOT)
+        use_emulator(copy, GLOBAL_ROOT)
+        roots = {r: make_terraform(binary, mirror, copy, REGION_ROOT, env, r) for r in REGIONS}
+        roots[GLOBAL_ROOT] = make_terraform(binary, mirror, copy, GLOBAL_ROOT, env)
+        variables = {root: terraform.variables() for root, terraform in roots.items()}
+        for region in REGIONS:
+            values = THROWAWAY | {"lambda_zip": str(package)}
+            if region == "us-east-1":
                 values["portal_certificate_arn"] = certificate
-            variables[root] = var_args(values)
-        in_parallel(lambda root: roots[root].init(), ROOTS)
+            variables[region] = roots[region].variables(values)
+        for terraform in roots.values():  # one at a time: the regions share one lock file
+            terraform.init()
         in_parallel(
             lambda root: roots[root].run(
                 "apply", "-auto-approve", "-no-color", "-parallelism=20", *variables[root]

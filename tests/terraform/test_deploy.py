@@ -52,7 +52,8 @@ def dry_run(region: str, tmp_path: Path, monkeypatch) -> list[str]:
 def test_a_dry_run_prints_the_image_terraform_and_mode_steps(tmp_path, monkeypatch):
     said = dry_run("eu-central-1", tmp_path, monkeypatch)
     text = "\n".join(said)
-    assert "init -input=false -backend-config=backend.hcl" in text
+    init = "$ TF_DATA_DIR=.terraform/eu-central-1 terraform -chdir=terraform/region init"
+    assert f"{init} -input=false -backend-config=eu-central-1.backend.hcl" in said
     assert "docker build -f recon_image/Dockerfile" in text
     assert ":abc123" in text and "docker push" in text
     assert said[-2].endswith("-var=worker_image_tag=abc123")
@@ -67,7 +68,8 @@ def test_the_portal_region_builds_and_pushes_both_images_and_applies_both_tags(
     tmp_path, monkeypatch
 ):
     said = dry_run("us-east-1", tmp_path, monkeypatch)
-    commands = [shlex.split(line[2:]) for line in said if line.startswith("$ terraform")]
+    terraform = "$ TF_DATA_DIR=.terraform/us-east-1 terraform -chdir=terraform/region "
+    commands = [shlex.split(line[2:]) for line in said if line.startswith(terraform)]
     init, ecr_apply, apply = commands
     assert "init" in init
     assert "-target=module.stack.module.batch.aws_ecr_repository.worker" in ecr_apply
@@ -75,6 +77,7 @@ def test_the_portal_region_builds_and_pushes_both_images_and_applies_both_tags(
     for tag in ("-var=worker_image_tag=abc123", "-var=portal_image_tag=abc123"):
         assert tag in ecr_apply and tag in apply
     assert not [arg for arg in apply if arg.startswith("-target")]
+    assert "-var-file=us-east-1.tfvars" in ecr_apply and "-var-file=us-east-1.tfvars" in apply
     for image, output in (
         ("recon_image/Dockerfile", "worker_repository_url"),
         ("portal_flask/Dockerfile", "portal_repository_url"),
@@ -122,7 +125,43 @@ def test_the_region_settings_are_read_from_its_tfvars(tmp_path: Path, line: str,
 def test_an_unknown_region_is_refused_with_the_known_ones(capsys):
     assert deploy.main(["mars-north-1", "--dry-run"]) == 1
     error = capsys.readouterr().err
-    assert "no Terraform root for mars-north-1" in error and "eu-central-1" in error
+    assert "no Terraform settings for mars-north-1" in error
+    assert "mars-north-1.tfvars and mars-north-1.backend.hcl" in error
+    assert "eu-central-1, us-east-1" in error
+
+
+def add_region(root: Path, region: str, named: str | None = None) -> None:
+    """A copy of the region root with ``region`` added as an operator adds one: two files."""
+    shutil.copytree(deploy.REGION_ROOT, root, ignore=shutil.ignore_patterns(".terraform*"))
+    tfvars = (root / "eu-central-1.tfvars").read_text().replace("eu-central-1", region)
+    (root / f"{region}.tfvars").write_text(tfvars.replace(region, named or region, 1))
+    backend = (root / "eu-central-1.backend.hcl").read_text().replace("eu-central-1", region)
+    (root / f"{region}.backend.hcl").write_text(backend)
+
+
+def test_a_region_added_as_its_two_files_is_deployed_with_them(tmp_path, monkeypatch):
+    root = tmp_path / "region"
+    add_region(root, "ap-southeast-2")
+    monkeypatch.setattr(deploy, "REGION_ROOT", root)
+    said = dry_run("ap-southeast-2", tmp_path, monkeypatch)
+    terraform = [
+        shlex.split(line[2:])
+        for line in said
+        if line.startswith("$ TF_DATA_DIR=.terraform/ap-southeast-2 terraform -chdir=")
+    ]
+    assert len(terraform) == 3
+    chdirs = {Path(deploy.REPO_ROOT, command[2].removeprefix("-chdir=")) for command in terraform}
+    assert {path.resolve() for path in chdirs} == {root.resolve()}
+    assert terraform[0][-1] == "-backend-config=ap-southeast-2.backend.hcl"
+    assert all("-var-file=ap-southeast-2.tfvars" in command for command in terraform[1:])
+
+
+def test_a_region_whose_variables_name_another_is_refused(tmp_path, monkeypatch, capsys):
+    add_region(tmp_path / "region", "ap-southeast-2", named="eu-central-1")
+    monkeypatch.setattr(deploy, "REGION_ROOT", tmp_path / "region")
+    assert deploy.main(["ap-southeast-2", "--dry-run"]) == 1
+    error = capsys.readouterr().err
+    assert "ap-southeast-2.tfvars sets region = 'eu-central-1'" in error
 
 
 @pytest.mark.parametrize("engine", ["docker", "podman"])

@@ -148,7 +148,7 @@ resource "aws_lb_listener" "https" {
   lifecycle {
     precondition {
       condition     = var.certificate_arn != null
-      error_message = "The portal needs portal_certificate_arn: apply terraform/global with portal_domain set, then put its output portal_certificate_arn into this region's terraform.tfvars."
+      error_message = "The portal needs portal_certificate_arn: apply terraform/global with portal_domain set, then put its output portal_certificate_arn into this region's terraform/region/REGION.tfvars."
     }
   }
 }

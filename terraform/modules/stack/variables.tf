@@ -86,26 +86,29 @@ variable "force_destroy_buckets" {
   default     = false
 }
 
+# Emulator switches: each defaults to the production value. The region root does
+# not pass them; only the tests' override (tests/terraform/emulator/) turns them off.
+
 variable "enforce_tls" {
-  description = "Emulator switch (see the storage module). Production value: true."
+  description = "Deny plain-HTTP requests to the buckets (emulator switch; see the storage module)."
   type        = bool
   default     = true
 }
 
 variable "sqs_event_source_mappings" {
-  description = "Emulator switch (see the functions module). Production value: true."
+  description = "Connect the queues to their functions (emulator switch; see the functions module)."
   type        = bool
   default     = true
 }
 
 variable "api_account_logging_role" {
-  description = "Emulator switch (see the api module). Production value: true."
+  description = "Give API Gateway the region's CloudWatch logging role (emulator switch; see the api module)."
   type        = bool
   default     = true
 }
 
 variable "schedule_targets" {
-  description = "Emulator switch (see the functions module). Production value: true."
+  description = "Point the schedules at their functions (emulator switch; see the functions module)."
   type        = bool
   default     = true
 }

@@ -8,6 +8,7 @@ import pytest
 from botocore.config import Config
 
 from scripts.local_cloud.emulator import Emulator
+from scripts.local_cloud.moto_version import WRITTEN_FOR, MotoVersionError, require_written_for
 from tests.helpers.emulator_client import emulator_client
 
 REPO = Path(__file__).resolve().parents[3]
@@ -29,6 +30,16 @@ def test_a_busy_port_gets_a_clear_message():
         )
     assert result.returncode == 2
     assert f"127.0.0.1:{port}" in result.stderr and "in use" in result.stderr
+
+
+def test_the_patches_refuse_a_moto_they_were_not_written_for():
+    with pytest.raises(MotoVersionError) as refused:
+        require_written_for("5.3.0")
+    message = str(refused.value)
+    assert f"written for moto {WRITTEN_FOR}, but moto 5.3.0 is installed" in message
+    assert "moto_fidelity.py" in message and "WRITTEN_FOR" in message
+    require_written_for()
+    assert f'"moto[server]=={WRITTEN_FOR}"' in (REPO / "pyproject.toml").read_text()
 
 
 def test_reset_forgets_everything(emulator):

@@ -1,7 +1,8 @@
-"""The emulator keeps and returns what AWS keeps and returns: set a value, read it back equal.
+"""The Terraform tests' emulator keeps and returns what AWS does: set a value, read it back.
 
-One test per patch of ``scripts/local_cloud/moto_fidelity.py``, against the emulator process,
-so each is shown without a Terraform apply.
+One test per patch of ``scripts/local_cloud/moto_fidelity.py``, against an emulator process
+started with ``fidelity=True`` as the Terraform apply tests start theirs, so each is shown
+without a Terraform apply; and every other emulator is moto without those patches.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import io
 import json
 import uuid
 import zipfile
+from collections.abc import Iterator
 
 import pytest
 
@@ -19,10 +21,16 @@ from tests.helpers.emulator_client import emulator_client
 REGION = "us-east-1"
 
 
+@pytest.fixture(scope="module")
+def faithful() -> Iterator[Emulator]:
+    with Emulator(fidelity=True) as running:
+        yield running
+
+
 @pytest.fixture
-def aws(emulator: Emulator):
+def aws(faithful: Emulator):
     def client(service: str):
-        return emulator_client(emulator.endpoint, service, REGION)
+        return emulator_client(faithful.endpoint, service, REGION)
 
     return client
 
@@ -48,6 +56,19 @@ def test_a_launch_templates_own_tags_stay_off_its_data(aws):
     ][0]
     assert version["LaunchTemplateData"]["TagSpecifications"] == instance_tags
     assert created["Tags"] == [{"Key": "Project", "Value": "yc"}]
+
+    bare = unique("fidelity")
+    ec2.create_launch_template(
+        LaunchTemplateName=bare,
+        LaunchTemplateData={"InstanceType": "m5.large"},
+        TagSpecifications=[
+            {"ResourceType": "launch-template", "Tags": [{"Key": "Project", "Value": "yc"}]}
+        ],
+    )
+    (version,) = ec2.describe_launch_template_versions(LaunchTemplateName=bare)[
+        "LaunchTemplateVersions"
+    ]
+    assert "TagSpecifications" not in version["LaunchTemplateData"]
 
 
 def test_a_group_to_group_rule_keeps_its_description(aws):
@@ -238,3 +259,14 @@ def test_a_buckets_eventbridge_switch_reads_back(aws):
 
     assert s3.get_bucket_notification_configuration(Bucket=on)["EventBridgeConfiguration"] == {}
     assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket=off)
+
+
+def test_every_other_emulator_is_moto_without_these_patches(emulator: Emulator):
+    """The local cloud, the demo and the other tests run moto's own behaviour here."""
+    s3 = emulator_client(emulator.endpoint, "s3", REGION)
+    bucket = unique("plain")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket=bucket)

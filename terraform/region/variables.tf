@@ -3,12 +3,6 @@ variable "region" {
   type        = string
 }
 
-variable "endpoint" {
-  description = "URL of an AWS emulator every service is sent to (tests); null: AWS itself."
-  type        = string
-  default     = null
-}
-
 variable "prefix" {
   description = "resources.json's {prefix}."
   type        = string
@@ -18,7 +12,7 @@ variable "prefix" {
 variable "lambda_zip" {
   description = "The functions' package, built by scripts/deploy."
   type        = string
-  default     = "../../../build/functions.zip"
+  default     = "../../build/functions.zip"
 }
 
 variable "availability_zones" {
@@ -96,30 +90,4 @@ variable "force_destroy_buckets" {
   description = "Let destroy delete buckets that still hold objects (throw-away stacks only)."
   type        = bool
   default     = false
-}
-
-# Emulator switches: each default is the production value.
-
-variable "enforce_tls" {
-  description = "Deny plain-HTTP requests to the buckets. Off only against the emulator, which serves plain HTTP."
-  type        = bool
-  default     = true
-}
-
-variable "sqs_event_source_mappings" {
-  description = "Connect the queues to their functions. Off only against the emulator, where the local runtime polls the queues."
-  type        = bool
-  default     = true
-}
-
-variable "api_account_logging_role" {
-  description = "Give API Gateway the region's CloudWatch logging role. Off only against the emulator, which does not serve the account settings."
-  type        = bool
-  default     = true
-}
-
-variable "schedule_targets" {
-  description = "Point the schedules at their functions. Off only against the emulator, which fails on Lambda targets and runs no schedules (the local runtime does)."
-  type        = bool
-  default     = true
 }

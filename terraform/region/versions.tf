@@ -6,7 +6,7 @@ terraform {
       version = "~> 5.100"
     }
   }
-  # State lives in S3 with a DynamoDB lock table; scripts/deploy passes
-  # backend.hcl (bucket, key, region, dynamodb_table) to `terraform init`.
+  # State lives in S3 with a DynamoDB lock table, one state per region:
+  # scripts/deploy passes <region>.backend.hcl to `terraform init`.
   backend "s3" {}
 }
