@@ -54,11 +54,15 @@ class Engine:
     command: str
     env: Mapping[str, str] = field(default_factory=dict)
 
-    def run(self, args: Sequence[str], **options) -> subprocess.CompletedProcess:
-        """Run ``command args...`` with the engine's environment."""
-        return subprocess.run(
-            [self.command, *args], env={**os.environ, **self.env}, check=False, **options
-        )
+    def run(
+        self, args: Sequence[str], env: Mapping[str, str] | None = None, **options
+    ) -> subprocess.CompletedProcess:
+        """Run ``command args...`` with the engine's environment and ``env`` over it.
+
+        Variables a container gets by ``--env NAME`` take their values from ``env``.
+        """
+        environment = {**os.environ, **self.env, **(env or {})}
+        return subprocess.run([self.command, *args], env=environment, check=False, **options)
 
     def has_image(self, ref: str) -> bool:
         return self.run(["image", "inspect", ref], capture_output=True).returncode == 0
