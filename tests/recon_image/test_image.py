@@ -11,10 +11,14 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def in_image(images, image: str, script: str) -> str:
+REAL_TWIX = Path(__file__).resolve().parents[1] / "data" / "siemens-e11-gre.dat"
+
+
+def in_image(images, image: str, script: str, *volume: str) -> str:
     """Run ``script`` with ``sh`` in a container of ``image``; its output."""
+    mounts = [arg for spec in volume for arg in ("-v", spec)]
     answer = images.engine.run(
-        ["run", "--rm", "--entrypoint", "sh", image, "-c", script],
+        ["run", "--rm", *mounts, "--entrypoint", "sh", image, "-c", script],
         capture_output=True,
         text=True,
         timeout=300,
@@ -30,6 +34,18 @@ def test_the_worker_image_carries_bart_and_the_yarra_modules_folder(images, work
     assert modules == "/opt/yarracloud/modules"
     assert uid == "10001"
     assert in_image(images, worker_image, f"test -d {modules} && echo yes").strip() == "yes"
+
+
+def test_bart_in_the_worker_image_reads_the_real_scanner_file(images, worker_image, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir(mode=0o777)
+    work.chmod(0o777)  # the image's user writes here
+    script = "cd /work && bart twixread -A /data/scan.dat ksp >/dev/null && sed -n 2p ksp.hdr"
+    dims = in_image(
+        images, worker_image, script, f"{REAL_TWIX}:/data/scan.dat:ro", f"{work}:/work"
+    ).split()
+    # 320 readout samples (2x oversampled), 160 lines, 2 coils: as tests/data/README.md says
+    assert [int(d) for d in dims[:4]] == [320, 160, 1, 2]
 
 
 @pytest.mark.parametrize("which", ["worker", "portal"])
