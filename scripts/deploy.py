@@ -316,8 +316,7 @@ class Deployer:
         """The images' Debian base: made unless the engine holds it; printed in a dry run."""
         base = Base()
         if self.dry_run:
-            for command in base.commands(Path("rootfs.tar")):
-                self.run(command)
+            self.run(base.command(Path("rootfs.tar")))
             self.run([engine.command, "import", "rootfs.tar", base.ref])
             return base.ref
         try:

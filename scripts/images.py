@@ -115,19 +115,17 @@ class Base:
         recipe = "\n".join([self.suite, self.mirror, *sorted(self.packages), *_SLIM])
         return f"{BASE_REPOSITORY}:{self.suite}-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
 
-    def commands(self, tarball: Path) -> list[list[str]]:
+    def command(self, tarball: Path) -> list[str]:
         """mmdebstrap into ``tarball``; the import is the engine's (see ``build_base``)."""
         return [
-            [
-                "mmdebstrap",
-                "--variant=minbase",
-                f"--include={','.join(self.packages)}",
-                *_SLIM,
-                "--format=tar",
-                self.suite,
-                str(tarball),
-                self.mirror,
-            ]
+            "mmdebstrap",
+            "--variant=minbase",
+            f"--include={','.join(self.packages)}",
+            *_SLIM,
+            "--format=tar",
+            self.suite,
+            str(tarball),
+            self.mirror,
         ]
 
 
@@ -143,8 +141,7 @@ def build_base(engine: Engine, base: Base = Base(), run: Run | None = None) -> s
     run = run or _runner(engine)
     with tempfile.TemporaryDirectory(prefix="yarracloud-base-") as tmp:
         tarball = Path(tmp) / "rootfs.tar"
-        for command in base.commands(tarball):
-            run(command)
+        run(base.command(tarball))
         run([engine.command, "import", str(tarball), base.ref])
     return base.ref
 
@@ -189,13 +186,12 @@ def build_image(
     base: str,
     build_args: Mapping[str, str] | None = None,
     ca_bundle: Path | None = None,
-    run: Run | None = None,
 ) -> str:
     """Build ``spec`` on ``base`` from the repository root; return ``ref``."""
     command = build_command(
         engine, spec, ref=ref, base=base, build_args=build_args, ca_bundle=ca_bundle
     )
-    (run or _runner(engine))(command)
+    _runner(engine)(command)
     return ref
 
 

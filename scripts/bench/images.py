@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from scripts.images import (
-    IMAGES,
     PORTAL,
     WORKER,
     Engine,
@@ -99,9 +98,7 @@ def built_images(engine: Engine, worker: str | None) -> dict[str, str]:
             refs[spec.name] = worker
             continue
         ref = f"localhost/yarracloud-{spec.name}:bench"
-        refs[spec.name] = build_image(
-            engine, IMAGES[spec.name], ref=ref, base=base, ca_bundle=host_ca_bundle()
-        )
+        refs[spec.name] = build_image(engine, spec, ref=ref, base=base, ca_bundle=host_ca_bundle())
     return refs
 
 
