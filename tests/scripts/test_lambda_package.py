@@ -79,7 +79,15 @@ def test_the_package_fits_lambdas_limits(package_zip: Path) -> None:
 def functions(api_cloud, python: Path, task_root: Path) -> Iterator:
     """A cloud whose queues, API and schedules call the unpacked package's handlers."""
     cloud, clients, uploader, _admin = api_cloud(poll=False)
-    timeouts = {"api": 29.0}
+    # each function's timeout as terraform/modules/functions computes it
+    raw = cloud.resources.raw
+    timeouts = {"api": 29}
+    timeouts |= {
+        q["function"]: q["visibility_timeout_seconds"] // 6 for q in raw["queues"].values()
+    }
+    timeouts |= {
+        s["function"]: min(int(s["seconds"] * 0.8), 900) for s in raw["schedules"].values()
+    }
     running: dict[str, FunctionProcess] = {}
     for key, handler in DECLARED.handlers.items():
         environment = {
@@ -93,11 +101,11 @@ def functions(api_cloud, python: Path, task_root: Path) -> Iterator:
             name=f"{cloud.prefix}-{key}",
             handler=handler,
             environment=environment,
-            timeout_seconds=timeouts.get(key, 300.0),
+            timeout_seconds=timeouts[key],
             region=cloud.region,
             account=LOCAL_ACCOUNT,
         )
-    for key, spec in cloud.resources.raw["queues"].items():
+    for key, spec in raw["queues"].items():
         cloud.pollers[key].handler = running[spec["function"]]
     cloud.api.make_handler = lambda: running["api"]
     yield cloud, clients, uploader, running
@@ -107,10 +115,14 @@ def functions(api_cloud, python: Path, task_root: Path) -> Iterator:
 
 def test_every_declared_handler_runs_from_the_unpacked_package(functions, task_root) -> None:
     cloud, clients, uploader, running = functions
-    assert set(running) == {"api", "submit", "job_state", "sweeper"} | {
+    assert sorted(running) == [
+        "api",
         "billing_outbox",
         "billing_reconcile",
-    }
+        "job_state",
+        "submit",
+        "sweeper",
+    ]
     task_id = str(uuid.uuid4())
 
     # S3 "Object Created" → EventBridge → the submit queue → the package's submit handler
