@@ -122,3 +122,27 @@ def test_the_real_scanner_file_runs_through_the_worker_image(api_cloud, images):
     assert (image.Rows, image.Columns) == (160, 160)
     assert image.Modality == "MR"
     assert image.pixel_array.max() > 0
+
+
+CGROUP_LIMITS = (
+    "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max 2>/dev/null"
+    " || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"
+    " /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us"
+)
+
+
+@pytest.mark.slow
+def test_the_sizes_vcpus_and_memory_are_the_containers_cgroup_limits(images, worker_image):
+    resources = [{"type": "VCPU", "value": "2"}, {"type": "MEMORY", "value": "2048"}]
+    launch = ContainerJobs(images.engine, worker_image).launch("limits", [], {}, resources)
+    # the same command line, with a shell instead of the worker to read the limits
+    argv = [*launch.argv[1:-1], "--entrypoint", "sh", worker_image, "-c", CGROUP_LIMITS]
+    argv.remove("--name")
+    argv.remove("limits")
+    answer = images.engine.run(argv, capture_output=True, text=True, timeout=120)
+
+    assert answer.returncode == 0, answer.stderr
+    # memory bytes, CPU quota and period, in cgroup v2's files or v1's
+    memory, quota, period = (int(value) for value in answer.stdout.split())
+    assert memory == 2048 * 2**20
+    assert quota / period == 2
