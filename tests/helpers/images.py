@@ -8,6 +8,7 @@ reused and unchanged layers come from the build cache.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from scripts.images import (
+    REPO_ROOT,
     WORKER,
     Engine,
     ImageError,
@@ -25,6 +27,8 @@ from scripts.images import (
     host_ca_bundle,
 )
 
+CHECKOUT = hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:12]
+"""Tags the test images per checkout: two checkouts on one machine share the engine."""
 TEST_WISDOM = "--only --slices 4,64,64 --slices 1,160,160"
 """The shapes the image tests reconstruct: the 4-slice 64² phantom and the real E11 file."""
 
@@ -50,7 +54,7 @@ class BuiltImages:
             ref = build_image(
                 self.engine,
                 spec,
-                ref=f"localhost/yarracloud-{spec.name}:test",
+                ref=f"localhost/yarracloud-{spec.name}:test-{CHECKOUT}",
                 base=self.base,
                 build_args={"WISDOM_ARGS": TEST_WISDOM} if spec is WORKER else {},
                 ca_bundle=host_ca_bundle(),
