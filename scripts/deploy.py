@@ -10,8 +10,10 @@ Steps, in order:
    images' ECR repositories alone, so the images have somewhere to go;
 3. the worker image (``recon_image/Dockerfile``) and, in the region that hosts the portal
    (``portal = true`` in its ``REGION.tfvars``), the portal image
-   (``portal_flask/Dockerfile``), built, tagged with the commit, pushed; where no
-   container engine exists these steps are printed instead;
+   (``portal_flask/Dockerfile``), built on the Debian base by ``scripts/images`` (as the
+   tests build them), tagged with the commit, pushed; the engine is the one that
+   answers (a ``docker`` client without a daemon does not); where none does, these
+   steps are printed instead;
 4. ``terraform apply`` of the whole region with ``REGION.tfvars``, that package and those
    image tags;
 5. the mode catalog: every mode file the image carries, published into the region's
@@ -35,9 +37,20 @@ import subprocess
 import sys
 import tomllib
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from scripts.images import (
+    IMAGES,
+    Base,
+    Engine,
+    ImageError,
+    build_base,
+    build_command,
+    find_engine,
+    host_ca_bundle,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = REPO_ROOT / "build"
@@ -52,7 +65,8 @@ ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 class Image:
     """One container image the region runs, and where Terraform names it."""
 
-    dockerfile: str
+    name: str
+    """Its name in ``scripts.images.IMAGES``."""
     repository_output: str
     """The root's output holding the image's ECR repository URL."""
     ecr_target: str
@@ -62,13 +76,13 @@ class Image:
 
 
 WORKER = Image(
-    dockerfile="recon_image/Dockerfile",
+    name="worker",
     repository_output="worker_repository_url",
     ecr_target="module.stack.module.batch.aws_ecr_repository.worker",
     tag_variable="worker_image_tag",
 )
 PORTAL = Image(
-    dockerfile="portal_flask/Dockerfile",
+    name="portal",
     repository_output="portal_repository_url",
     ecr_target="module.stack.module.portal[0].aws_ecr_repository.portal",
     tag_variable="portal_image_tag",
@@ -129,17 +143,6 @@ def build_lambda_zip(
     return out
 
 
-def container_engine() -> str | None:
-    """``docker`` or ``podman`` when one answers, else None."""
-    for engine in ("docker", "podman"):
-        if shutil.which(engine) is None:
-            continue
-        probe = subprocess.run([engine, "info"], capture_output=True, check=False)
-        if probe.returncode == 0:
-            return engine
-    return None
-
-
 def image_tag(cwd: Path = REPO_ROOT) -> str:
     """The commit the image is built from (``-dirty`` with uncommitted changes)."""
     result = subprocess.run(
@@ -153,25 +156,34 @@ def image_tag(cwd: Path = REPO_ROOT) -> str:
 
 
 def image_steps(
-    engine: str, images: Sequence[tuple[str, str]], tag: str, region: str
+    engine: Engine,
+    images: Sequence[tuple[str, str]],
+    tag: str,
+    region: str,
+    *,
+    base: str,
+    ca_bundle: Path | None = None,
 ) -> list[list[str]]:
-    """Log in to each ECR registry once, then build and push each image.
+    """Log in to each ECR registry once, then build each image on ``base`` and push it.
 
-    ``images`` holds ``(dockerfile, repository URL)`` pairs; every image gets ``tag``.
+    ``images`` holds ``(image name, repository URL)`` pairs (names of
+    ``scripts.images.IMAGES``); every image gets ``tag``.
     """
     registries = dict.fromkeys(repository.split("/", 1)[0] for _, repository in images)
     steps = [
         [
             "sh",
             "-c",
-            f"aws ecr get-login-password --region {region} | {engine} login"
+            f"aws ecr get-login-password --region {region} | {engine.command} login"
             f" --username AWS --password-stdin {registry}",
         ]
         for registry in registries
     ]
-    for dockerfile, repository in images:
-        steps.append([engine, "build", "-f", dockerfile, "-t", f"{repository}:{tag}", "."])
-        steps.append([engine, "push", f"{repository}:{tag}"])
+    for name, repository in images:
+        ref = f"{repository}:{tag}"
+        spec = IMAGES[name]
+        steps.append(build_command(engine, spec, ref=ref, base=base, ca_bundle=ca_bundle))
+        steps.append([engine.command, "push", ref])
     return steps
 
 
@@ -220,6 +232,8 @@ class Deployer:
     dry_run: bool = False
     say: Callable[[str], None] = print
     tag: str = field(default_factory=image_tag)
+    ca_bundle: Path | None = field(default_factory=host_ca_bundle)
+    """The CA bundle pip needs in an image build, passed as a build secret."""
 
     @property
     def tfvars(self) -> Path:
@@ -239,13 +253,19 @@ class Deployer:
         hosts_portal = tfvars_scalar(self.tfvars, "portal") == "true"
         return [WORKER, PORTAL] if hosts_portal else [WORKER]
 
-    def run(self, command: Sequence[str], *, env: dict[str, str] | None = None) -> None:
+    def run(
+        self,
+        command: Sequence[str],
+        *,
+        cwd: Path = REPO_ROOT,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         settings = [f"{name}={value}" for name, value in (env or {}).items()]
         self.say("$ " + shlex.join([*settings, *command]))
         if self.dry_run:
             return
-        environment = {**os.environ, **env} if env else None
-        if subprocess.run(list(command), cwd=REPO_ROOT, env=environment, check=False).returncode:
+        environment = {**os.environ, **(env or {})}
+        if subprocess.run(list(command), cwd=cwd, env=environment, check=False).returncode != 0:
             raise DeployError(f"`{shlex.join(command)}` failed; fix it and run again")
 
     def output(self, name: str) -> str:
@@ -276,9 +296,7 @@ class Deployer:
         targets = [f"-target={image.ecr_target}" for image in images]
         self.run([*tf, "init", "-input=false", f"-backend-config={self.backend.name}"], env=env)
         self.run([*tf, "apply", "-input=false", *targets, *variables], env=env)
-        engine = container_engine()
-        built = [(image.dockerfile, self.output(image.repository_output)) for image in images]
-        steps = image_steps(engine or "docker", built, self.tag, self.region)
+        engine = find_engine()
         if engine is None and not self.dry_run:
             raise DeployError(
                 "no container engine (docker or podman) answers: the images cannot"
@@ -286,8 +304,13 @@ class Deployer:
             )
         if engine is None:
             self.say("No container engine here; the image steps would be:")
-        for step in steps:
-            self.run(step)
+        engine = engine or Engine("docker")
+        base = self.base_image(engine)
+        built = [(image.name, self.output(image.repository_output)) for image in images]
+        for step in image_steps(
+            engine, built, self.tag, self.region, base=base, ca_bundle=self.ca_bundle
+        ):
+            self.run(step, env=engine.env)
         self.run([*tf, "apply", "-input=false", *variables], env=env)
         self.publish_modes()
         if PORTAL in images:
@@ -313,6 +336,18 @@ class Deployer:
                 f"{where}/{self.tfvars.name} sets region = {named!r}; set it to"
                 f" {self.region!r}, the region its file is named for"
             )
+
+    def base_image(self, engine: Engine) -> str:
+        """The images' Debian base: made unless the engine holds it; printed in a dry run."""
+        base = Base()
+        if self.dry_run:
+            self.run(base.command(Path("rootfs.tar")))
+            self.run([engine.command, "import", "rootfs.tar", base.ref])
+            return base.ref
+        try:
+            return build_base(engine, base, run=lambda command: self.run(command, env=engine.env))
+        except ImageError as error:
+            raise DeployError(f"the images' base: {error}") from None
 
     def _build_run(self, command: Sequence[str]) -> None:
         self.say("$ " + shlex.join(command))

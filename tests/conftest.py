@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from scripts.admin import Admin
+from scripts.images import PORTAL, WORKER
 from scripts.local_cloud.api_client import ApiClient
 from scripts.local_cloud.cloud import LocalCloud
 from scripts.local_cloud.emulator import Emulator
 from scripts.local_cloud.seed import DEMO_MODE, publish_mode, seed_site
 from tests.helpers.cloud import Uploader
+from tests.helpers.images import BuiltImages, session_images
 from tests.helpers.inspect_job import INSPECT_JOB
 from tests.helpers.sentry import IngestServer, sentry_off
 
@@ -22,6 +24,22 @@ from tests.helpers.sentry import IngestServer, sentry_off
 def emulator() -> Iterator[Emulator]:
     with Emulator() as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def images() -> BuiltImages:
+    """The session's one build of the container images (skips where no engine runs)."""
+    return session_images()
+
+
+@pytest.fixture(scope="session")
+def worker_image(images: BuiltImages) -> str:
+    return images.image(WORKER)
+
+
+@pytest.fixture(scope="session")
+def portal_image(images: BuiltImages) -> str:
+    return images.image(PORTAL)
 
 
 @pytest.fixture

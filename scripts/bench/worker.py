@@ -1,6 +1,6 @@
 """The worker as Batch runs it, beside the floor for the same file, in the same run.
 
-    python -m scripts.bench.worker [--full] [--rounds N] [--keep DIR] [--profile]
+    python -m scripts.bench.worker [--full] [--rounds N] [--keep DIR] [--profile] [--image REF]
 
 For each 3D 32-coil TWIX VE phantom (0.5 and 1 GiB; ``--full`` adds 2 GiB), with 64
 noise-adjustment readouts so that prewhitening is part of the work:
@@ -15,6 +15,9 @@ noise-adjustment readouts so that prewhitening is part of the work:
 - **plain download**: the same ranged reads the worker makes (``transfer``'s range size and
   count in flight) served by a plain HTTP file server from the same file, to judge the
   worker's download by.
+
+First, where a container engine answers, the images' sizes and the worker's start-up as
+its container beside its subprocess (``scripts.bench.images``).
 
 Contenders alternate round by round (worker, floor; floor, worker; ...), and every ratio is
 printed as its median with the spread over rounds. Writing the phantoms (minutes) is
@@ -384,6 +387,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="rounds per file (default 2)")
     parser.add_argument("--keep", type=Path, help="keep the phantoms in (and reuse from) DIR")
     parser.add_argument("--profile", action="store_true", help="profile the largest file's run")
+    parser.add_argument("--image", help="time this built worker image instead of building one")
+    parser.add_argument(
+        "--image-rounds", type=int, default=5, help="start-up rounds per contender (default 5)"
+    )
     parser.add_argument("--sizes", type=float, nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--floor-of", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--shape", help=argparse.SUPPRESS)
@@ -394,8 +401,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(floor_child(args.floor_of, shape, args.threads)))
         return 0
 
+    from scripts.bench import images
     from scripts.local_cloud.emulator import Emulator
 
+    if engine := images.find_engine():
+        images.report(engine, images.built_images(engine, args.image), args.image_rounds)
+    else:
+        print("no container engine answers here: the image figures are left out")
     sizes = args.sizes or ([0.5, 1.0, 2.0] if args.full else [0.5, 1.0])
     phantoms = args.keep or Path(tempfile.mkdtemp(prefix="bench-worker-"))
     phantoms.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         default=shlex.join(WORKER_JOB),
         help="the command Batch jobs run (default: the reconstruction worker)",
     )
+    parser.add_argument(
+        "--worker-image",
+        help="run Batch jobs as containers of this image (built by scripts/images) instead",
+    )
     parser.add_argument("--batch-concurrency", type=int, default=2)
     parser.add_argument("--sweep-seconds", type=float, default=300)
     args = parser.parse_args(argv)
@@ -64,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             work_dir=args.work_dir,
             region=args.region,
             worker_command=shlex.split(args.worker_command),
+            worker_image=args.worker_image,
             batch_concurrency=args.batch_concurrency,
             sweep_seconds=args.sweep_seconds,
         )

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from scripts.local_cloud.batch_api import BatchApi, BatchHttpServer, JobSpec, matches, prune
+from scripts.local_cloud.container_jobs import ContainerJobs
 
 logger = logging.getLogger("yarracloud.local_batch")
 
@@ -140,6 +141,9 @@ class LocalBatch:
     command_override
         Replaces the job definition's command (which names a path inside the
         container image); a submission's ``containerOverrides.command`` still wins.
+    containers
+        Run each attempt as a container of the worker image instead of a local
+        process; ``job_env`` is then exactly the container's environment.
     clock
         Seconds since the epoch, for the ms timestamps jobs carry.
     """
@@ -158,6 +162,7 @@ class LocalBatch:
         cwd: Path,
         concurrency: int = 2,
         command_override: Sequence[str] | None = None,
+        containers: ContainerJobs | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if concurrency < 1:
@@ -169,6 +174,7 @@ class LocalBatch:
         self._cwd = Path(cwd)
         self._concurrency = concurrency
         self._clock = clock
+        self._containers = containers
         self._api = BatchApi(self, arn_prefix=self._arn_prefix, command_override=command_override)
         # _cond guards the jobs for short reads and writes; _mutate is held for a
         # whole status change. One publisher thread sends the events in the order
@@ -352,14 +358,19 @@ class LocalBatch:
             attempt = {"container": {"logStreamName": log_name}, "startedAt": self._now()}
             log_path = self._work_dir / log_name
             log_path.parent.mkdir(parents=True, exist_ok=True)
+            argv, env = list(job.spec.command), self._env_for(job, number)
+            container = f"yarracloud-job-{job_id}-{number}"
+            if self._containers is not None:
+                launch = self._containers.launch(container, argv, env, job.spec.resources)
+                argv, env = launch.argv, launch.env
             try:
                 with log_path.open("wb") as log:
                     proc = subprocess.Popen(
-                        job.spec.command,
+                        argv,
                         stdin=subprocess.DEVNULL,
                         stdout=log,
                         stderr=subprocess.STDOUT,
-                        env=self._env_for(job, number),
+                        env=env,
                         cwd=self._cwd,
                         start_new_session=True,
                     )
@@ -388,6 +399,8 @@ class LocalBatch:
         finally:
             # A container's end takes all its processes with it.
             _signal_group(proc, signal.SIGKILL)
+            if self._containers is not None:
+                self._containers.remove(container)
         code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
 
         with self._mutate:

@@ -22,8 +22,10 @@ from functions.core.settings import Settings
 from functions.handlers import api, billing_outbox, billing_reconcile, job_state, submit, sweeper
 from functions.handlers.runtime import Dependencies
 from functions.submission import Hooks
+from scripts.images import find_engine
 from scripts.local_cloud.api_gateway import LocalApiGateway
 from scripts.local_cloud.batch_runner import LocalBatch, eventbridge_publisher
+from scripts.local_cloud.container_jobs import ContainerJobs
 from scripts.local_cloud.credentials import CredentialStore
 from scripts.local_cloud.lambda_runtime import LambdaContext, QueuePoller
 from scripts.local_cloud.modes import publish_modes
@@ -52,6 +54,10 @@ class LocalCloud:
         Where job logs and the credential store (``credentials.json``) go.
     worker_command
         The command Batch jobs run: the reconstruction worker unless a test swaps it.
+    worker_image
+        Run Batch jobs as containers of this image instead (the job definition's
+        command, environment, vCPUs and memory, as AWS Batch runs them); see
+        :mod:`~scripts.local_cloud.container_jobs`. ``worker_command`` is then unused.
     sweep_seconds
         How often the sweeper and the billing outbox run; never when None (tests call
         :meth:`sweep` and :meth:`drain_billing_outbox`).
@@ -68,6 +74,7 @@ class LocalCloud:
     region: str = "eu-central-1"
     prefix: str = "yarracloud"
     worker_command: Sequence[str] = WORKER_JOB
+    worker_image: str | None = None
     batch_concurrency: int = 2
     lambda_concurrency: int = 1
     sweep_seconds: float | None = None
@@ -108,7 +115,8 @@ class LocalCloud:
             work_dir=self.work_dir,
             cwd=REPO_ROOT,
             concurrency=self.batch_concurrency,
-            command_override=list(self.worker_command),
+            command_override=None if self.worker_image else list(self.worker_command),
+            containers=self._container_jobs(),
         )
         os.environ["AWS_ENDPOINT_URL_BATCH"] = self.batch.start()
         self.clients = AwsClients.create(self.region, session)
@@ -196,16 +204,34 @@ class LocalCloud:
         return env
 
     def job_env(self) -> dict[str, str]:
-        """The environment of a Batch job's process, as an instance role would give it."""
-        return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": os.environ.get("HOME", "/tmp"),
-            "PYTHONPATH": str(REPO_ROOT),
+        """The environment of a Batch job's process, as an instance role would give it.
+
+        A container's holds no more than that: the image brings its own PATH and HOME.
+        """
+        env = {
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             **LOCAL_CREDENTIALS,
         }
+        if self.worker_image:
+            return env
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "PYTHONPATH": str(REPO_ROOT),
+            **env,
+        }
+
+    def _container_jobs(self) -> ContainerJobs | None:
+        if not self.worker_image:
+            return None
+        engine = find_engine()
+        if engine is None:
+            raise RuntimeError(
+                f"no container engine (docker or podman) answers here to run {self.worker_image}"
+            )
+        return ContainerJobs(engine, self.worker_image)
 
     # -- watching ----------------------------------------------------------------------
 
