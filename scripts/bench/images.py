@@ -5,7 +5,7 @@
 Start-up is the time from launch to exit of ``python -m recon_image`` with no task in
 its environment: the interpreter, the worker's imports and its settings check (which
 refuses, exit 70), all of a job's fixed cost before its first byte of work. The
-container (``ENGINE run --rm``, the image's entry point) and the subprocess (this
+container (``ENGINE run --rm``, the image's default command) and the subprocess (this
 checkout's virtual environment, as the local Batch's default runs it) alternate round by
 round; each is printed as its median with the spread over rounds. ``scripts.bench.worker``
 prints the same report first.

@@ -1,10 +1,10 @@
 """Batch jobs as containers of the worker image, as an ECS agent on a Batch instance runs them.
 
 The local Batch's switch from local processes (its fast default) to the image AWS runs:
-the job definition's command goes after the image's entry point, as ECS passes a job's
-``command``; the job's environment holds exactly the variables Batch gives it; the
-image's own user and work folder apply; the job's vCPUs and memory become the
-container's CPU and memory limits. The container shares the host's network, so the
+the job definition's command replaces the image's default command, as ECS passes a job's
+``command`` (the image has no entry point); the job's environment holds exactly the
+variables Batch gives it; the image's own user and work folder apply; the job's vCPUs and
+memory become the container's CPU and memory limits. The container shares the host's network, so the
 emulator on loopback answers it at the same address as every other client.
 """
 

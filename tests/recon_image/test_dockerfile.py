@@ -93,8 +93,13 @@ def test_the_modes_folder_the_image_names_is_in_the_repository() -> None:
     assert sorted(p.name for p in modes.glob("*.mode"))
 
 
-def test_the_entry_point_is_the_worker_module() -> None:
-    assert json.loads(of("ENTRYPOINT")[-1]) == ["python", "-m", "recon_image"]
+def test_the_job_definitions_command_replaces_the_default_command_and_no_entry_point() -> None:
+    """Batch passes the job definition's ``command`` as the container's command: with an
+    entry point as well, the container would run ``python -m recon_image python -m ...``."""
+    resources = json.loads((REPO / "terraform" / "resources.json").read_text())
+    command = resources["batch"]["job_definition"]["command"]
+    assert of("ENTRYPOINT") == []
+    assert json.loads(of("CMD")[-1]) == command == ["python", "-m", "recon_image"]
     assert (REPO / "recon_image" / "__main__.py").is_file()
 
 
@@ -104,5 +109,5 @@ def test_the_worker_does_not_run_as_root() -> None:
     assert users[-1].split(":")[0] not in {"root", "0"}
     order = [name for name, _ in instructions()]
     last_user = max(i for i, name in enumerate(order) if name == "USER")
-    assert order.index("ENTRYPOINT") > last_user
+    assert order.index("CMD") > last_user
     assert re.search(r"useradd .*--uid " + users[-1].split(":")[0], " ".join(of("RUN")))
