@@ -18,7 +18,7 @@ from pathlib import Path
 from agent.delivery.destination import Destination
 from agent.errors import DeliveryError
 from agent.private import private_folder, protect_file
-from transfer.replacing import replace_file
+from contracts.atomic_write import replace_file
 
 PARTIAL = ".partial-"
 REPLACED = ".replaced-"

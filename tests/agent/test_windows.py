@@ -24,6 +24,7 @@ from agent.cli import main
 from agent.config import AgentConfig
 from agent.ort import OrtFolders
 from agent.phi import PhiFile
+from contracts.atomic_write import replace_file
 from scripts.local_cloud.cloud import REPO_ROOT, WORKER_JOB
 from tests.agent.site import (
     AGENT_SECONDS,
@@ -33,7 +34,6 @@ from tests.agent.site import (
     export_task,
     studies_of,
 )
-from transfer.replacing import replace_file
 
 POSIX_ONLY_OS = (
     "pread",
