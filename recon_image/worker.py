@@ -26,6 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from contracts.phi_redaction import redact
 from contracts.taskfile import TaskFile, TaskFileError
 from contracts.taskfile import read_task_file as parse_task_file
 from recon_image.errors import EXIT_INTERNAL, BadInput, ReconError, Transient
@@ -353,8 +354,9 @@ def _configure_logging(log_path: Path | None, *, task_id: str) -> None:
 def _init_sentry(settings: WorkerSettings) -> None:
     """Report internal errors to Sentry when a DSN is set, tagged with the task id.
 
-    The worker holds no patient data; local variables and request bodies are
-    still kept out of events.
+    The worker holds only de-identified data; local variables and request bodies are
+    still kept out of events, and every event and breadcrumb passes the PHI
+    redaction rules every component shares.
     """
     if not settings.sentry_dsn:
         return
@@ -364,12 +366,21 @@ def _init_sentry(settings: WorkerSettings) -> None:
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
         environment=settings.environment,
+        send_default_pii=False,
         include_local_variables=False,
         max_request_body_size="never",
+        before_send=_redacted,
+        before_send_transaction=_redacted,
+        before_breadcrumb=_redacted,
         integrations=[LoggingIntegration(event_level=None)],
     )
     sentry_sdk.get_global_scope().set_tag("task_id", settings.task_id)
     sentry_sdk.get_global_scope().set_tag("component", "worker")
+
+
+def _redacted(item: dict[str, Any], hint: dict[str, Any] | None) -> dict[str, Any]:
+    scrubbed: dict[str, Any] = redact(item)
+    return scrubbed
 
 
 def _capture(error: BaseException) -> None:

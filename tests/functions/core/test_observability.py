@@ -1,4 +1,4 @@
-"""PHI scrubbing, Sentry set-up and JSON logging (functions.core.observability)."""
+"""PHI redaction rules (contracts.phi_redaction), the backend's Sentry set-up and JSON logs."""
 
 from __future__ import annotations
 
@@ -14,13 +14,11 @@ import sentry_sdk
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
+from contracts.phi_redaction import FILTERED, redact, redact_text
 from functions.core.observability import (
-    FILTERED,
     JsonFormatter,
     configure_logging,
     init_sentry,
-    redact,
-    redact_text,
     scrub_breadcrumb,
     scrub_event,
 )
