@@ -30,7 +30,6 @@ from agent.deid.mrd import deidentify_mrd
 from agent.deid.taskfile import deidentify_task_file, with_task_uuid
 from agent.deid.twix import deidentify_twix
 from agent.delivery import deliver
-from agent.delivery.destination import Destination
 from agent.errors import AgentError, BadTask, CloudError, CloudForgot, DeliveryError
 from agent.journal import TaskJournal
 from agent.observability import register_identity
@@ -39,6 +38,7 @@ from agent.phi import PhiFile, archive
 from agent.private import private_folder
 from agent.reidentify import reidentify_series
 from agent.status import COMPLETED, FAILED, PROCESSING_ERROR, TaskState, agent_root
+from contracts.destination import Destination
 from contracts.task_status import ENDS, SETTLED
 from transfer.download import download_prefix
 from transfer.errors import AuthError, TransferError

@@ -154,7 +154,7 @@ class ApiService:
     def mode_destinations(self, caller: Caller, recon_mode: str) -> list[dict[str, str]]:
         self.enabled_mode(caller, recon_mode)
         destinations = site_destinations(caller.site.destinations.as_dict())
-        return [d.as_yarra() for d in for_mode(destinations, recon_mode)]
+        return [d.as_entry() for d in for_mode(destinations, recon_mode)]
 
     # -- our extensions ------------------------------------------------------------------
 
