@@ -45,6 +45,7 @@ USERS = {
         "agent/phi.py",
         "agent/cli.py",
         "agent/reidentify.py",
+        "agent/deid/mrd.py",
         "agent/delivery/folder.py",
         "recon_image/pipeline/fft.py",
         "portal_flask/serve.py",
