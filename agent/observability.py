@@ -7,7 +7,7 @@ on, so every Sentry event and breadcrumb passes through :func:`scrub_event` /
 :func:`scrub_breadcrumb` before it leaves the host:
 
 - the value of every identity field is replaced by ``[Filtered]``, by the rules every
-  component shares (:mod:`contracts.phi_redaction`: ``NAME=`` in a ``[PHI]`` section,
+  component shares (:mod:`contracts.phi_redaction`: ``NAME=`` as the PHI file writes it,
   ``DOB=``, ``MRN=``, ``ACC=``, patient, physician, birth-date, accession,
   institution and serial-number keys in INI, ASCCONV, XProtocol, JSON and DICOM dumps);
 - what only the site knows is added: every value registered with
@@ -240,7 +240,7 @@ def redact_text(text: str) -> str:
     Examples
     --------
     >>> redact_text("[PHI]\\nNAME=Doe^Jane\\nMODE=Grasp")
-    '[PHI]\\nNAME=[redacted]\\nMODE=Grasp'
+    '[PHI]\\nNAME=[Filtered]\\nMODE=Grasp'
     """
     text = redact_fields(_PHI_PATH.sub(_phi_path, text))
     patterns = [p for p in (*_registry.patterns(), _DICOM_PERSON) if p is not None]
