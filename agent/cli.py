@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.atomic import write_atomically
 from agent.config import AgentConfig
 from agent.deid.mrd import deidentify_mrd
 from agent.deid.twix import Inspection, deidentify_twix, inspect_twix
@@ -43,6 +42,7 @@ from agent.pipeline import MRD_SUFFIXES
 from agent.private import private_folder, protect_file
 from agent.service import Agent, retry_task, s3_client
 from agent.status import format_table, task_rows
+from contracts.atomic_write import write_atomically
 
 DEFAULT_CONFIG = Path("/etc/yarracloud/agent.toml")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

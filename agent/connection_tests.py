@@ -13,9 +13,9 @@ import logging
 from collections.abc import Callable, Sequence
 
 from agent.api import CloudApi
-from agent.delivery.destination import Destination
 from agent.doctor import Finding, check_destination
 from agent.errors import CloudError
+from contracts.destination import Destination
 
 logger = logging.getLogger("yarracloud.agent")
 

@@ -29,10 +29,11 @@ from botocore.exceptions import (
 
 from agent.api import CloudApi
 from agent.config import AgentConfig
-from agent.delivery.destination import Destination
+from agent.delivery.destination import destination_from_config
 from agent.delivery.dicom_store import echo
 from agent.errors import AgentError, ConfigError
 from agent.ort import OrtFolders
+from contracts.destination import Destination
 
 SKEW_FAIL_S = 240.0
 """SigV4 refuses requests signed more than 5 minutes off; fail with a margin."""
@@ -160,7 +161,7 @@ def destinations_to_check(config: AgentConfig) -> list[Destination]:
     ConfigError
         When a table cannot be parsed.
     """
-    return [Destination.from_config(table) for table in config.destinations]
+    return [destination_from_config(table) for table in config.destinations]
 
 
 def check_cloud_choices(allowed: Sequence[Destination], api: CloudApi) -> list[Finding]:

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.atomic import write_atomically
 from agent.errors import BadTask
+from contracts.atomic_write import write_atomically
 
 VERSION = 1
 

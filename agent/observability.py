@@ -6,12 +6,14 @@ values into a message, but a library's exception text can quote the data it chok
 on, so every Sentry event and breadcrumb passes through :func:`scrub_event` /
 :func:`scrub_breadcrumb` before it leaves the host:
 
-- every value registered with :func:`register_identity` (the pipeline registers a
-  task's values when it loads its ``.phi``) is replaced by ``[redacted]`` wherever it
-  appears, in any case and in the usual spellings of names and dates;
-- whatever follows ``NAME=``, ``DOB=``, ``MRN=``, ``ACC=`` or a patient, physician,
-  birth-date, accession, institution or serial-number key is replaced, as are the
-  bodies of the XProtocol parameters of those names;
+- the value of every identity field is replaced by ``[Filtered]``, by the rules every
+  component shares (:mod:`contracts.phi_redaction`: ``NAME=`` as the PHI file writes it,
+  ``DOB=``, ``MRN=``, ``ACC=``, patient, physician, birth-date, accession,
+  institution and serial-number keys in INI, ASCCONV, XProtocol, JSON and DICOM dumps);
+- what only the site knows is added: every value registered with
+  :func:`register_identity` (the pipeline registers a task's values when it loads its
+  ``.phi``) is replaced wherever it appears, in any case and in the usual spellings of
+  names and dates;
 - DICOM-style person names (``LAST^FIRST``) are replaced even when not registered;
 - a path into ``cloud/phi/`` or ``cloud/phi_archive/`` keeps only the task's UUID.
 
@@ -30,8 +32,10 @@ from typing import Any
 import sentry_sdk
 from sentry_sdk.integrations.argv import ArgvIntegration
 
+from contracts.phi_redaction import FILTERED, is_identity_key, mentions_identity
+from contracts.phi_redaction import redact_text as redact_fields
+
 __all__ = [
-    "REDACTED",
     "forget_identities",
     "init_sentry",
     "redact_text",
@@ -39,9 +43,6 @@ __all__ = [
     "scrub_breadcrumb",
     "scrub_event",
 ]
-
-REDACTED = "[redacted]"
-"""What a removed value is replaced by."""
 
 MAX_VALUES = 20_000
 """How many registered spellings are kept; the oldest are dropped beyond that."""
@@ -76,20 +77,6 @@ _PERSON = re.compile(rf"^{_LETTERS}(?:\^(?:{_LETTERS})?)+$|^{_LETTERS}, ?{_LETTE
 _NAME_PARTS = re.compile(r"[\^,\s]+")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
-_IDENTITY_KEY = (
-    r"\w*(?:patient|physician|birth|accession|institution|serial_?number|pat_?name)\w*"
-    r"|(?i:dob|mrn|acc)|(?-i:NAME)"
-)
-_QUOTED = r""""[^"\r\n]*"|'[^'\r\n]*'"""
-_ASSIGNMENT = re.compile(
-    rf"""(?<!\w)(?P<key>{_IDENTITY_KEY})(?P<close>["']?)(?P<sep>[ \t]*[:=][ \t]*)
-        (?:(?P<quoted>{_QUOTED})|(?P<bare>[^\r\n]*[^\s]))""",
-    re.IGNORECASE | re.VERBOSE,
-)
-_XPROTOCOL = re.compile(
-    rf"""(?P<head><\w+\.[ \t]*"(?:{_IDENTITY_KEY})"[ \t]*>\s*\{{)(?P<body>[^{{}}]*)\}}""",
-    re.IGNORECASE,
-)
 _DICOM_PERSON = re.compile(r"(?<![\w^\[\]])[^\W\d_][\w'\-]*(?:\^[\w'\-]*)+")
 _PHI_PATH = re.compile(
     r"""(?:[A-Za-z]:)?(?:[^\s'"<>|]*[\\/])?cloud[\\/](?P<folder>phi(?:_archive)?)[\\/]"""
@@ -237,19 +224,9 @@ def _trie_pattern(node: dict[str, Any]) -> str:
 # -- redaction ---------------------------------------------------------------------------
 
 
-def _assignment(match: re.Match[str]) -> str:
-    quoted = match["quoted"]
-    value = f"{quoted[0]}{REDACTED}{quoted[0]}" if quoted else REDACTED
-    return match["key"] + match["close"] + match["sep"] + value
-
-
-def _xprotocol(match: re.Match[str]) -> str:
-    return f"{match['head']} {REDACTED} }}"
-
-
 def _phi_path(match: re.Match[str]) -> str:
     task = _UUID.search(match["name"])
-    name = task.group(0) if task else REDACTED
+    name = task.group(0) if task else FILTERED
     if task and match["name"].lower().endswith(".phi"):
         name += ".phi"
     return f"cloud/{match['folder']}/{name}"
@@ -263,17 +240,15 @@ def redact_text(text: str) -> str:
     Examples
     --------
     >>> redact_text("[PHI]\\nNAME=Doe^Jane\\nMODE=Grasp")
-    '[PHI]\\nNAME=[redacted]\\nMODE=Grasp'
+    '[PHI]\\nNAME=[Filtered]\\nMODE=Grasp'
     """
-    text = _PHI_PATH.sub(_phi_path, text)
-    text = _XPROTOCOL.sub(_xprotocol, text)
-    text = _ASSIGNMENT.sub(_assignment, text)
+    text = redact_fields(_PHI_PATH.sub(_phi_path, text))
     patterns = [p for p in (*_registry.patterns(), _DICOM_PERSON) if p is not None]
     # The placeholders already written are kept out of reach of later patterns.
-    pieces = text.split(REDACTED)
+    pieces = text.split(FILTERED)
     for pattern in patterns:
-        pieces = [pattern.sub(REDACTED, piece) for piece in pieces]
-    return REDACTED.join(pieces)
+        pieces = [pattern.sub(FILTERED, piece) for piece in pieces]
+    return FILTERED.join(pieces)
 
 
 def _scrub(value: Any, key: object = None) -> Any:
@@ -281,7 +256,9 @@ def _scrub(value: Any, key: object = None) -> Any:
         return value if key in _KEPT_KEYS else redact_text(value)
     if isinstance(value, dict):
         return {
-            (redact_text(k) if isinstance(k, str) else k): _scrub(item, k)
+            (redact_text(k) if isinstance(k, str) else k): (
+                FILTERED if is_identity_key(k) else _scrub(item, k)
+            )
             for k, item in value.items()
         }
     if isinstance(value, list | tuple):
@@ -352,8 +329,10 @@ def scrub_event(event: dict[str, Any], hint: dict[str, Any] | None) -> dict[str,
     logentry = event.get("logentry")
     if isinstance(logentry, dict) and logentry.get("params"):
         template = logentry.get("message")
-        if isinstance(template, str) and redact_text(template) != template:
-            event["logentry"] = {**logentry, "params": [REDACTED] * len(logentry["params"])}
+        if isinstance(template, str) and (
+            mentions_identity(template) or redact_text(template) != template
+        ):
+            event["logentry"] = {**logentry, "params": [FILTERED] * len(logentry["params"])}
     scrubbed: dict[str, Any] = _scrub(event)
     for frame in _frames(scrubbed):
         frame.pop("vars", None)

@@ -10,13 +10,13 @@ per task in ``cloud/journal/{uuid}.json``, beside the folders ORT knows.
 
 from __future__ import annotations
 
-import configparser
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.errors import BadTask, ConfigError
 from agent.private import private_folder
+from contracts.taskfile import TaskFileError, read_task_file
 
 INCOMPLETE = "INCOMPLETE"
 OUTPUT_FILES = "output_files"
@@ -150,27 +150,16 @@ class OrtFolders:
             raise BadTask(f"task {uuid}: its task file {task_file} is missing") from None
         except OSError as exc:
             raise BadTask(f"task {uuid}: cannot read {task_file}: {exc.strerror}") from None
-        parser = parse_task_ini(data, task_file)
-        task = parser["Task"]
-        scan = _file_name(task.get("ScanFile", ""), task_file, "[Task] ScanFile")
-        mode = task.get("ReconMode", "").strip()
-        if not mode:
-            raise BadTask(f"{task_file} has no [Task] ReconMode; requeue the scan from ORT")
-        count_text = task.get("AdjustmentFilesCount", "0").strip() or "0"
-        if not count_text.isdigit():
-            raise BadTask(f"{task_file}: [Task] AdjustmentFilesCount is not a whole number")
-        section = parser["AdjustmentFiles"] if parser.has_section("AdjustmentFiles") else None
-        adjustments = []
-        for index in range(int(count_text)):
-            key = f"%{index:02X}"
-            value = section.get(key, "") if section is not None else ""
-            adjustments.append(_file_name(value, task_file, f"[AdjustmentFiles] {key}"))
+        try:
+            task = read_task_file(data, str(task_file))
+        except TaskFileError as exc:
+            raise BadTask(f"{exc}; requeue the scan from ORT") from None
         files = TaskFiles(
             uuid=uuid,
             task_file=task_file,
-            scan_file=self.out / scan,
-            adjustments=tuple(self.out / name for name in adjustments),
-            recon_mode=mode,
+            scan_file=self.out / task.scan_file,
+            adjustments=tuple(self.out / name for name in task.adjustment_files),
+            recon_mode=task.recon_mode,
         )
         for path in files.raw_files:
             if not path.is_file():
@@ -179,37 +168,3 @@ class OrtFolders:
                     f" from {self.out}; export the scan again from ORT"
                 )
         return files
-
-
-def parse_task_ini(data: bytes, source: Path) -> configparser.ConfigParser:
-    """A Yarra task file: INI in UTF-8 or Latin-1, ``%`` literal, keys in any case.
-
-    Raises
-    ------
-    BadTask
-        When it is not INI or has no ``[Task]`` section.
-    """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    parser.optionxform = str.upper  # keys as ORT spells them, looked up in any case
-    try:
-        parser.read_string(text, source=str(source))
-    except configparser.Error as exc:
-        line = getattr(exc, "lineno", None)
-        where = f" (line {line})" if line else ""
-        raise BadTask(f"{source} is not a Yarra task file: not INI{where}") from None
-    if not parser.has_section("Task"):
-        raise BadTask(f"{source} is not a Yarra task file: it has no [Task] section")
-    return parser
-
-
-def _file_name(value: str, task_file: Path, field: str) -> str:
-    value = value.strip()
-    if not value:
-        raise BadTask(f"{task_file} has no {field}; requeue the scan from ORT")
-    if "/" in value or "\\" in value or value in (".", ".."):
-        raise BadTask(f"{task_file}: {field} must be a file name in cloud/out, not a path")
-    return value

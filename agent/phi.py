@@ -30,11 +30,10 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from agent.atomic import sync_folder, write_atomically
 from agent.errors import BadTask
 from agent.identity import PatientIdentity
 from agent.private import private_folder, protect_file
-from transfer.replacing import replace_file
+from contracts.atomic_write import replace_file, sync_folder, write_atomically
 
 LOG_EVENTS = (
     "CREATED",

@@ -30,7 +30,6 @@ from agent.deid.mrd import deidentify_mrd
 from agent.deid.taskfile import deidentify_task_file, with_task_uuid
 from agent.deid.twix import deidentify_twix
 from agent.delivery import deliver
-from agent.delivery.destination import Destination
 from agent.errors import AgentError, BadTask, CloudError, CloudForgot, DeliveryError
 from agent.journal import TaskJournal
 from agent.observability import register_identity
@@ -39,6 +38,8 @@ from agent.phi import PhiFile, archive
 from agent.private import private_folder
 from agent.reidentify import reidentify_series
 from agent.status import COMPLETED, FAILED, PROCESSING_ERROR, TaskState, agent_root
+from contracts.destination import Destination
+from contracts.task_status import ENDS, SETTLED
 from transfer.download import download_prefix
 from transfer.errors import AuthError, TransferError
 from transfer.integrity import sha256_file
@@ -61,8 +62,6 @@ STEPS = (
 )
 """The steps of a task, in order; ``before_step`` hooks receive these names."""
 
-SUCCEEDED = {"SUCCEEDED", "DELIVERED"}
-ENDED_BADLY = {"FAILED", "CANCELED", "EXPIRED"}
 MRD_SUFFIXES = {".h5", ".hdf5", ".mrd"}
 EXAM_DATE = "agent.exam_date"
 EXAM_TIME = "agent.exam_time"
@@ -488,7 +487,7 @@ class TaskPipeline:
             )
         status = answer.get("batch_info", {}).get("status", "")
         cost = _number(answer.get("cost"))
-        if status in SUCCEEDED:
+        if status in SETTLED:
             when = self.ctx.now()
 
             def finish(phi: PhiFile) -> None:
@@ -497,7 +496,7 @@ class TaskPipeline:
 
             self._phi_update(finish)
             return {"status": status, "cost": cost}
-        if status in ENDED_BADLY:
+        if status in ENDS:
             reason = ""
             try:
                 reason = str(self.ctx.api.job_status(self.cloud_uuid).get("error", ""))

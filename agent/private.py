@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PRIVATE_FILE = 0o600
+from contracts.atomic_write import PRIVATE_FILE
+
 PRIVATE_FOLDER = 0o700
 
 

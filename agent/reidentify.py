@@ -29,7 +29,7 @@ from pydicom.errors import InvalidDicomError
 from agent.errors import BadTask
 from agent.identity import PatientIdentity
 from agent.private import private_folder, protect_file
-from transfer.replacing import replace_file
+from contracts.atomic_write import replace_file
 
 UTF8 = "ISO_IR 192"
 _DATE = re.compile(r"^\d{8}$")

@@ -25,7 +25,7 @@ import boto3
 from agent.api import CloudApi
 from agent.config import AgentConfig
 from agent.connection_tests import run_requested_tests
-from agent.delivery.destination import Destination
+from agent.delivery.destination import destination_from_config
 from agent.errors import BadTask
 from agent.journal import TaskJournal
 from agent.ort import OrtFolders
@@ -77,7 +77,7 @@ def context_for(
         base=config.base,
         api=CloudApi(config.api_url, config.access_key_id, config.secret, config.region),
         s3=s3_client(config),
-        destinations=tuple(Destination.from_config(table) for table in config.destinations),
+        destinations=tuple(destination_from_config(table) for table in config.destinations),
         bandwidth_bytes_per_second=config.bandwidth_bytes_per_second,
         poll_seconds=config.poll_seconds,
         before_step=before_step,

@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist
 
+from contracts.task_status import ENDS, Status
 from functions.billing.charges import charge_job
 from functions.billing.metering import MeterEvent, TaskWrite, record_usage
 from functions.core.aws import AwsClients
@@ -22,7 +23,6 @@ from functions.core.keys import FAILURE_FILE, normalise_task_id, task_prefix
 from functions.core.models import Site, Task, UsageRecord
 from functions.core.pricing import job_cost_micros
 from functions.core.settings import Settings
-from functions.core.status import ENDS, Status
 from functions.core.task_store import advance, transition
 from functions.submission import TAG_TASK
 

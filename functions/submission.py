@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
+from contracts.task_status import Status
 from functions.billing.access import billing_refusal
 from functions.core.aws import AwsClients
 from functions.core.clock import Clock, system_clock
@@ -24,7 +25,6 @@ from functions.core.errors import TaskFileError, TaskRejected, TaskUnavailable, 
 from functions.core.keys import InKey, in_key, s3_url, task_prefix
 from functions.core.models import ModeCatalog, ModeSettings, Site, Task, User
 from functions.core.settings import Settings
-from functions.core.status import Status
 from functions.core.task_store import (
     advance,
     condition_failed,

@@ -9,12 +9,12 @@ from typing import Any
 
 import sentry_sdk
 
+from contracts.task_status import Status
 from functions.core.aws import AwsClients
 from functions.core.clock import Clock, system_clock
 from functions.core.keys import task_prefix
 from functions.core.models import Task
 from functions.core.settings import Settings
-from functions.core.status import Status
 from functions.core.task_store import advance, fail
 from functions.job_updates import JobUpdater
 from functions.submission import Submitter, find_job

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from pathlib import Path
 from flask import Flask
 from waitress.server import create_server
 
+from contracts.atomic_write import write_atomically
 from portal_flask import create_app, observability
 from portal_flask.config import PortalConfig
 
@@ -62,9 +62,7 @@ def serve(
     if ready_file:
         path = Path(ready_file)
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text(url + "\n")
-        os.replace(temporary, path)
+        write_atomically(path, f"{url}\n".encode())
     log.info("portal listening", extra={"url": url})
     print(f"portal at {url}", flush=True)
 

@@ -12,7 +12,6 @@ worker (no retry), 75 interrupted or storage unreachable (retried).
 
 from __future__ import annotations
 
-import configparser
 import json
 import logging
 import shutil
@@ -22,17 +21,18 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from contracts.phi_redaction import redact
+from contracts.taskfile import TaskFile, TaskFileError
+from contracts.taskfile import read_task_file as parse_task_file
 from recon_image.errors import EXIT_INTERNAL, BadInput, ReconError, Transient
 from recon_image.modes.modefile import Step, find_mode
 from recon_image.modes.runner import ModeJob, run_mode
 from recon_image.settings import WorkerSettings
-from recon_image.yarra_ini import parse_yarra_ini
 from transfer.download import download_prefix
 from transfer.errors import IntegrityError, RetriesExhausted, TransferError
 from transfer.retry import is_transient
@@ -45,17 +45,7 @@ LOG_FILE = "worker.log"
 MANIFEST_FILE = "manifest.json"
 FAILURE_FILE = "failure.json"
 OUTPUT_FOLDER = "output_files"
-RAW_SUFFIXES = (".dat", ".h5", ".mrd")
 _MAX_TASK_FILE = 1 << 20
-
-
-@dataclass(frozen=True)
-class TaskInputs:
-    """What the job takes from the task file (never the patient's identity)."""
-
-    scan_file: str
-    adjustment_files: tuple[str, ...]
-    param_value: str
 
 
 def main(env: Mapping[str, str]) -> int:
@@ -181,7 +171,7 @@ def run_job(settings: WorkerSettings, s3: Any, job_dir: Path) -> None:
     )
 
 
-def read_task_file(path: Path, settings: WorkerSettings) -> TaskInputs:
+def read_task_file(path: Path, settings: WorkerSettings) -> TaskFile:
     """The scan file, adjustment files and parameter named by the task file.
 
     Raises
@@ -196,28 +186,9 @@ def read_task_file(path: Path, settings: WorkerSettings) -> TaskInputs:
             " Yarra client uploads it last, after the raw data: export the scan again"
         )
     try:
-        parser = parse_yarra_ini(path.read_bytes()[:_MAX_TASK_FILE], source=name)
-    except configparser.Error as exc:
-        raise BadInput(
-            f"{name} is not a valid task file ({str(exc).splitlines()[0]}); upload the .task"
-            " file the Yarra client wrote"
-        ) from None
-    if not parser.has_section("Task"):
-        raise BadInput(f"{name} has no [Task] section; upload the .task file the client wrote")
-    task = parser["Task"]
-    scan_file = _plain_raw_name(task.get("ScanFile", "").strip(), name, "[Task] ScanFile")
-    adjustments = []
-    if parser.has_section("AdjustmentFiles"):
-        for key, value in sorted(parser["AdjustmentFiles"].items()):
-            if value.strip():
-                adjustments.append(
-                    _plain_raw_name(value.strip(), name, f"[AdjustmentFiles] {key.upper()}")
-                )
-    return TaskInputs(
-        scan_file=scan_file,
-        adjustment_files=tuple(adjustments),
-        param_value=task.get("ParamValue", "").strip(),
-    )
+        return parse_task_file(path.read_bytes()[:_MAX_TASK_FILE], name)
+    except TaskFileError as exc:
+        raise BadInput(f"{exc}; upload the .task file the Yarra client wrote") from None
 
 
 def make_s3_client() -> Any:
@@ -232,20 +203,6 @@ def make_s3_client() -> Any:
         retries={"mode": "standard", "max_attempts": 2}, connect_timeout=10, read_timeout=120
     )
     return boto3.client("s3", config=config)
-
-
-def _plain_raw_name(value: str, name: str, field: str) -> str:
-    if not value:
-        raise BadInput(f"{name} is missing {field}; upload the .task file the client wrote")
-    if "/" in value or "\\" in value or value in {".", ".."}:
-        raise BadInput(f"{name}: {field}={value!r} must be a plain file name, not a path")
-    if not value.lower().endswith(RAW_SUFFIXES):
-        raise BadInput(
-            f"{name}: {field}={value!r} is not a raw data file (expected "
-            + ", ".join(RAW_SUFFIXES)
-            + ")"
-        )
-    return value
 
 
 def _storage(call: Any, what: str) -> Any:
@@ -397,8 +354,9 @@ def _configure_logging(log_path: Path | None, *, task_id: str) -> None:
 def _init_sentry(settings: WorkerSettings) -> None:
     """Report internal errors to Sentry when a DSN is set, tagged with the task id.
 
-    The worker holds no patient data; local variables and request bodies are
-    still kept out of events.
+    The worker holds only de-identified data; local variables and request bodies are
+    still kept out of events, and every event and breadcrumb passes the PHI
+    redaction rules every component shares.
     """
     if not settings.sentry_dsn:
         return
@@ -408,12 +366,21 @@ def _init_sentry(settings: WorkerSettings) -> None:
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
         environment=settings.environment,
+        send_default_pii=False,
         include_local_variables=False,
         max_request_body_size="never",
+        before_send=_redacted,
+        before_send_transaction=_redacted,
+        before_breadcrumb=_redacted,
         integrations=[LoggingIntegration(event_level=None)],
     )
     sentry_sdk.get_global_scope().set_tag("task_id", settings.task_id)
     sentry_sdk.get_global_scope().set_tag("component", "worker")
+
+
+def _redacted(item: dict[str, Any], hint: dict[str, Any] | None) -> dict[str, Any]:
+    scrubbed: dict[str, Any] = redact(item)
+    return scrubbed
 
 
 def _capture(error: BaseException) -> None:

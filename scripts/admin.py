@@ -49,6 +49,7 @@ import stripe
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
+from contracts.yarra_ini import parse_yarra_ini
 from functions.administration import destinations, mode_settings, sites
 from functions.administration.agent_config import (
     AGENT_DEFAULTS,
@@ -78,7 +79,6 @@ from functions.core.errors import ConfigurationError
 from functions.core.models import ModeCatalog, ModeSettings, Site, bind_models
 from functions.core.modes import CLIENT_CONFIG_KEYS, InvalidClientConfig
 from functions.core.settings import Settings
-from functions.core.yarra_ini import parse_yarra_ini
 from recon_image.errors import ReconError
 from scripts.local_cloud.cloud import LOCAL_ACCOUNT, REPO_ROOT
 from scripts.local_cloud.credentials import Credential, CredentialStore

@@ -49,6 +49,8 @@ from agent.ort import OrtFolders
 from agent.phi import PhiFile
 from agent.pipeline import MRD_SUFFIXES
 from agent.status import COMPLETED, STOPPED, TaskRow, task_rows
+from contracts.task_status import Status
+from contracts.taskfile import RAW_SUFFIXES
 from functions.core.destinations import Destination
 from functions.core.settings import Settings
 from recon_image.modes.modefile import mode_ids
@@ -66,7 +68,6 @@ PORTAL_ADMIN = "admin@demo-site.example.org"
 MODE = "yc_cartesian"
 SLICES = 4
 AGENT_AET = "YARRACLOUD"
-RAW_SUFFIXES = (".dat", *sorted(MRD_SUFFIXES))
 INSTALL_ORTHANC = (
     f"{ORTHANC_BINARY} is missing: the demo stores the images in an Orthanc PACS."
     " Install the Debian package: sudo apt-get install orthanc"
@@ -81,16 +82,16 @@ AGENT_STEPS = {
     "archive": ("COMPLETED", "the .phi archived, the raw file removed"),
 }
 ARCHIVED_AFTER_FAILURE = ("ARCHIVED", "the .phi archived with the cloud's reason")
-CLOUD_STATES = {
-    "SUBMITTED": "submitted (the agent's v1/job_submit or the task file's S3 event)",
-    "PENDING": "pending in the job queue",
-    "RUNNABLE": "runnable, waiting for capacity",
-    "STARTING": "starting",
-    "RUNNING": "the reconstruction worker runs",
-    "SUCCEEDED": "succeeded",
-    "FAILED": "failed",
-    "EXPIRED": "expired",
-    "CANCELED": "canceled",
+CLOUD_STATES: dict[str, str] = {
+    Status.SUBMITTED: "submitted (the agent's v1/job_submit or the task file's S3 event)",
+    Status.PENDING: "pending in the job queue",
+    Status.RUNNABLE: "runnable, waiting for capacity",
+    Status.STARTING: "starting",
+    Status.RUNNING: "the reconstruction worker runs",
+    Status.SUCCEEDED: "succeeded",
+    Status.FAILED: "failed",
+    Status.EXPIRED: "expired",
+    Status.CANCELED: "canceled",
 }
 """The cloud's states shown; the agent's own upload step stands for UPLOADING."""
 ORDER = [

@@ -2,8 +2,8 @@
 
 Steps, in order:
 
-1. the Lambda package ``build/functions.zip``: ``functions/`` with the ``functions``
-   extra's pinned dependencies, built for Lambda's Linux and Python 3.11;
+1. the Lambda package ``build/functions.zip``: ``functions/`` and ``contracts/`` with the
+   ``functions`` extra's pinned dependencies, built for Lambda's Linux and Python 3.11;
 2. ``terraform init`` of the region root ``terraform/region/`` with the region's
    ``REGION.backend.hcl`` (S3 state, DynamoDB lock), keeping the region's working data
    in ``.terraform/REGION`` so that regions never share a backend, and an apply of the
@@ -57,6 +57,8 @@ BUILD_DIR = REPO_ROOT / "build"
 REGION_ROOT = REPO_ROOT / "terraform" / "region"
 """The root every region applies, with its own ``REGION.tfvars`` and ``REGION.backend.hcl``."""
 LAMBDA_PLATFORM = ("--platform", "manylinux2014_x86_64", "--python-version", "3.11")
+LAMBDA_SOURCES = (REPO_ROOT / "functions", REPO_ROOT / "contracts")
+"""The packages the Lambda package carries: the handlers and the contracts they share."""
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 """Every entry's timestamp, so an unchanged source gives an identical package."""
 
@@ -105,9 +107,9 @@ def build_lambda_zip(
     out: Path,
     requirements: Sequence[str],
     run: Callable[[Sequence[str]], None],
-    source: Path = REPO_ROOT / "functions",
+    sources: Sequence[Path] = LAMBDA_SOURCES,
 ) -> Path:
-    """Install ``requirements`` for Lambda's platform and zip them with ``source``."""
+    """Install ``requirements`` for Lambda's platform and zip them with the ``sources`` packages."""
     deps = out.parent / "lambda-deps"
     shutil.rmtree(deps, ignore_errors=True)
     if requirements:
@@ -129,6 +131,7 @@ def build_lambda_zip(
     files = [(p, p.relative_to(deps)) for p in sorted(deps.rglob("*")) if p.is_file()]
     files += [
         (p, p.relative_to(source.parent))
+        for source in sources
         for p in sorted(source.rglob("*"))
         if p.is_file() and "__pycache__" not in p.parts
     ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contracts.atomic_write import replace_file
 from transfer import journal
 from transfer.errors import IntegrityError, TransferError
 from transfer.integrity import (
@@ -28,7 +29,6 @@ from transfer.integrity import (
 from transfer.parallel import run_bounded
 from transfer.positional import RandomAccessFile
 from transfer.progress import ProgressCallback, ProgressTracker
-from transfer.replacing import replace_file
 from transfer.retry import Retry, ShortRead
 from transfer.throttle import PACE_CHUNK, TokenBucket, bucket_for
 

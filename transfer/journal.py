@@ -5,12 +5,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from transfer.replacing import replace_file
+from contracts.atomic_write import write_atomically
 
 VERSION = 1
 
@@ -27,19 +25,8 @@ def load(path: Path) -> dict[str, Any] | None:
 
 
 def save(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
-    data = {**data, "version": VERSION}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        replace_file(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` to ``path`` atomically (:func:`contracts.atomic_write.write_atomically`)."""
+    write_atomically(path, json.dumps({**data, "version": VERSION}, sort_keys=True).encode())
 
 
 def remove(path: Path) -> None:

@@ -11,7 +11,6 @@ read back whole and refused if any removed value survives in its bytes.
 
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import h5py
 from agent.deid.fields import Kind, classify, sweep_pattern
 from agent.deid.result import Deidentified
 from agent.errors import DeidRefused
+from contracts.atomic_write import replace_file
 
 NAMESPACE = "http://www.ismrm.org/ISMRMRD"
 KNOWN_HEADER_VERSIONS = ("1", "2")
@@ -218,7 +218,7 @@ def deidentify_mrd(path: Path, out: Path) -> Deidentified:
                 "a removed identity value still appears in the de-identified MRD copy; nothing "
                 "was uploaded. Report the file's origin to YarraCloud support"
             )
-        os.replace(partial, out)
+        replace_file(partial, out)
     finally:
         partial.unlink(missing_ok=True)
     return Deidentified(

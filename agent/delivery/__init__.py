@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.delivery.destination import Destination
 from agent.delivery.dicom_store import echo, store_series
 from agent.delivery.folder import copy_series
+from contracts.destination import Destination
 
-__all__ = ["Destination", "copy_series", "deliver", "echo", "store_series"]
+__all__ = ["copy_series", "deliver", "echo", "store_series"]
 
 
 def deliver(files: Sequence[Path], destination: Destination, *, subfolder: str) -> None:

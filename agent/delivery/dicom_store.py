@@ -26,8 +26,8 @@ from pynetdicom import AE, evt
 from pynetdicom.association import Association
 from pynetdicom.sop_class import Verification
 
-from agent.delivery.destination import Destination
 from agent.errors import BadTask, DeliveryError
+from contracts.destination import Destination
 
 DEFAULT_CALLING_AET = "YARRACLOUD"
 MAX_CONTEXTS = 128
@@ -170,7 +170,7 @@ def _associate(ae: AE, destination: Destination, timeout_s: float) -> Associatio
         (evt.EVT_PDU_RECV, lambda event: seen.add("answered")),
     ]
     association = ae.associate(
-        destination.host, destination.port, ae_title=destination.aec, evt_handlers=handlers
+        destination.ip, destination.port, ae_title=destination.aec, evt_handlers=handlers
     )
     if association.is_established:
         return association
@@ -196,7 +196,7 @@ def _associate(ae: AE, destination: Destination, timeout_s: float) -> Associatio
 def _no_connection(destination: Destination, timeout_s: float) -> str:
     """Why the TCP connection failed, in the operating system's words."""
     try:
-        with socket.create_connection((destination.host, destination.port), timeout=timeout_s):
+        with socket.create_connection((destination.ip, destination.port), timeout=timeout_s):
             pass
     except TimeoutError:
         return (

@@ -15,10 +15,10 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.delivery.destination import Destination
 from agent.errors import DeliveryError
 from agent.private import private_folder, protect_file
-from transfer.replacing import replace_file
+from contracts.atomic_write import replace_file
+from contracts.destination import Destination
 
 PARTIAL = ".partial-"
 REPLACED = ".replaced-"

@@ -93,16 +93,9 @@ def agent_config_text(
 
 def _destination_table(destination: Destination) -> list[str]:
     """One ``[[destination]]`` table, in the keys of a ``v1/mode_destinations`` entry."""
-    values: dict[str, str | int] = {"method": destination.method, "name": destination.name}
-    if destination.method == "PACS":
-        values.update(
-            ip=destination.ip, port=destination.port, aet=destination.aet, aec=destination.aec
-        )
-    else:
-        values["location"] = destination.location
     rendered = (
-        f"{key} = {value if isinstance(value, int) else toml_string(value)}"
-        for key, value in values.items()
+        f"{key} = {value if key == 'port' else toml_string(value)}"
+        for key, value in destination.as_entry().items()
     )
     return ["[[destination]]", *rendered, ""]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from contracts.task_status import Status
 from functions.core.models import Task, site_status_key
-from functions.core.status import Status
 
 
 def failed_tasks(site_ids: Iterable[str], *, since: float, limit: int = 100) -> list[Task]:

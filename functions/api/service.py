@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contracts.task_status import FINAL, Status
 from functions.api.body import excerpt
 from functions.api.caller import Caller
 from functions.billing.access import billing_refusal
@@ -21,7 +22,6 @@ from functions.core.models import ModeCatalog, ModeSettings, Task
 from functions.core.modes import CLIENT_CONFIG_KEYS
 from functions.core.pricing import micros_to_amount
 from functions.core.settings import Settings
-from functions.core.status import FINAL, Status
 from functions.core.task_store import advance
 from functions.submission import Hooks, Submitter, TaskFileMissing
 
@@ -154,7 +154,7 @@ class ApiService:
     def mode_destinations(self, caller: Caller, recon_mode: str) -> list[dict[str, str]]:
         self.enabled_mode(caller, recon_mode)
         destinations = site_destinations(caller.site.destinations.as_dict())
-        return [d.as_yarra() for d in for_mode(destinations, recon_mode)]
+        return [d.as_entry() for d in for_mode(destinations, recon_mode)]
 
     # -- our extensions ------------------------------------------------------------------
 

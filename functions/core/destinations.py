@@ -1,46 +1,23 @@
-"""Where a site's images go: a DICOM node (``PACS``) or a folder or mounted share (``smb``).
+"""A site's destinations as the cloud keeps them: the shared record and the modes each serves.
 
 They live on the site's record (``Site.destinations``: name → fields) and the API
-serves them per mode as the Yarra clients read them.
+serves them per mode as the Yarra clients read them (:mod:`contracts.destination`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Method = Literal["PACS", "smb"]
+from contracts import destination
 
 
 @dataclass(frozen=True)
-class Destination:
-    """One destination; ``modes`` empty means every mode of the site.
+class Destination(destination.Destination):
+    """One destination of a site; ``modes`` empty means every mode of the site."""
 
-    AE titles as Yarra and dcmtk's storescu name them: ``aet`` is the title the
-    agent calls from, ``aec`` the PACS's own (called) title.
-    """
-
-    name: str
-    method: Method
-    ip: str = ""
-    port: int = 104
-    aet: str = ""
-    aec: str = ""
-    location: str = ""
     modes: tuple[str, ...] = field(default_factory=tuple)
-
-    def __post_init__(self) -> None:
-        if self.method == "PACS":
-            if not (self.ip and self.aet and self.aec):
-                raise ValueError(f"PACS destination {self.name!r} needs ip, aet and aec")
-            if not 0 < self.port < 65536:
-                raise ValueError(f"PACS destination {self.name!r}: port {self.port} is invalid")
-        elif self.method == "smb":
-            if not self.location:
-                raise ValueError(f"folder destination {self.name!r} needs a location")
-        else:
-            raise ValueError(f"destination {self.name!r}: method must be PACS or smb")
 
     def serves(self, mode_id: str) -> bool:
         return not self.modes or mode_id in self.modes
@@ -60,25 +37,12 @@ class Destination:
             name=name,
             method=record["method"],
             ip=record.get("ip", ""),
-            port=int(record.get("port", 104)),
+            port=int(record.get("port", destination.DEFAULT_PORT)),
             aet=record.get("aet", ""),
             aec=record.get("aec", ""),
             location=record.get("location", ""),
             modes=tuple(record.get("modes") or ()),
         )
-
-    def as_yarra(self) -> dict[str, str]:
-        """The shape ``v1/mode_destinations`` answers, every value a string."""
-        if self.method == "PACS":
-            return {
-                "method": "PACS",
-                "name": self.name,
-                "ip": self.ip,
-                "port": str(self.port),
-                "aet": self.aet,
-                "aec": self.aec,
-            }
-        return {"method": "smb", "name": self.name, "location": self.location}
 
 
 def site_destinations(records: Mapping[str, Mapping[str, Any]]) -> list[Destination]:

@@ -11,7 +11,8 @@ import uuid as uuid_module
 from dataclasses import dataclass
 from enum import Enum
 
-RAW_SUFFIXES = (".dat", ".h5", ".mrd")
+from contracts.taskfile import RAW_SUFFIXES
+
 TASK_SUFFIX = ".task"
 FAILURE_FILE = "failure.json"
 """Written by the worker into its output prefix when it fails on the user's data."""

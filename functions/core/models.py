@@ -18,8 +18,8 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from contracts.task_status import Status
 from functions.core.settings import Settings
-from functions.core.status import Status
 
 
 class _Index(GlobalSecondaryIndex):

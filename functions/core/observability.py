@@ -1,16 +1,10 @@
-"""Sentry set-up, PHI scrubbing and JSON logging, shared by every component.
+"""Sentry set-up, PHI scrubbing and JSON logging for the backend and the portal.
 
 Nothing a patient could be identified by may leave a component in a log line, a
-metric or a Sentry event. Raw-data headers, Yarra task and PHI files and DICOM
-dumps name the same identity fields in a handful of syntaxes, so one set of
-rules, defined at the top of this module, redacts them everywhere: in Sentry
-events and breadcrumbs (:func:`scrub_event`, :func:`scrub_breadcrumb`), in log
-lines (:class:`JsonFormatter`), and in whatever another component (agent,
-worker) checks before it writes (:func:`redact_text`, :func:`redact`).
-
-The rules recognise a value by the field that names it. A bare name in free
-text ("could not find Doe^Jane") cannot be recognised, so code must never put
-identity values into messages; the scrubbing is the second line of defence.
+metric or a Sentry event. The rules that recognise identity values are the
+contract every component shares (:mod:`contracts.phi_redaction`); here they are
+applied to Sentry events and breadcrumbs (:func:`scrub_event`,
+:func:`scrub_breadcrumb`) and to log lines (:class:`JsonFormatter`).
 """
 
 from __future__ import annotations
@@ -20,185 +14,21 @@ import logging
 import re
 import sys
 import warnings
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
 
 import sentry_sdk
 from sentry_sdk.transport import Transport
 
+from contracts.phi_redaction import FILTERED, mentions_identity, redact, redact_text
+
 __all__ = [
-    "FILTERED",
     "JsonFormatter",
     "configure_logging",
     "init_sentry",
-    "redact",
-    "redact_text",
     "scrub_breadcrumb",
     "scrub_event",
 ]
-
-# ---------------------------------------------------------------------------
-# The rules: which fields identify a patient, and how their values are found.
-# ---------------------------------------------------------------------------
-
-#: What a redacted value is replaced by (the placeholder Sentry itself uses).
-FILTERED = "[Filtered]"
-
-#: Identity fields, as the words of their names. A name matches ignoring case,
-#: with or without a separator between words (space, ``_``, ``-``, ``.``), with
-#: or without a possessive or plural "s" after each word ("PatientsName",
-#: "Patient's Name", "tPerfPhysiciansName") and with or without a trailing
-#: index ("tReferenceImage0"). Sources: the Yarra task file (PatientName, ACC),
-#: the Yarra PHI file (NAME, DOB, MRN, ACC), the Siemens raw-data header (Config,
-#: Dicom, Meas and ASCCONV sections) and the DICOM attributes the agent
-#: re-identifies.
-_IDENTITY_FIELDS: tuple[tuple[str, ...], ...] = (
-    ("patient",),
-    ("patient", "name"),
-    ("pat", "name"),
-    ("patient", "id"),
-    ("other", "patient", "id"),
-    ("patient", "birth", "day"),
-    ("patient", "birth", "date"),
-    ("patient", "birth", "time"),
-    ("birth", "date"),
-    ("birth", "day"),
-    ("date", "of", "birth"),
-    ("dob",),
-    ("mrn",),
-    ("acc",),
-    ("accession",),
-    ("accession", "number"),
-    ("patient", "sex"),
-    ("patient", "age"),
-    ("patient", "weight"),
-    ("used", "patient", "weight"),
-    ("patient", "height"),
-    ("patient", "size"),
-    ("patient", "address"),
-    ("patient", "comment"),
-    ("patient", "registration", "data"),
-    ("patient", "loid"),
-    ("study", "loid"),
-    ("series", "loid"),
-    ("exam", "memory", "uid"),
-    ("frame", "of", "reference"),
-    ("frame", "of", "reference", "uid"),
-    ("study", "description"),
-    ("reference", "image"),
-    ("institution", "name"),
-    ("institution", "address"),
-    ("referring", "physician"),
-    ("referring", "physician", "name"),
-    ("performing", "physician"),
-    ("performing", "physician", "name"),
-    ("perf", "physician", "name"),
-    ("device", "serial", "number"),
-    ("serial", "number"),
-    ("phi",),
-)
-
-#: Fields that identify a patient only next to an identity field: ``NAME`` in
-#: the ``[PHI]`` section of a Yarra PHI file is the patient's, while ``name`` in
-#: a mode, a site or a file description is not. In a mapping they count when
-#: the mapping also holds an identity field; in text, when the text also holds
-#: an identity assignment or a ``[PHI]`` section header.
-_CONTEXTUAL_FIELDS: tuple[tuple[str, ...], ...] = (
-    ("name",),
-    ("full", "name"),
-    ("first", "name"),
-    ("last", "name"),
-    ("given", "name"),
-    ("family", "name"),
-)
-
-#: Siemens type prefixes (Hungarian notation) that the raw-data header puts in
-#: front of multi-word fields: "tPatientName", "lPatientSex", "flPatientAge".
-_TYPE_PREFIXES = ("t", "fl", "l", "ul", "ui", "s", "d")
-
-
-def _field_pattern(words: tuple[str, ...], *, prefixed: bool) -> str:
-    body = r"[ _.\-]?".join(re.escape(word) + r"(?:'?s)?" for word in words)
-    if prefixed and len(words) > 1:
-        body = "(?:" + "|".join(_TYPE_PREFIXES) + ")?" + body
-    return body + r"\d*"
-
-
-def _alternation(fields: tuple[tuple[str, ...], ...], *, prefixed: bool) -> str:
-    patterns = sorted((_field_pattern(f, prefixed=prefixed) for f in fields), key=len, reverse=True)
-    return "(?:" + "|".join(patterns) + ")"
-
-
-_IDENTITY_KEY = _alternation(_IDENTITY_FIELDS, prefixed=True)
-_CONTEXTUAL_KEY = _alternation(_CONTEXTUAL_FIELDS, prefixed=False)
-
-#: A mapping key, once stripped of everything but letters and digits.
-_IDENTITY_KEY_RE = re.compile(_IDENTITY_KEY, re.IGNORECASE)
-_CONTEXTUAL_KEY_RE = re.compile(_CONTEXTUAL_KEY, re.IGNORECASE)
-_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
-
-#: A field name standing on its own in text (a log template such as
-#: ``"PatientName=%s"``, whose parameters are then all filtered).
-_MENTION_RE = re.compile(rf"(?<![A-Za-z0-9_]){_IDENTITY_KEY}(?![A-Za-z0-9_])", re.IGNORECASE)
-
-#: A ``[PHI]`` section header: the rest of that text is a Yarra PHI file.
-_PHI_SECTION_RE = re.compile(r"^[ \t]*\[PHI\][ \t]*$", re.IGNORECASE | re.MULTILINE)
-
-#: A quoted value, in the quoting styles the sources use: ASCCONV's doubled
-#: quotes (``""Doe""``), JSON or Python double quotes, Python single quotes, and
-#: JSON embedded in a JSON string (``\"Doe\"``).
-_QUOTED_VALUE = r"""
-      (?P<dq2>""[^\r\n]*?"")
-    | (?P<dq>"(?:[^"\\\r\n]|\\.)*")
-    | (?P<sq>'(?:[^'\\\r\n]|\\.)*')
-    | (?P<esc>(?P<bs>\\+)"[^\r\n]*?(?P=bs)")
-"""
-
-
-def _assignment_rules(key: str) -> tuple[re.Pattern[str], ...]:
-    """The three assignment syntaxes in which a field named by ``key`` carries a value.
-
-    1. XProtocol (raw-data header, Config/Dicom/Meas):
-       ``<ParamString."PatientName">  { "Doe^John"  }``; every quoted string
-       between the braces is filtered, or the whole body when nothing is quoted
-       (``<ParamLong."lPatientSex">  { 2  }``).
-    2. A quoted key, as in JSON or a Python ``repr``: ``"PatientName": "Doe"``,
-       ``'PatientID': '123'``, ``\\"PatientID\\": \\"123\\"``. An unquoted value
-       is filtered up to the next ``,``, ``}``, ``]`` or line end.
-    3. A bare key, as in INI (task and PHI files), ASCCONV, ``key=value`` log
-       text, pydicom dumps (``Patient's Name   PN: 'Doe^John'``):
-       ``PatientName=Doe^John``, ``tPatientName = "Doe"``. An unquoted value is
-       filtered to the end of the line, since names hold spaces and commas.
-    """
-    xprotocol = re.compile(
-        rf"""(?P<head><\w+\.[ \t]*"{key}"[ \t]*>\s*\{{)(?P<body>[^{{}}]*)(?P<tail>\}})""",
-        re.IGNORECASE,
-    )
-    quoted_key = re.compile(
-        rf"""
-        (?P<key>(?P<q>\\*["']){key}(?P=q))
-        (?P<sep>[ \t]*[:=][ \t]*)
-        (?:{_QUOTED_VALUE} | (?P<bare>[^,}}\]\r\n]+))
-        """,
-        re.IGNORECASE | re.VERBOSE,
-    )
-    bare_key = re.compile(
-        rf"""
-        (?<![A-Za-z0-9_])(?P<key>{key})(?![A-Za-z0-9_])
-        (?P<sep>(?:[ \t]+(?-i:[A-Z]{{2}}))?[ \t]*[:=][ \t]*)
-        (?:{_QUOTED_VALUE} | (?P<bare>[^\r\n]+))
-        """,
-        re.IGNORECASE | re.VERBOSE,
-    )
-    return xprotocol, quoted_key, bare_key
-
-
-_IDENTITY_RULES = _assignment_rules(_IDENTITY_KEY)
-_CONTEXTUAL_RULES = _assignment_rules(_CONTEXTUAL_KEY)
-
-#: A quoted string inside an XProtocol body; XProtocol escapes ``"`` as ``""``.
-_XPROTOCOL_STRING = re.compile(r'"(?:[^"]|"")*"')
 
 #: Request headers dropped whole from Sentry events (credentials, client addresses).
 _SECRET_HEADER = re.compile(
@@ -210,105 +40,6 @@ _DROPPED_REQUEST_PARTS = ("data", "cookies", "query_string", "env")
 
 #: Query and fragment of an outgoing HTTP call, in breadcrumb and span data.
 _DROPPED_HTTP_DATA = ("http.query", "http.fragment")
-
-
-# ---------------------------------------------------------------------------
-# Redaction
-# ---------------------------------------------------------------------------
-
-
-def _replace_quoted(match: re.Match[str]) -> str | None:
-    if match["dq2"] is not None:
-        return f'""{FILTERED}""'
-    if match["dq"] is not None:
-        return f'"{FILTERED}"'
-    if match["sq"] is not None:
-        return f"'{FILTERED}'"
-    if match["esc"] is not None:
-        return f'{match["bs"]}"{FILTERED}{match["bs"]}"'
-    return None
-
-
-def _replace_assignment(match: re.Match[str]) -> str:
-    value = _replace_quoted(match)
-    return match["key"] + match["sep"] + (FILTERED if value is None else value)
-
-
-def _replace_xprotocol(match: re.Match[str]) -> str:
-    body = match["body"]
-    if '"' in body:
-        body = _XPROTOCOL_STRING.sub(f'"{FILTERED}"', body)
-    elif body.strip():
-        stripped = body.strip()
-        start = body.index(stripped)
-        body = body[:start] + FILTERED + body[start + len(stripped) :]
-    return match["head"] + body + match["tail"]
-
-
-def _apply(rules: tuple[re.Pattern[str], ...], text: str) -> tuple[str, int]:
-    xprotocol, quoted_key, bare_key = rules
-    text, n_xprotocol = xprotocol.subn(_replace_xprotocol, text)
-    text, n_quoted = quoted_key.subn(_replace_assignment, text)
-    text, n_bare = bare_key.subn(_replace_assignment, text)
-    return text, n_xprotocol + n_quoted + n_bare
-
-
-def redact_text(text: str) -> str:
-    """Replace the value of every identity-field assignment in ``text`` by ``[Filtered]``.
-
-    Recognises INI, ASCCONV, XProtocol, JSON, Python ``repr`` and pydicom-dump
-    syntax (see the rules at the top of this module); everything else in the
-    text is kept. Contextual fields such as ``NAME`` are filtered too when the
-    text also holds an identity assignment or a ``[PHI]`` section. Applying it
-    twice gives the same result as applying it once.
-
-    Examples
-    --------
-    >>> redact_text("[Task]\\nPatientName=Doe^John\\nReconMode=Grasp")
-    '[Task]\\nPatientName=[Filtered]\\nReconMode=Grasp'
-    """
-    text, found = _apply(_IDENTITY_RULES, text)
-    if found or _PHI_SECTION_RE.search(text):
-        text, _ = _apply(_CONTEXTUAL_RULES, text)
-    return text
-
-
-def _is_identity_key(key: object) -> bool:
-    return isinstance(key, str) and _IDENTITY_KEY_RE.fullmatch(_NOT_ALNUM.sub("", key)) is not None
-
-
-def _is_contextual_key(key: object) -> bool:
-    return (
-        isinstance(key, str) and _CONTEXTUAL_KEY_RE.fullmatch(_NOT_ALNUM.sub("", key)) is not None
-    )
-
-
-def redact(value: Any) -> Any:
-    """Return a copy of ``value`` with patient identity removed.
-
-    Walks dicts (any mapping), lists and tuples. A mapping value whose key
-    names an identity field (any type, ``None`` included) becomes
-    ``"[Filtered]"``; so does the value of a contextual key such as ``name``
-    when the same mapping also holds an identity field. Every string, keys
-    included, goes through :func:`redact_text`. Other values are returned as
-    they are; the input is never modified.
-    """
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, Mapping):
-        in_phi_section = any(_is_identity_key(key) for key in value)
-        result: dict[Any, Any] = {}
-        for key, item in value.items():
-            if _is_identity_key(key) or (in_phi_section and _is_contextual_key(key)):
-                result[key] = FILTERED
-            else:
-                result[redact_text(key) if isinstance(key, str) else key] = redact(item)
-        return result
-    if isinstance(value, list):
-        return [redact(item) for item in value]
-    if isinstance(value, tuple):
-        return tuple(redact(item) for item in value)
-    return value
 
 
 # ---------------------------------------------------------------------------
@@ -368,7 +99,7 @@ def _scrub_logentry(logentry: Any) -> None:
     if not isinstance(logentry, dict) or not logentry.get("params"):
         return
     template = logentry.get("message")
-    if isinstance(template, str) and _MENTION_RE.search(template):
+    if isinstance(template, str) and mentions_identity(template):
         params = logentry["params"]
         if isinstance(params, dict):
             logentry["params"] = dict.fromkeys(params, FILTERED)

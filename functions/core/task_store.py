@@ -8,9 +8,10 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
+from contracts.task_status import Status
 from functions.core.errors import TaskUnavailable
 from functions.core.models import Task, site_status_key
-from functions.core.status import Status, is_open, predecessors
+from functions.core.status import is_open, predecessors
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
 

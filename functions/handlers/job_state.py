@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
-from functions.core.status import Status
+from contracts.task_status import Status
 from functions.handlers.runtime import (
     Dependencies,
     Handler,

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from werkzeug.datastructures import MultiDict
 
-from functions.core.status import Status
+from contracts.task_status import Status
 
 STATUSES: tuple[str, ...] = tuple(status.value for status in Status)
 

@@ -5,21 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from contracts.task_status import Status
 from functions.core.models import Task
 from functions.core.pricing import MICROS
 
-STAGES = {
-    "UPLOADING": "Receiving the raw data",
-    "SUBMITTED": "Submitted for reconstruction",
-    "PENDING": "Waiting in the queue",
-    "RUNNABLE": "Waiting for a machine",
-    "STARTING": "Starting the machine",
-    "RUNNING": "Reconstructing",
-    "SUCCEEDED": "Images ready for the site",
-    "DELIVERED": "Images delivered",
-    "FAILED": "Failed",
-    "CANCELED": "Canceled",
-    "EXPIRED": "Upload never completed",
+STAGES: dict[Status, str] = {
+    Status.UPLOADING: "Receiving the raw data",
+    Status.SUBMITTED: "Submitted for reconstruction",
+    Status.PENDING: "Waiting in the queue",
+    Status.RUNNABLE: "Waiting for a machine",
+    Status.STARTING: "Starting the machine",
+    Status.RUNNING: "Reconstructing",
+    Status.SUCCEEDED: "Images ready for the site",
+    Status.DELIVERED: "Images delivered",
+    Status.FAILED: "Failed",
+    Status.CANCELED: "Canceled",
+    Status.EXPIRED: "Upload never completed",
 }
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from contracts.yarra_ini import parse_yarra_ini
 from recon_image.errors import ModeError
-from recon_image.yarra_ini import parse_yarra_ini
 
 MODE_SUFFIX = ".mode"
 _MODE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$")

@@ -32,7 +32,6 @@ wisdom would be better served by adding its protocol to the image (``--slab``).
 from __future__ import annotations
 
 import math
-import os
 import struct
 import threading
 from collections.abc import Sequence
@@ -42,6 +41,8 @@ from typing import Literal
 
 import numpy as np
 import pyfftw
+
+from contracts.atomic_write import write_atomically
 
 Direction = Literal["forward", "backward"]
 
@@ -260,6 +261,5 @@ def save_wisdom(path: Path | str) -> None:
     path = Path(path)
     parts = pyfftw.export_wisdom()
     blob = _WISDOM_MAGIC + b"".join(struct.pack("<I", len(p)) + p for p in parts)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(blob)
-    temporary.replace(path)
+    # Made at image build as root and read by the worker's own user.
+    write_atomically(path, blob, mode=0o644)

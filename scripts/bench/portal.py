@@ -39,8 +39,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from contracts.task_status import Status
 from functions.core.models import Site, Task, User
-from functions.core.status import Status
 from portal_flask import create_app
 from portal_flask.accounts import create_account
 from portal_flask.config import PortalConfig

@@ -10,11 +10,11 @@ a key is still active is IAM's to say, not this file's.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from contracts.atomic_write import write_atomically
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,4 @@ class CredentialStore:
 
     def _write(self, data: dict[str, dict[str, str]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".credentials-")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w") as out:
-                json.dump(data, out, indent=2)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path, json.dumps(data, indent=2).encode())

@@ -12,7 +12,6 @@ import sentry_sdk
 
 from agent.api import CloudApi
 from agent.observability import (
-    REDACTED,
     forget_identities,
     init_sentry,
     redact_text,
@@ -23,6 +22,7 @@ from agent.observability import (
 from agent.ort import OrtFolders
 from agent.phi import PhiFile
 from agent.pipeline import AgentContext, TaskPipeline
+from contracts.phi_redaction import FILTERED
 from tests.agent.site import export_task
 from tests.helpers.sentry import IngestServer
 
@@ -109,7 +109,7 @@ def test_exception_with_registered_identity_is_scrubbed(
     (event,) = sentry_ingest.events()
     (exception,) = event["exception"]["values"]
     assert exception["type"] == "PatientHeaderError"
-    assert exception["value"].startswith("header field could not be parsed: [redacted]")
+    assert exception["value"].startswith("header field could not be parsed: [Filtered]")
     assert event["tags"]["task_id"] == TASK
     assert event["tags"]["component"] == "agent"
     assert all("vars" not in frame for frame in exception["stacktrace"]["frames"])
@@ -132,7 +132,7 @@ def test_logged_error_carries_task_tag_and_no_identity(
     (crumb,) = [
         c for c in event["breadcrumbs"]["values"] if c.get("category") == "yarracloud.agent.test"
     ]
-    assert crumb["message"] == f"reading cloud/phi/{TASK}.phi for {REDACTED}"
+    assert crumb["message"] == f"reading cloud/phi/{TASK}.phi for {FILTERED}"
 
 
 def test_unregistered_person_name_and_phi_keys_are_redacted(
@@ -145,7 +145,7 @@ def test_unregistered_person_name_and_phi_keys_are_redacted(
     assert_absent(data, UNREGISTERED)
     (event,) = sentry_ingest.events()
     assert event["message"] == (
-        f"no match for {REDACTED}\n[PHI]\nNAME={REDACTED}\nMRN={REDACTED}\nMODE=x"
+        f"no match for {FILTERED}\n[PHI]\nNAME={FILTERED}\nMRN={FILTERED}\nMODE=x"
     )
 
 
@@ -160,27 +160,27 @@ def test_without_dsn_nothing_is_started(sentry_reset: None) -> None:
 @pytest.mark.parametrize("spelling", SPELLINGS + BIRTH_SPELLINGS + (MRN, MRN.lower()))
 def test_every_spelling_of_a_registered_value_is_redacted(identities: None, spelling: str) -> None:
     register_identity([NAME, BIRTH_DATE, MRN])
-    assert redact_text(f"value <{spelling}> seen") == f"value <{REDACTED}> seen"
+    assert redact_text(f"value <{spelling}> seen") == f"value <{FILTERED}> seen"
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[PHI]\nNAME=Doe^John\nDOB=1970-01-01", f"[PHI]\nNAME={REDACTED}\nDOB={REDACTED}"),
-        ("ACC: A12345 MODE=x", f"ACC: {REDACTED}"),
-        ('sPatient.tPatientName = "Doe"  # x', f'sPatient.tPatientName = "{REDACTED}"  # x'),
-        ("{'PatientID': 'X1', 'task': 'y'}", f"{{'PatientID': '{REDACTED}', 'task': 'y'}}"),
+        ("[PHI]\nNAME=Doe^John\nDOB=1970-01-01", f"[PHI]\nNAME={FILTERED}\nDOB={FILTERED}"),
+        ("ACC: A12345 MODE=x", f"ACC: {FILTERED}"),
+        ('sPatient.tPatientName = "Doe"  # x', f'sPatient.tPatientName = "{FILTERED}"  # x'),
+        ("{'PatientID': 'X1', 'task': 'y'}", f"{{'PatientID': '{FILTERED}', 'task': 'y'}}"),
         (
             '<ParamString."PatientName">  { "Doe^John"  }',
-            f'<ParamString."PatientName">  {{ {REDACTED} }}',
+            f'<ParamString."PatientName">  {{ "{FILTERED}"  }}',
         ),
         (
             '<ParamString."tReferringPhysician"> \n{ \n  "Who^Dr"\n}',
-            f'<ParamString."tReferringPhysician"> \n{{ {REDACTED} }}',
+            f'<ParamString."tReferringPhysician"> \n{{ \n  "{FILTERED}"\n}}',
         ),
-        ("seen O'Brien^Anne^^Dr today", f"seen {REDACTED} today"),
+        ("seen O'Brien^Anne^^Dr today", f"seen {FILTERED} today"),
         (rf"C:\Yarra\cloud\phi_archive\{TASK}.phi moved", f"cloud/phi_archive/{TASK}.phi moved"),
-        ("/srv/ort/cloud/phi/Smith_John.phi", f"cloud/phi/{REDACTED}"),
+        ("/srv/ort/cloud/phi/Smith_John.phi", f"cloud/phi/{FILTERED}"),
         (f"task {TASK} waits for the PACS", f"task {TASK} waits for the PACS"),
         ("upload failed (errno 28): No space left", "upload failed (errno 28): No space left"),
     ],
@@ -193,7 +193,7 @@ def test_generic_patterns(identities: None, text: str, expected: str) -> None:
 def test_short_values_only_as_words(identities: None) -> None:
     register_identity(["Wu^Li"])
     assert redact_text("Dr Wu saw Li; Wuppertal, Lima") == (
-        f"Dr {REDACTED} saw {REDACTED}; Wuppertal, Lima"
+        f"Dr {FILTERED} saw {FILTERED}; Wuppertal, Lima"
     )
 
 
@@ -220,7 +220,7 @@ def test_event_drops_locals_user_request_body_and_crumb_data(identities: None) -
     assert scrubbed["tags"]["task_id"] == TASK
     assert event["user"] == {"id": MRN}
     crumb = scrub_breadcrumb({"message": f"saw {MRN}", "data": {"sql": MRN}}, None)
-    assert crumb == {"message": f"saw {REDACTED}", "data": {}}
+    assert crumb == {"message": f"saw {FILTERED}", "data": {}}
 
 
 # -- the pipeline registers a task's values when it loads its .phi ----------------------
@@ -251,5 +251,5 @@ def test_pipeline_registers_the_task_identity(tmp_path: Path, identities: None) 
         *phi.replaced().values(),
     ]
     for value in filter(None, values):
-        assert redact_text(f"<{value}>") == f"<{REDACTED}>"
+        assert redact_text(f"<{value}>") == f"<{FILTERED}>"
     assert redact_text(f"task {task}") == f"task {task}"

@@ -110,9 +110,9 @@ def test_a_missing_raw_file_is_named(tmp_path):
 @pytest.mark.parametrize(
     "text,expected",
     [
-        ("this is not INI", "not INI"),
+        ("this is not INI", "not a valid INI task file"),
         ("[Information]\nScanFileSize=1\n", "no [Task] section"),
-        ("[Task]\nReconMode=x\n", "no [Task] ScanFile"),
+        ("[Task]\nReconMode=x\n", "missing [Task] ScanFile"),
         ("[Task]\nReconMode=x\nScanFile=../../etc/passwd\n", "not a path"),
         ("[Task]\nReconMode=x\nScanFile=a.dat\nAdjustmentFilesCount=1\n", "[AdjustmentFiles] %00"),
         ("[Task]\nReconMode=x\nScanFile=a.dat\nAdjustmentFilesCount=two\n", "whole number"),

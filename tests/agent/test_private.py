@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.delivery import Destination, copy_series
+from agent.delivery import copy_series
 from agent.journal import TaskJournal
 from agent.ort import OrtFolders
 from agent.phi import PhiFile, archive
 from agent.reidentify import reidentify_series
 from agent.status import TaskState
+from contracts.destination import Destination
 from tests.agent.delivery.series import patient, worker_series
 from tests.agent.test_phi import ORT_PHI, UUID
 

@@ -24,6 +24,7 @@ from agent.cli import main
 from agent.config import AgentConfig
 from agent.ort import OrtFolders
 from agent.phi import PhiFile
+from contracts.atomic_write import replace_file
 from scripts.local_cloud.cloud import REPO_ROOT, WORKER_JOB
 from tests.agent.site import (
     AGENT_SECONDS,
@@ -33,7 +34,6 @@ from tests.agent.site import (
     export_task,
     studies_of,
 )
-from transfer.replacing import replace_file
 
 POSIX_ONLY_OS = (
     "pread",
@@ -76,7 +76,7 @@ POSIX_ONLY_OS = (
 )
 POSIX_ONLY_MODULES = ("pwd", "grp", "fcntl", "resource", "termios", "posix")
 WINDOWS_SIGNALS = {"SIGABRT", "SIGFPE", "SIGILL", "SIGINT", "SIGSEGV", "SIGTERM", "SIGBREAK"}
-CHECKED = ("agent", "transfer")
+CHECKED = ("agent", "transfer", "contracts")
 
 
 def posix_only_uses(source: str) -> list[str]:
@@ -109,7 +109,7 @@ def test_the_check_finds_what_windows_lacks() -> None:
     assert posix_only_uses("os.replace(a, b)\nsignal.SIGTERM\nos.fsync(fd)\n") == []
 
 
-def test_the_agent_and_transfer_name_nothing_windows_python_lacks() -> None:
+def test_the_agent_transfer_and_contracts_name_nothing_windows_python_lacks() -> None:
     offenders = {}
     for package in CHECKED:
         for path in sorted((REPO_ROOT / package).rglob("*.py")):

@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
+from contracts.task_status import Status
 from functions.core.models import Task
-from functions.core.status import Status
 from functions.core.task_store import status_actions
 from functions.sweeping import Sweeper, SweepReport
 from tests.helpers.cloud import drain, jobs_of, usage_of

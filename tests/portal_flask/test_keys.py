@@ -88,7 +88,8 @@ def test_the_agent_config_names_the_key_and_the_secret_file_but_holds_no_secret(
 
 
 def test_the_agent_config_lists_the_sites_destinations_which_the_agent_takes(portal, admin_client):
-    from agent.delivery.destination import Destination as AgentDestination
+    from agent.delivery.destination import destination_from_config
+    from contracts.destination import Destination as AgentDestination
     from functions.administration.destinations import put_destination
     from functions.core.destinations import Destination
 
@@ -99,10 +100,10 @@ def test_the_agent_config_lists_the_sites_destinations_which_the_agent_takes(por
     key_id, _ = shown_key(create_user(admin_client).get_data(as_text=True))
     text = admin_client.get(f"/keys/users/scanner1/keys/{key_id}/agent.toml").get_data(as_text=True)
 
-    taken = [AgentDestination.from_config(t) for t in tomllib.loads(text)["destination"]]
+    taken = [destination_from_config(t) for t in tomllib.loads(text)["destination"]]
 
     assert taken == [
-        AgentDestination("pacs-a", "PACS", host="10.1.2.3", port=11112, aet="YC", aec="PACSA"),
+        AgentDestination("pacs-a", "PACS", ip="10.1.2.3", port=11112, aet="YC", aec="PACSA"),
         AgentDestination("share-a", "smb", location="/srv/images"),
     ]
 

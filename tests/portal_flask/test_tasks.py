@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from contracts.task_status import Status
 from functions.core.models import Task
-from functions.core.status import Status
 from functions.core.task_store import advance, fail
 from portal_flask import create_app
 

@@ -8,6 +8,8 @@ import shlex
 import tomllib
 from pathlib import Path
 
+from tests.helpers.imports import import_closure
+
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "recon_image" / "Dockerfile"
 IGNORE = REPO / "recon_image" / "Dockerfile.dockerignore"
@@ -68,6 +70,13 @@ def test_every_copy_source_exists_and_the_build_context_keeps_it() -> None:
     for source in sources:
         assert (REPO / source).exists(), f"COPY {source}: no such file in the repository"
         assert source.rstrip("/") in kept, f"COPY {source} is excluded from the build context"
+
+
+def test_the_image_carries_every_package_of_ours_the_worker_imports() -> None:
+    copied = {shlex.split(rest)[0].rstrip("/") for rest in of("COPY")}
+    needed = import_closure("recon_image")
+    assert "contracts" in needed
+    assert needed <= copied, f"the worker image lacks {sorted(needed - copied)}"
 
 
 def test_pip_installs_an_extra_that_pyproject_defines() -> None:

@@ -263,6 +263,19 @@ def test_an_internal_fault_exits_70_and_reaches_sentry_with_the_task_id(
     assert event["tags"]["component"] == "worker"
 
 
+def test_the_workers_sentry_events_pass_the_phi_redaction_rules(emulator, tmp_path, sentry_ingest):
+    job = Job(emulator.endpoint, tmp_path, "report 70 %hqheader PatientName=Doe^Jane%hq")
+    job.upload_task()
+
+    done = job.run(SENTRY_DSN=sentry_ingest.dsn)
+
+    assert done.returncode == EXIT_INTERNAL
+    assert sentry_ingest.received.wait(timeout=10)
+    event = next(e for e in sentry_ingest.events() if "exception" in e)
+    assert "PatientName=[Filtered]" in json.dumps(event)
+    assert "Doe" not in json.dumps(event)
+
+
 @pytest.mark.slow
 def test_unreachable_storage_exits_75_so_batch_retries(emulator, tmp_path):
     job = Job(emulator.endpoint, tmp_path, "images %rif %rod 1 %vparam")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import shlex
@@ -20,6 +19,7 @@ from functions.administration.deployment import DESCRIPTION_FILE
 from recon_image.modes.catalog import client_configs
 from recon_image.settings import BUILTIN_MODES_DIR
 from scripts.images import IMAGES, SUITE, Base, Engine, find_engine
+from tests.helpers.imports import import_closure
 
 
 def test_the_package_holds_every_handler_and_is_reproducible(tmp_path: Path):
@@ -30,6 +30,14 @@ def test_the_package_holds_every_handler_and_is_reproducible(tmp_path: Path):
         assert f"functions/handlers/{handler}.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_the_package_carries_every_package_of_ours_the_handlers_import(tmp_path: Path):
+    package = deploy.build_lambda_zip(tmp_path / "functions.zip", [], run=None)
+    carried = {name.split("/")[0] for name in zipfile.ZipFile(package).namelist()}
+    assert import_closure("functions") <= carried
+    for module in sorted((deploy.REPO_ROOT / "contracts").glob("*.py")):
+        assert f"contracts/{module.name}" in zipfile.ZipFile(package).namelist()
 
 
 def test_the_dependencies_are_the_functions_extra_for_lambdas_platform(tmp_path: Path):
@@ -259,24 +267,9 @@ def copied_paths() -> set[str]:
     return {shlex.split(rest)[0].rstrip("/") for rest in instruction("COPY")}
 
 
-def first_party_imports(package: Path) -> set[str]:
-    packages = {"functions", "portal_flask", "recon_image", "transfer", "agent", "scripts"}
-    found: set[str] = set()
-    for source in package.rglob("*.py"):
-        for node in ast.walk(ast.parse(source.read_text())):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            found |= {name.split(".")[0] for name in names} & packages
-    return found
-
-
 def test_the_portal_image_carries_everything_the_portal_imports_and_reads():
     copied = copied_paths()
-    needed = first_party_imports(deploy.REPO_ROOT / "portal_flask")
-    needed |= first_party_imports(deploy.REPO_ROOT / "functions")
+    needed = import_closure("portal_flask")
     assert needed <= copied, f"the portal image lacks {sorted(needed - copied)}"
     assert str(DESCRIPTION_FILE.relative_to(deploy.REPO_ROOT)) in copied
     assert "pyproject.toml" in copied

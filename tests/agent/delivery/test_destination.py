@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from agent.delivery import Destination
+from agent.delivery.destination import destination_from_config
 from agent.errors import ConfigError
 
 PACS_ENTRY = {
@@ -21,15 +21,15 @@ SHARE_ENTRY = {"method": "smb", "name": "Research share", "location": "/mnt/rese
 
 
 def test_entries_in_the_api_shape_with_string_ports_parse() -> None:
-    pacs = Destination.from_config(PACS_ENTRY)
-    assert (pacs.method, pacs.name, pacs.host, pacs.port) == (
+    pacs = destination_from_config(PACS_ENTRY)
+    assert (pacs.method, pacs.name, pacs.ip, pacs.port) == (
         "PACS",
         "Main PACS",
         "10.20.0.7",
         11112,
     )
     assert (pacs.aet, pacs.aec) == ("YARRA_MR1", "PACS_MAIN")
-    share = Destination.from_config(SHARE_ENTRY)
+    share = destination_from_config(SHARE_ENTRY)
     assert (share.method, share.location) == ("smb", "/mnt/research/yarra")
     assert str(share.folder) == "/mnt/research/yarra"
 
@@ -50,7 +50,7 @@ def test_config_tables_parse_with_integer_ports_and_an_optional_calling_title() 
         location = "/mnt/research/yarra"
         """
     )
-    pacs, share = (Destination.from_config(table) for table in config["destination"])
+    pacs, share = (destination_from_config(table) for table in config["destination"])
     assert (pacs.port, pacs.aet, pacs.aec) == (104, "", "PACS_MAIN")
     assert share.location == "/mnt/research/yarra"
     assert "10.20.0.7:104" in pacs.describe() and "PACS_MAIN" in pacs.describe()
@@ -60,20 +60,20 @@ def test_config_tables_parse_with_integer_ports_and_an_optional_calling_title() 
 def test_a_pacs_entry_without_a_key_names_the_key(missing: str) -> None:
     entry = {key: value for key, value in PACS_ENTRY.items() if key != missing}
     with pytest.raises(ConfigError, match=f"lacks the key '{missing}'"):
-        Destination.from_config(entry)
+        destination_from_config(entry)
 
 
 def test_a_folder_destination_without_a_location_names_the_key() -> None:
     with pytest.raises(ConfigError, match="lacks the key 'location'"):
-        Destination.from_config({"method": "smb", "name": "Research share", "location": " "})
+        destination_from_config({"method": "smb", "name": "Research share", "location": " "})
 
 
 def test_a_config_table_without_the_called_title_or_with_an_unknown_key_is_refused() -> None:
     table = {key: value for key, value in PACS_ENTRY.items() if key != "aec"}
     with pytest.raises(ConfigError, match="lacks the key 'aec'"):
-        Destination.from_config(table)
+        destination_from_config(table)
     with pytest.raises(ConfigError, match=r"unknown key.*host"):
-        Destination.from_config({**PACS_ENTRY, "host": "10.20.0.7"})
+        destination_from_config({**PACS_ENTRY, "host": "10.20.0.7"})
 
 
 @pytest.mark.parametrize(
@@ -87,4 +87,4 @@ def test_a_config_table_without_the_called_title_or_with_an_unknown_key_is_refus
 )
 def test_unusable_values_are_refused_with_what_to_fix(change: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        Destination.from_config({**PACS_ENTRY, **change})
+        destination_from_config({**PACS_ENTRY, **change})

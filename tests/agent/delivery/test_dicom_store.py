@@ -14,9 +14,11 @@ from pydicom.uid import MRImageStorage
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import Verification
 
-from agent.delivery import Destination, deliver, echo, store_series
+from agent.delivery import deliver, echo, store_series
+from agent.delivery.destination import destination_from_config
 from agent.errors import DeliveryError
 from agent.reidentify import reidentify_series
+from contracts.destination import Destination
 from tests.agent.delivery.series import patient, worker_series
 from tests.helpers.orthanc import free_port
 
@@ -29,7 +31,7 @@ def _task_id(name: str) -> str:
 
 
 def _pacs(host: str, port: int, aec: str = "ORTHANC", name: str = "Main PACS") -> Destination:
-    return Destination.from_config(
+    return destination_from_config(
         {
             "method": "PACS",
             "name": name,

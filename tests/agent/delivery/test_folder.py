@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from agent.delivery import Destination, deliver
+from agent.delivery import deliver
+from agent.delivery.destination import destination_from_config
 from agent.delivery.folder import copy_series
 from agent.errors import DeliveryError
+from contracts.destination import Destination
 from tests.agent.delivery.series import TASK_ID, worker_series
 
 
 def _share(location: Path) -> Destination:
-    return Destination.from_config(
+    return destination_from_config(
         {"method": "smb", "name": "Research share", "location": str(location)}
     )
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import itertools
 
+from contracts.task_status import Status
 from functions.billing.stripe_gateway import StripeGateway
 from functions.billing.webhooks import WebhookResult, handle
 from functions.core.models import Site, Task
 from functions.core.settings import Settings
-from functions.core.status import Status
 from functions.core.task_store import advance, open_task
 from tests.helpers.stripe_server import (
     WEBHOOK_SECRET,

@@ -2,7 +2,8 @@ import itertools
 
 import pytest
 
-from functions.core.status import ENDS, ORDER, Status, can_move, is_open, predecessors
+from contracts.task_status import ENDS, ORDER, Status
+from functions.core.status import can_move, is_open, predecessors
 
 
 def test_order_follows_batch_with_upload_first_and_delivery_last():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.task_status import ORDER, Status
 from functions.core.models import Task, site_status_key
-from functions.core.status import ORDER, Status
 from functions.core.task_store import advance, fail, open_task, status_actions
 
 TASK = "6b1e2c3d-4f5a-4b6c-8d7e-8f9a0b1c2d3e"
