@@ -64,11 +64,12 @@ class MrdSamples:
         self.group = group
         self.table = table
 
-    def read(self, rows: np.ndarray) -> np.ndarray:
+    def read(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         rows = np.asarray(rows)
         channels = int(self.table["channels"][rows[0]])
         samples = int(self.table["samples"][rows[0]])
-        out = np.empty((rows.size, channels, samples), dtype=np.complex64)
+        if out is None:
+            out = np.empty((rows.size, channels, samples), dtype=np.complex64)
         first, last = int(rows.min()), int(rows.max())
         with h5py.File(self.path, "r") as file:
             column = file[self.group]["data"].fields("data")[first : last + 1]
