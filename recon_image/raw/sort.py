@@ -16,14 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from recon_image.errors import RawDataError
+from recon_image.raw import large_arrays
 from recon_image.raw.kspace import KSpace, Reference, SliceGeometry, VolumeLabel
 from recon_image.raw.readouts import Flag, RawMeasurement, has_flag, imaging, reference
 
 _CHUNK = 2048  # readouts copied per step: bounds the temporary copy of raw samples
 _MIN_RUN = 8  # readouts per run, on average, for copying runs straight into the k-space
-# FFTW's SIMD code runs planned transforms in place only on arrays starting at such a boundary;
-# numpy's own allocations start 16 bytes past a page, and every transform would go through a copy.
-_ALIGNMENT = 64
 _DEFAULT_AXES = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 
 
@@ -141,7 +139,9 @@ def plan_layout(measurement: RawMeasurement) -> Layout:
 def assemble(measurement: RawMeasurement, layout: Layout) -> KSpace:
     """Allocate the dense k-space of ``layout`` and fill it from the readouts' samples."""
     table = measurement.readouts
-    data = zeros_aligned(layout.shape)
+    # aligned, so FFTW's plans run on it in place (numpy's own allocations start 16 bytes past
+    # a page: every transform went through a copy), and in huge pages
+    data = large_arrays.zeros(layout.shape)
     counts = np.zeros((layout.shape[0], *layout.shape[2:4]), dtype=np.int32)
     np.add.at(counts, (layout.volume, layout.z, layout.line), 1)
     # a readout alone at its place is copied there; repeats are summed, then averaged
@@ -222,18 +222,6 @@ def _copy_runs(
         for at in np.flatnonzero(reflect[first:stop]):
             place[at] = place[at, :, ::-1].copy()
     return True
-
-
-def zeros_aligned(shape: tuple[int, ...]) -> np.ndarray:
-    """A zeroed complex64 array of ``shape`` starting on a :data:`_ALIGNMENT`-byte boundary.
-
-    Taken from one zeroed allocation, so the pages stay untouched (the kernel's zero pages)
-    until the samples are written: no pass over memory to clear it.
-    """
-    nbytes = int(np.prod(shape, dtype=np.int64)) * 8
-    raw = np.zeros(nbytes + _ALIGNMENT, dtype=np.uint8)
-    start = -raw.ctypes.data % _ALIGNMENT
-    return raw[start : start + nbytes].view(np.complex64).reshape(shape)
 
 
 def sort_readouts(measurement: RawMeasurement) -> KSpace:
