@@ -19,8 +19,6 @@ from recon_image.errors import RawDataError
 from recon_image.raw.kspace import Protocol
 from recon_image.raw.readouts import READOUT_DTYPE, Flag, RawMeasurement
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
 # MRD flag numbers (bit = number - 1) and the EvalInfoMask bit each one means here
 _FLAGS = {
     7: Flag.FIRSTSCANINSLICE,
@@ -50,10 +48,6 @@ _COUNTERS = {
     "set": "set",
     "seg": "segment",
 }
-
-
-def is_hdf5(first_bytes: bytes) -> bool:
-    return first_bytes.startswith(HDF5_SIGNATURE)
 
 
 class MrdSamples:
