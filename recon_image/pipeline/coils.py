@@ -9,6 +9,7 @@ full-size temporaries.
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from recon_image.errors import BadInput
 
@@ -124,7 +125,8 @@ def compression_matrix(samples: np.ndarray, virtual_coils: int) -> np.ndarray:
             f"{coils} coils; choose a number between 1 and {coils}"
         )
     samples = samples.astype(np.complex128)
-    covariance = samples @ samples.conj().T
+    with threadpool_limits(limits=1, user_api="blas"):  # small: see noise_covariance
+        covariance = samples @ samples.conj().T
     _, vectors = np.linalg.eigh(covariance)
     leading = vectors[:, ::-1][:, :virtual_coils]
     return leading.conj().T.astype(np.complex64)
