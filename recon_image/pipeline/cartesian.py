@@ -37,6 +37,7 @@ from recon_image.pipeline import fft
 from recon_image.pipeline.oversampling import crop_wrapped
 from recon_image.pipeline.partial_fourier import reconstruct_lines
 from recon_image.pipeline.prewhiten import prewhiten, whitening_matrix
+from recon_image.pipeline.threads import run_each
 from recon_image.raw.kspace import KSpace
 
 # 2D slices are transformed in groups of this many, so that plans (and the wisdom shipped with
@@ -153,8 +154,12 @@ def transform_problems(
     return first, rest
 
 
-def _layout(kspace: KSpace, options: CartesianOptions, threads: int) -> _Layout:
-    """The plans the per-coil transforms use (made once, cached by :func:`fft.plan`)."""
+def _layout(kspace: KSpace, options: CartesianOptions, worker: int) -> _Layout:
+    """The per-coil plans of worker thread ``worker`` (made once, cached by :func:`fft.plan`).
+
+    Single-threaded: coils are transformed side by side, one per thread (see
+    :func:`_transform_coils`).
+    """
     _, _, z, lines, wide = kspace.data.shape
     columns = kspace.protocol.matrix[0]
     three_d = kspace.protocol.dimension == 3
@@ -172,8 +177,8 @@ def _layout(kspace: KSpace, options: CartesianOptions, threads: int) -> _Layout:
         lines_in_fft,
         columns,
         wide != columns,
-        tuple(fft.plan(shape, axes, "backward", threads) for shape, axes in first),
-        tuple(fft.plan(shape, axes, "backward", threads) for shape, axes in rest),
+        tuple(fft.plan(shape, axes, "backward", worker=worker) for shape, axes in first),
+        tuple(fft.plan(shape, axes, "backward", worker=worker) for shape, axes in rest),
         scale,
     )
 
@@ -181,17 +186,38 @@ def _layout(kspace: KSpace, options: CartesianOptions, threads: int) -> _Layout:
 def prepare(kspace: KSpace, options: CartesianOptions, *, threads: int = 1) -> None:
     """Make the FFTW plans :func:`reconstruct` will use for this k-space, ahead of time."""
     _check(kspace, options)
-    _layout(kspace, options, threads)
+    for worker in range(max(1, threads)):
+        _layout(kspace, options, worker)
 
 
-def _transform_coil(
-    source: np.ndarray,
-    target: np.ndarray,
-    layout: _Layout,
-    kspace: KSpace,
-    method: str,
-    threads: int,
+def _transform_coils(
+    work: np.ndarray, target: np.ndarray, layouts: list[_Layout], kspace: KSpace, method: str
 ) -> None:
+    """Every coil's k-space in ``work`` → its image in ``target``, coils side by side.
+
+    One coil per thread, each with single-threaded plans of its own: measured on a
+    0.5 GiB 32-coil 3D k-space on 2 cores, FFTW's own two threads per coil spent 0.56 to
+    0.65 s of CPU waking and waiting for each other, two coils at a time 0.28 s.
+    Partial Fourier then recovers each coil's lines with all the threads.
+    """
+    workers = len(layouts)
+
+    def transform(worker: int) -> None:
+        for c in range(worker, work.shape[0], workers):
+            _transform_coil(work[c], target[c], layouts[worker])
+
+    run_each(transform, range(workers), workers)
+    if method == "zero":
+        return
+    sampled = kspace.sampled
+    if layouts[0].three_d:
+        # Partitions are already transformed: every one shares the lines any of them had.
+        sampled = np.broadcast_to(sampled.any(axis=0), sampled.shape)
+    for c in range(target.shape[0]):
+        target[c] = reconstruct_lines(target[c], sampled, method, threads=workers)
+
+
+def _transform_coil(source: np.ndarray, target: np.ndarray, layout: _Layout) -> None:
     """k-space of one coil (z, lines, wide) → its image (z, lines, columns) in ``target``.
 
     ``target`` is ``source`` itself without oversampling. 2D slices go in
@@ -208,12 +234,6 @@ def _transform_coil(
             crop_wrapped(part, target[start:stop])
             if layout.rest:
                 layout.rest[which].run(target[start:stop])
-    if method != "zero":
-        sampled = kspace.sampled
-        if layout.three_d:
-            # Partitions are already transformed: every one shares the lines any of them had.
-            sampled = np.broadcast_to(sampled.any(axis=0), sampled.shape)
-        target[...] = reconstruct_lines(target, sampled, method, threads=threads)
 
 
 def _centre_samples(volume: np.ndarray) -> np.ndarray:
@@ -282,7 +302,8 @@ def reconstruct(kspace: KSpace, options: CartesianOptions, *, threads: int = 1) 
 
 def _reconstruct(kspace: KSpace, options: CartesianOptions, threads: int) -> np.ndarray:
     method = _partial_fourier(kspace, options)
-    layout = _layout(kspace, options, threads)
+    layouts = [_layout(kspace, options, worker) for worker in range(max(1, threads))]
+    layout = layouts[0]
     before, after = _mixing(kspace, options, method)
     volumes, coils, z, lines, _ = kspace.data.shape
     columns = layout.columns
@@ -297,8 +318,7 @@ def _reconstruct(kspace: KSpace, options: CartesianOptions, threads: int) -> np.
         else:
             work = coil_ops.mix_coils(before, volume, out=volume[:virtual])
         target = _images_in_place(work, columns)
-        for c in range(virtual):
-            _transform_coil(work[c], target[c], layout, kspace, method, threads)
+        _transform_coils(work, target, layouts, kspace, method)
         result[v] = _combine(target, layout, options, after)
         result[v] *= np.float32(layout.scale)
     return result

@@ -52,7 +52,7 @@ _FROM_WISDOM = ("FFTW_MEASURE", "FFTW_WISDOM_ONLY")
 _ESTIMATED = ("FFTW_ESTIMATE",)
 _MEASURED = ("FFTW_MEASURE",)
 _WISDOM_MAGIC = b"YCFFTW1\n"
-_plans: dict[tuple[tuple[int, ...], tuple[int, ...], Direction, int], Plan] = {}
+_plans: dict[tuple[tuple[int, ...], tuple[int, ...], Direction, int, int], Plan] = {}
 _lock = threading.Lock()
 
 
@@ -127,18 +127,20 @@ def plan(
     threads: int = 1,
     *,
     effort: Effort = "job",
+    worker: int = 0,
 ) -> Plan:
     """The cached in-place complex64 plan for ``shape`` over ``axes``; made on first use.
 
     A job (``effort="job"``) takes the measured plan from the loaded wisdom, or else an
     estimated one (milliseconds; see the module's note); ``effort="build"`` measures
     (seconds for a large 3D volume) and so adds to the process's wisdom. Plans are kept
-    for the life of the process, so the same ``(shape, axes, direction, threads)``
-    always returns the same object.
+    for the life of the process, so the same ``(shape, axes, direction, threads, worker)``
+    always returns the same object. A plan runs on one array at a time: threads that
+    transform side by side each take their own ``worker`` number (the same wisdom).
     """
     shape = tuple(int(n) for n in shape)
     axes = tuple(sorted(a % len(shape) for a in axes))
-    key = (shape, axes, direction, int(threads))
+    key = (shape, axes, direction, int(threads), int(worker))
     with _lock:
         existing = _plans.get(key)
         if existing is not None:

@@ -1,12 +1,12 @@
 """Make FFTW wisdom for every transform the built-in modes make for the protocols we support.
 
-    python -m recon_image.pipeline.wisdom OUT [--threads N] [--slab P,L,C ...] [--slices S,L,C ...]
+    python -m recon_image.pipeline.wisdom OUT [--slab P,L,C ...] [--slices S,L,C ...]
 
 The container image runs this at build time, so that planning is paid once there and
 not per job: a job takes its measured plans from the wisdom in microseconds, and plans a
 shape outside it with FFTW_ESTIMATE in milliseconds (``fft``'s module note says why).
-FFTW keeps wisdom per thread count: make it with the thread count the worker will use
-(the instance's vCPUs) where that is known. Wisdom already in OUT_FILE is kept and
+The pipeline transforms coils side by side, one per thread, with single-threaded plans,
+so the same wisdom serves every instance size. Wisdom already in OUT_FILE is kept and
 extended.
 
 The protocols supported (image matrix; k-space zero-filled or partial Fourier):
@@ -25,7 +25,6 @@ readout oversampling.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -96,7 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("out_file", type=Path)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
         "--slab",
         type=_matrix,
@@ -121,12 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     problems = list(dict.fromkeys(builtin + problems_of(extra, any_readout=True)))
     start = time.perf_counter()
     for shape, axes in problems:
-        fft.plan(shape, axes, "backward", args.threads, effort="build")
+        fft.plan(shape, axes, "backward", effort="build")
         fft.clear_plans()
     fft.save_wisdom(args.out_file)
     print(
-        f"planned {len(problems)} transforms with {args.threads} threads in "
-        f"{time.perf_counter() - start:.1f} s; wisdom in {args.out_file}"
+        f"planned {len(problems)} transforms in {time.perf_counter() - start:.1f} s;"
+        f" wisdom in {args.out_file}"
     )
     return 0
 

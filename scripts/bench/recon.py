@@ -497,7 +497,7 @@ def main() -> None:
             planning = f"FFTW wisdom loaded from {wisdom}"
         else:
             wisdom = Path(made) / "fftw.wisdom"
-            seconds = make_wisdom(chosen, wisdom, args.threads)
+            seconds = make_wisdom(chosen, wisdom)
             # the children (pipeline and program) load it as the worker loads the image's
             os.environ["YC_FFTW_WISDOM"] = str(wisdom)
             planning = (
@@ -508,10 +508,9 @@ def main() -> None:
         run_cases(chosen, args)
 
 
-def make_wisdom(chosen: list[Case], path: Path, threads: int) -> float:
+def make_wisdom(chosen: list[Case], path: Path) -> float:
     """Wisdom for the cases' protocols, made as the image build makes it; its seconds."""
     command = [sys.executable, "-m", "recon_image.pipeline.wisdom", str(path), "--only"]
-    command += ["--threads", str(threads)]
     for case in chosen:
         flag = "--slab" if case.dimension == 3 else "--slices"
         command += [flag, f"{case.z},{case.lines},{case.columns}"]

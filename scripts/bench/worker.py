@@ -308,10 +308,9 @@ class LocalJob:
         return stages, peak
 
 
-def make_wisdom(sizes: list[float], path: Path, threads: int) -> float:
+def make_wisdom(sizes: list[float], path: Path) -> float:
     """The image build's wisdom for the phantoms' protocols (all supported ones); its seconds."""
     command = [sys.executable, "-m", "recon_image.pipeline.wisdom", str(path), "--only"]
-    command += ["--threads", str(threads)]
     for size in sizes:
         read, lines, partitions = MATRICES[size]
         command += ["--slab", f"{partitions},{lines},{read}"]
@@ -402,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         wisdom = phantoms / "fftw.wisdom"  # kept wisdom is extended: known shapes are quick
         print("making FFTW wisdom for the phantoms' shapes, as the image build does ...")
-        print(f"  made in {make_wisdom(sizes, wisdom, args.threads):.0f} s", flush=True)
+        print(f"  made in {make_wisdom(sizes, wisdom):.0f} s", flush=True)
         with Emulator() as emulator:
             for size in sizes:
                 raw = phantoms / f"worker-{size:g}gib.dat"

@@ -94,8 +94,6 @@ def test_a_job_takes_measured_plans_from_the_images_wisdom(tmp_path: Path):
             "-m",
             "recon_image.pipeline.wisdom",
             str(out),
-            "--threads",
-            "1",
             "--slab",
             "4,16,32",
             "--only",
