@@ -48,6 +48,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 COILS = 32
 NOISE_SCANS = 64
+NOISE_SIGMA = 0.01
 SEED = 24
 USER = "bench-user"
 # (readout, phase lines, partitions) of a 3D phantom of about the size, readout 2x oversampled.
@@ -81,7 +82,7 @@ def phantom_name(size: float) -> str:
     read, lines, partitions = MATRICES[size]
     return (
         f"worker-{size:g}gib-{read}x{lines}x{partitions}-{COILS}coils"
-        f"-{NOISE_SCANS}noise-seed{SEED}.dat"
+        f"-{NOISE_SCANS}noise{NOISE_SIGMA:g}-seed{SEED}.dat"
     )
 
 
@@ -116,7 +117,7 @@ def write_phantom(size: float, path: Path) -> float:
             "--noise-scans",
             str(NOISE_SCANS),
             "--noise-sigma",
-            "0.01",
+            str(NOISE_SIGMA),
             "--seed",
             str(SEED),
         ],
