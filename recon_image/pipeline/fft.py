@@ -22,7 +22,9 @@ partitions and lines of a 128 x 256 x 256 slab     23 s           89 ms         
 all three axes of a 128 x 256 x 256 slab           11 s           38 ms           0.40 s
 ================================================  =============  ==============  ========
 
-MEASURE under a planning time limit (0.1 to 2 s) ran no faster than ESTIMATE (0.53 s for
+(Measured when each coil ran on both threads; coils now run side by side, one per thread,
+on single-threaded plans, which halved the CPU the transforms take.) MEASURE under a
+planning time limit (0.1 to 2 s) ran no faster than ESTIMATE (0.53 s for
 the three axes at a 1 s limit). So an estimated plan costs nothing up front and, for the
 large strided transforms, up to 0.45 s more per coil and volume: for a 32-coil volume
 less than measuring would have cost (23 s), though a job with many volumes outside the
