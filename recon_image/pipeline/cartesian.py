@@ -319,7 +319,7 @@ def _reconstruct(kspace: KSpace, options: CartesianOptions, threads: int) -> np.
             work = coil_ops.mix_coils(before, volume, out=volume[:virtual])
         target = _images_in_place(work, columns)
         _transform_coils(work, target, layouts, kspace, method)
-        result[v] = _combine(target, layout, options, after)
+        result[v] = _combine(target, layout, options, after, threads)
         result[v] *= np.float32(layout.scale)
     return result
 
@@ -346,7 +346,11 @@ def _images_in_place(work: np.ndarray, columns: int) -> np.ndarray:
 
 
 def _combine(
-    images: np.ndarray, layout: _Layout, options: CartesianOptions, after: np.ndarray | None
+    images: np.ndarray,
+    layout: _Layout,
+    options: CartesianOptions,
+    after: np.ndarray | None,
+    threads: int,
 ) -> np.ndarray:
     """Coil combination of the per-coil images, centred on the way out."""
     axes = layout.shifted_axes
@@ -358,4 +362,4 @@ def _combine(
         raise BadInput(
             f"unknown coil combination {options.coil_combination!r}; use rss or adaptive"
         )
-    return np.fft.fftshift(coil_ops.rss(images, mixing=after), axes=axes)
+    return np.fft.fftshift(coil_ops.rss(images, mixing=after, threads=threads), axes=axes)
