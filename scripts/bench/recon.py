@@ -383,17 +383,24 @@ def report(case: Case, runs: dict[str, list[dict]], *, whole: float, inside: flo
     """Print the table and the goals; ``whole``/``inside``: 12-coil image difference (NRMSE)."""
     figures = {name: summary(rows) for name, rows in runs.items()}
     table(case, runs, "fftw", "planning s")
-    base = runs["fftw"]
-    pipe, cc = (ratio_of(runs[n], base) for n in ("pipeline", "pipeline-cc12"))
+    # against the bare transform's work alone: the pipeline's plans come from wisdom, so the
+    # bare one's planning is left out of the goals as the image build leaves out the job's
+    bare_work = [r["seconds"] - r["plan_seconds"] for r in runs["fftw"]]
+    pipe, cc = (
+        ratio_spread([r["seconds"] for r in runs[n]], bare_work)
+        for n in ("pipeline", "pipeline-cc12")
+    )
     pipe_over_bart = ratio_of(runs["bart"], runs["pipeline"])
     worst = max(figures[n]["peak_bytes"] for n in ("pipeline", "pipeline-cc12")) / case.nbytes
     print(
         "(planning: FFTW plans made inside the clock, as every job makes them; bart: its"
-        " reading and writing of the .cfl files, timed apart, inside its total)"
+        " reading and writing of the .cfl files, timed apart, inside its total. The goals"
+        " below set the pipeline against the bare FFT + RSS without its planning, made off"
+        " the clock as the image build makes the pipeline's)"
     )
     goals = (
-        ("pipeline <= 2x bare FFT+RSS", pipe.text(2, "x"), pipe.median <= 2),
-        ("12 virtual coils faster than bare", cc.text(2, "x"), cc.median < 1),
+        ("pipeline <= 2x bare FFT+RSS (planned)", pipe.text(2, "x"), pipe.median <= 2),
+        ("12 virtual coils faster than bare (planned)", cc.text(2, "x"), cc.median < 1),
         (
             "12 virtual coils < 2% image difference (in the object)",
             f"{100 * inside:.2f}% (whole image {100 * whole:.2f}%)",
