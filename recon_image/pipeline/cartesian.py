@@ -7,16 +7,18 @@ lines and partitions) → coil combination.
 
 Why it is fast and small:
 
-- FFTs are planned FFTW objects run in place coil by coil (:mod:`fft`), so the
-  only large arrays are the k-space itself and, with oversampling, the coil
-  images at half its size.
+- FFTs are planned single-threaded FFTW objects run in place (:mod:`fft`), coils
+  side by side, one per thread; with oversampling each coil's image is cropped
+  into the start of its own k-space memory, so the only large array is the
+  k-space itself.
 - No centring shifts on the coil data. Shifting the input of a DFT by n/2
   multiplies its output by a phase that is the same for every coil, so the
   magnitude after any coil combination does not change; shifting the output
   is done once, on the combined image, which is a coil-count smaller.
 - Prewhitening is linear and so commutes with the FFTs: without partial
   Fourier it is applied to the coil images inside the root-sum-of-squares,
-  one BLAS product per cache-sized chunk and no extra pass over memory. With
+  one BLAS product per cache-sized chunk, the chunks split between the
+  threads, and no extra pass over memory. With
   coil compression the whitening and compression matrices are multiplied
   into one, applied before the FFTs, which then run on fewer coils.
 
