@@ -10,6 +10,7 @@ An anonymous mapping starts on a page boundary, so FFTW's SIMD plans run on it d
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 
 import numpy as np
@@ -32,5 +33,7 @@ def zeros(shape: tuple[int, ...], dtype: type = np.complex64) -> np.ndarray:
     except OSError as error:
         raise MemoryError(f"cannot map {nbytes} bytes: {error.strerror}") from None
     if hasattr(mmap, "MADV_HUGEPAGE"):
-        memory.madvise(mmap.MADV_HUGEPAGE)
+        # a kernel built without transparent huge pages refuses (EINVAL): small pages then
+        with contextlib.suppress(OSError):
+            memory.madvise(mmap.MADV_HUGEPAGE)
     return np.frombuffer(memory, dtype=dtype).reshape(shape)
