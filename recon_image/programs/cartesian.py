@@ -112,12 +112,12 @@ def reconstruct_file(
     started = time.monotonic()
     try:
         kspace = read_raw(raw_file, method="cartesian")
+        read_s = time.monotonic() - started
     except RawDataError as error:
         # The site knows the file by its name; the worker's folders mean nothing there.
         raise RawDataError(Path(error.path).name, error.offset, error.problem) from None
     finally:
         imports.join()
-    read_s = time.monotonic() - started
     from recon_image.dicom import write_series
     from recon_image.pipeline.cartesian import CartesianOptions, reconstruct
     from recon_image.pipeline.fft import load_wisdom
@@ -135,8 +135,9 @@ def reconstruct_file(
         coil_combination=coils,  # type: ignore[arg-type]
         coil_compression=compress,
     )
+    started = time.monotonic()
     magnitude = reconstruct(kspace, options, threads=threads)
-    recon_s = time.monotonic() - started - read_s
+    recon_s = time.monotonic() - started
     written = time.monotonic()
     pixels = to_dicom_integers(magnitude)
     protocol = kspace.protocol
