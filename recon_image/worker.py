@@ -35,6 +35,7 @@ from recon_image.modes.runner import ModeJob, run_mode
 from recon_image.settings import WorkerSettings
 from transfer.download import download_prefix
 from transfer.errors import IntegrityError, RetriesExhausted, TransferError
+from transfer.parallel import run_bounded
 from transfer.retry import is_transient
 from transfer.upload import upload_file
 
@@ -46,6 +47,7 @@ MANIFEST_FILE = "manifest.json"
 FAILURE_FILE = "failure.json"
 OUTPUT_FOLDER = "output_files"
 _MAX_TASK_FILE = 1 << 20
+OUTPUT_UPLOAD_CONCURRENCY = 8
 
 
 def main(env: Mapping[str, str]) -> int:
@@ -145,11 +147,17 @@ def run_job(settings: WorkerSettings, s3: Any, job_dir: Path) -> None:
     result = run_mode(mode, job, on_output=_log_step_line)
     logger.info("mode finished", extra={"seconds": round(time.monotonic() - stage, 3)})
     stage = time.monotonic()
-    manifest = []
-    for path in result.files:
-        name = f"{OUTPUT_FOLDER}/{path.relative_to(result.output_dir).as_posix()}"
-        uploaded = _upload(settings, s3, path, name)
-        manifest.append({"name": name, "size": uploaded.size, "sha256": uploaded.sha256})
+    names = [
+        f"{OUTPUT_FOLDER}/{path.relative_to(result.output_dir).as_posix()}" for path in result.files
+    ]
+    manifest: list[dict[str, Any]] = [{} for _ in names]
+
+    def upload_one(index: int) -> None:
+        uploaded = _upload(settings, s3, result.files[index], names[index])
+        manifest[index] = {"name": names[index], "size": uploaded.size, "sha256": uploaded.sha256}
+
+    # one image is one small object: a request's round trip, not bandwidth, is the cost
+    run_bounded(upload_one, range(len(names)), OUTPUT_UPLOAD_CONCURRENCY, "upload")
     manifest_path = job_dir / "out" / MANIFEST_FILE
     manifest_path.write_text(
         json.dumps({"task_id": settings.task_id, "mode": mode.mode_id, "files": manifest}, indent=2)

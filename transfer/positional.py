@@ -1,10 +1,10 @@
 """A file read and written at given offsets, from several threads, on POSIX and Windows alike.
 
-``os.pread`` and ``os.pwrite`` do this without moving a shared position, but
-Windows' Python lacks both. :class:`RandomAccessFile` seeks and reads (or
-writes) under a lock of its own instead, and opens the file in binary mode,
-which a plain ``os.open`` on Windows does not (it would translate line ends
-and stop reading at a Ctrl-Z byte).
+``os.pread`` and ``os.pwrite`` do this without moving a shared position, so threads
+read and write side by side, as a download's ranges land. Windows' Python lacks both:
+there :class:`RandomAccessFile` seeks and reads (or writes) under a lock of its own
+instead. It opens the file in binary mode, which a plain ``os.open`` on Windows does not
+(it would translate line ends and stop reading at a Ctrl-Z byte).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import threading
 from typing import Literal
+
+_POSITIONAL = hasattr(os, "pread") and hasattr(os, "pwrite")
 
 
 class RandomAccessFile:
@@ -43,6 +45,8 @@ class RandomAccessFile:
 
     def read_at(self, offset: int, length: int) -> bytes:
         """Up to ``length`` bytes from ``offset``; fewer only where the file ends."""
+        if _POSITIONAL:
+            return self._pread(offset, length)
         with self._lock:
             self._file.seek(offset)
             parts = []
@@ -55,9 +59,26 @@ class RandomAccessFile:
                 left -= len(chunk)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
+    def _pread(self, offset: int, length: int) -> bytes:
+        fd, parts, left = self._file.fileno(), [], length
+        while left > 0:
+            chunk = os.pread(fd, left, offset)
+            if not chunk:
+                break
+            parts.append(chunk)
+            offset += len(chunk)
+            left -= len(chunk)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
     def write_at(self, offset: int, data: bytes | memoryview) -> None:
         """Write all of ``data`` at ``offset``."""
         view = memoryview(data)
+        if _POSITIONAL:
+            fd = self._file.fileno()
+            while view:
+                written = os.pwrite(fd, view, offset)
+                view, offset = view[written:], offset + written
+            return
         with self._lock:
             self._file.seek(offset)
             while view:

@@ -7,16 +7,18 @@ lines and partitions) → coil combination.
 
 Why it is fast and small:
 
-- FFTs are planned FFTW objects run in place coil by coil (:mod:`fft`), so the
-  only large arrays are the k-space itself and, with oversampling, the coil
-  images at half its size.
+- FFTs are planned single-threaded FFTW objects run in place (:mod:`fft`), coils
+  side by side, one per thread; with oversampling each coil's image is cropped
+  into the start of its own k-space memory, so the only large array is the
+  k-space itself.
 - No centring shifts on the coil data. Shifting the input of a DFT by n/2
   multiplies its output by a phase that is the same for every coil, so the
   magnitude after any coil combination does not change; shifting the output
   is done once, on the combined image, which is a coil-count smaller.
 - Prewhitening is linear and so commutes with the FFTs: without partial
   Fourier it is applied to the coil images inside the root-sum-of-squares,
-  one BLAS product per cache-sized chunk and no extra pass over memory. With
+  one BLAS product per cache-sized chunk, the chunks split between the
+  threads, and no extra pass over memory. With
   coil compression the whitening and compression matrices are multiplied
   into one, applied before the FFTs, which then run on fewer coils.
 
@@ -37,6 +39,7 @@ from recon_image.pipeline import fft
 from recon_image.pipeline.oversampling import crop_wrapped
 from recon_image.pipeline.partial_fourier import reconstruct_lines
 from recon_image.pipeline.prewhiten import prewhiten, whitening_matrix
+from recon_image.pipeline.threads import run_each
 from recon_image.raw.kspace import KSpace
 
 # 2D slices are transformed in groups of this many, so that plans (and the wisdom shipped with
@@ -153,8 +156,12 @@ def transform_problems(
     return first, rest
 
 
-def _layout(kspace: KSpace, options: CartesianOptions, threads: int) -> _Layout:
-    """The plans the per-coil transforms use (made once, cached by :func:`fft.plan`)."""
+def _layout(kspace: KSpace, options: CartesianOptions, worker: int) -> _Layout:
+    """The per-coil plans of worker thread ``worker`` (made once, cached by :func:`fft.plan`).
+
+    Single-threaded: coils are transformed side by side, one per thread (see
+    :func:`_transform_coils`).
+    """
     _, _, z, lines, wide = kspace.data.shape
     columns = kspace.protocol.matrix[0]
     three_d = kspace.protocol.dimension == 3
@@ -172,8 +179,8 @@ def _layout(kspace: KSpace, options: CartesianOptions, threads: int) -> _Layout:
         lines_in_fft,
         columns,
         wide != columns,
-        tuple(fft.plan(shape, axes, "backward", threads) for shape, axes in first),
-        tuple(fft.plan(shape, axes, "backward", threads) for shape, axes in rest),
+        tuple(fft.plan(shape, axes, "backward", worker=worker) for shape, axes in first),
+        tuple(fft.plan(shape, axes, "backward", worker=worker) for shape, axes in rest),
         scale,
     )
 
@@ -181,17 +188,38 @@ def _layout(kspace: KSpace, options: CartesianOptions, threads: int) -> _Layout:
 def prepare(kspace: KSpace, options: CartesianOptions, *, threads: int = 1) -> None:
     """Make the FFTW plans :func:`reconstruct` will use for this k-space, ahead of time."""
     _check(kspace, options)
-    _layout(kspace, options, threads)
+    for worker in range(max(1, threads)):
+        _layout(kspace, options, worker)
 
 
-def _transform_coil(
-    source: np.ndarray,
-    target: np.ndarray,
-    layout: _Layout,
-    kspace: KSpace,
-    method: str,
-    threads: int,
+def _transform_coils(
+    work: np.ndarray, target: np.ndarray, layouts: list[_Layout], kspace: KSpace, method: str
 ) -> None:
+    """Every coil's k-space in ``work`` → its image in ``target``, coils side by side.
+
+    One coil per thread, each with single-threaded plans of its own: measured on a
+    0.5 GiB 32-coil 3D k-space on 2 cores, FFTW's own two threads per coil spent 0.56 to
+    0.65 s of CPU waking and waiting for each other, two coils at a time 0.28 s.
+    Partial Fourier then recovers each coil's lines with all the threads.
+    """
+    workers = len(layouts)
+
+    def transform(worker: int) -> None:
+        for c in range(worker, work.shape[0], workers):
+            _transform_coil(work[c], target[c], layouts[worker])
+
+    run_each(transform, range(workers), workers)
+    if method == "zero":
+        return
+    sampled = kspace.sampled
+    if layouts[0].three_d:
+        # Partitions are already transformed: every one shares the lines any of them had.
+        sampled = np.broadcast_to(sampled.any(axis=0), sampled.shape)
+    for c in range(target.shape[0]):
+        target[c] = reconstruct_lines(target[c], sampled, method, threads=workers)
+
+
+def _transform_coil(source: np.ndarray, target: np.ndarray, layout: _Layout) -> None:
     """k-space of one coil (z, lines, wide) → its image (z, lines, columns) in ``target``.
 
     ``target`` is ``source`` itself without oversampling. 2D slices go in
@@ -208,12 +236,6 @@ def _transform_coil(
             crop_wrapped(part, target[start:stop])
             if layout.rest:
                 layout.rest[which].run(target[start:stop])
-    if method != "zero":
-        sampled = kspace.sampled
-        if layout.three_d:
-            # Partitions are already transformed: every one shares the lines any of them had.
-            sampled = np.broadcast_to(sampled.any(axis=0), sampled.shape)
-        target[...] = reconstruct_lines(target, sampled, method, threads=threads)
 
 
 def _centre_samples(volume: np.ndarray) -> np.ndarray:
@@ -282,7 +304,8 @@ def reconstruct(kspace: KSpace, options: CartesianOptions, *, threads: int = 1) 
 
 def _reconstruct(kspace: KSpace, options: CartesianOptions, threads: int) -> np.ndarray:
     method = _partial_fourier(kspace, options)
-    layout = _layout(kspace, options, threads)
+    layouts = [_layout(kspace, options, worker) for worker in range(max(1, threads))]
+    layout = layouts[0]
     before, after = _mixing(kspace, options, method)
     volumes, coils, z, lines, _ = kspace.data.shape
     columns = layout.columns
@@ -297,9 +320,8 @@ def _reconstruct(kspace: KSpace, options: CartesianOptions, threads: int) -> np.
         else:
             work = coil_ops.mix_coils(before, volume, out=volume[:virtual])
         target = _images_in_place(work, columns)
-        for c in range(virtual):
-            _transform_coil(work[c], target[c], layout, kspace, method, threads)
-        result[v] = _combine(target, layout, options, after)
+        _transform_coils(work, target, layouts, kspace, method)
+        result[v] = _combine(target, layout, options, after, threads)
         result[v] *= np.float32(layout.scale)
     return result
 
@@ -326,7 +348,11 @@ def _images_in_place(work: np.ndarray, columns: int) -> np.ndarray:
 
 
 def _combine(
-    images: np.ndarray, layout: _Layout, options: CartesianOptions, after: np.ndarray | None
+    images: np.ndarray,
+    layout: _Layout,
+    options: CartesianOptions,
+    after: np.ndarray | None,
+    threads: int,
 ) -> np.ndarray:
     """Coil combination of the per-coil images, centred on the way out."""
     axes = layout.shifted_axes
@@ -338,4 +364,4 @@ def _combine(
         raise BadInput(
             f"unknown coil combination {options.coil_combination!r}; use rss or adaptive"
         )
-    return np.fft.fftshift(coil_ops.rss(images, mixing=after), axes=axes)
+    return np.fft.fftshift(coil_ops.rss(images, mixing=after, threads=threads), axes=axes)

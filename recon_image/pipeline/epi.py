@@ -169,16 +169,16 @@ class CorrectedSamples:
         self.corrected = corrected
         self.position = position
 
-    def read(self, rows: np.ndarray) -> np.ndarray:
+    def read(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         rows = np.asarray(rows)
         where = self.position[rows]
-        if (where >= 0).all():
-            return self.corrected[where]
         if (where < 0).all():
-            return self.original.read(self.source_rows[rows])
-        out = np.empty((rows.size, *self.corrected.shape[1:]), dtype=np.complex64)
+            return self.original.read(self.source_rows[rows], out=out)
+        if out is None:
+            out = np.empty((rows.size, *self.corrected.shape[1:]), dtype=np.complex64)
         out[where >= 0] = self.corrected[where[where >= 0]]
-        out[where < 0] = self.original.read(self.source_rows[rows[where < 0]])
+        if (where < 0).any():
+            out[where < 0] = self.original.read(self.source_rows[rows[where < 0]])
         return out
 
 

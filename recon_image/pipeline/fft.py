@@ -22,7 +22,9 @@ partitions and lines of a 128 x 256 x 256 slab     23 s           89 ms         
 all three axes of a 128 x 256 x 256 slab           11 s           38 ms           0.40 s
 ================================================  =============  ==============  ========
 
-MEASURE under a planning time limit (0.1 to 2 s) ran no faster than ESTIMATE (0.53 s for
+(Measured when each coil ran on both threads; coils now run side by side, one per thread,
+on single-threaded plans, which halved the CPU the transforms take.) MEASURE under a
+planning time limit (0.1 to 2 s) ran no faster than ESTIMATE (0.53 s for
 the three axes at a 1 s limit). So an estimated plan costs nothing up front and, for the
 large strided transforms, up to 0.45 s more per coil and volume: for a 32-coil volume
 less than measuring would have cost (23 s), though a job with many volumes outside the
@@ -53,7 +55,7 @@ _FROM_WISDOM = ("FFTW_MEASURE", "FFTW_WISDOM_ONLY")
 _ESTIMATED = ("FFTW_ESTIMATE",)
 _MEASURED = ("FFTW_MEASURE",)
 _WISDOM_MAGIC = b"YCFFTW1\n"
-_plans: dict[tuple[tuple[int, ...], tuple[int, ...], Direction, int], Plan] = {}
+_plans: dict[tuple[tuple[int, ...], tuple[int, ...], Direction, int, int], Plan] = {}
 _lock = threading.Lock()
 
 
@@ -128,18 +130,20 @@ def plan(
     threads: int = 1,
     *,
     effort: Effort = "job",
+    worker: int = 0,
 ) -> Plan:
     """The cached in-place complex64 plan for ``shape`` over ``axes``; made on first use.
 
     A job (``effort="job"``) takes the measured plan from the loaded wisdom, or else an
     estimated one (milliseconds; see the module's note); ``effort="build"`` measures
     (seconds for a large 3D volume) and so adds to the process's wisdom. Plans are kept
-    for the life of the process, so the same ``(shape, axes, direction, threads)``
-    always returns the same object.
+    for the life of the process, so the same ``(shape, axes, direction, threads, worker)``
+    always returns the same object. A plan runs on one array at a time: threads that
+    transform side by side each take their own ``worker`` number (the same wisdom).
     """
     shape = tuple(int(n) for n in shape)
     axes = tuple(sorted(a % len(shape) for a in axes))
-    key = (shape, axes, direction, int(threads))
+    key = (shape, axes, direction, int(threads), int(worker))
     with _lock:
         existing = _plans.get(key)
         if existing is not None:

@@ -1,12 +1,12 @@
 """Make FFTW wisdom for every transform the built-in modes make for the protocols we support.
 
-    python -m recon_image.pipeline.wisdom OUT [--threads N] [--slab P,L,C ...] [--slices S,L,C ...]
+    python -m recon_image.pipeline.wisdom OUT [--slab P,L,C ...] [--slices S,L,C ...]
 
 The container image runs this at build time, so that planning is paid once there and
 not per job: a job takes its measured plans from the wisdom in microseconds, and plans a
 shape outside it with FFTW_ESTIMATE in milliseconds (``fft``'s module note says why).
-FFTW keeps wisdom per thread count: make it with the thread count the worker will use
-(the instance's vCPUs) where that is known. Wisdom already in OUT_FILE is kept and
+The pipeline transforms coils side by side, one per thread, with single-threaded plans,
+so the same wisdom serves every instance size. Wisdom already in OUT_FILE is kept and
 extended.
 
 The protocols supported (image matrix; k-space zero-filled or partial Fourier):
@@ -18,13 +18,13 @@ The protocols supported (image matrix; k-space zero-filled or partial Fourier):
   scanners store it), phase lines as many, 3/4 or 1/2 of them, and 32, 48, 64, 96, 128,
   160, 192 or 256 partitions.
 
-``--slab`` and ``--slices`` add a site's own 3D and 2D protocols.
+``--slab`` and ``--slices`` add a site's own 3D and 2D protocols, acquired with or without
+readout oversampling.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -54,12 +54,19 @@ def supported_protocols() -> list[tuple[bool, int, int, int]]:
     return protocols
 
 
-def problems_of(protocols: list[tuple[bool, int, int, int]]) -> list[Problem]:
-    """The distinct per-coil transforms the built-in modes make for ``protocols``."""
+def problems_of(
+    protocols: list[tuple[bool, int, int, int]], *, any_readout: bool = False
+) -> list[Problem]:
+    """The distinct per-coil transforms the built-in modes make for ``protocols``.
+
+    Raw 3D readouts are always 2x oversampled on Siemens scanners, 2D ones either way;
+    ``any_readout`` plans 3D protocols both ways too (a site's own protocols, whose data
+    may come from an MRD file without oversampling).
+    """
     found: dict[Problem, None] = {}
     for three_d, z, lines, columns in protocols:
-        # raw 3D readouts are always 2x oversampled on Siemens scanners; 2D ones either way
-        for wide in (2 * columns,) if three_d else (columns, 2 * columns):
+        either = not three_d or any_readout
+        for wide in (columns, 2 * columns) if either else (2 * columns,):
             for lines_in_fft in (True, False):
                 first, rest = transform_problems(
                     three_d=three_d,
@@ -88,7 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("out_file", type=Path)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
         "--slab",
         type=_matrix,
@@ -109,15 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     fft.load_wisdom(args.out_file)
     extra = [(True, *m) for m in args.slab] + [(False, *m) for m in args.slices]
-    problems = problems_of(extra if args.only else supported_protocols() + extra)
+    builtin = [] if args.only else problems_of(supported_protocols())
+    problems = list(dict.fromkeys(builtin + problems_of(extra, any_readout=True)))
     start = time.perf_counter()
     for shape, axes in problems:
-        fft.plan(shape, axes, "backward", args.threads, effort="build")
+        fft.plan(shape, axes, "backward", effort="build")
         fft.clear_plans()
     fft.save_wisdom(args.out_file)
     print(
-        f"planned {len(problems)} transforms with {args.threads} threads in "
-        f"{time.perf_counter() - start:.1f} s; wisdom in {args.out_file}"
+        f"planned {len(problems)} transforms in {time.perf_counter() - start:.1f} s;"
+        f" wisdom in {args.out_file}"
     )
     return 0
 

@@ -19,8 +19,6 @@ from recon_image.errors import RawDataError
 from recon_image.raw.kspace import Protocol
 from recon_image.raw.readouts import READOUT_DTYPE, Flag, RawMeasurement
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
 # MRD flag numbers (bit = number - 1) and the EvalInfoMask bit each one means here
 _FLAGS = {
     7: Flag.FIRSTSCANINSLICE,
@@ -52,10 +50,6 @@ _COUNTERS = {
 }
 
 
-def is_hdf5(first_bytes: bytes) -> bool:
-    return first_bytes.startswith(HDF5_SIGNATURE)
-
-
 class MrdSamples:
     """Samples of MRD acquisitions, read from the HDF5 file on demand."""
 
@@ -64,11 +58,12 @@ class MrdSamples:
         self.group = group
         self.table = table
 
-    def read(self, rows: np.ndarray) -> np.ndarray:
+    def read(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         rows = np.asarray(rows)
         channels = int(self.table["channels"][rows[0]])
         samples = int(self.table["samples"][rows[0]])
-        out = np.empty((rows.size, channels, samples), dtype=np.complex64)
+        if out is None:
+            out = np.empty((rows.size, channels, samples), dtype=np.complex64)
         first, last = int(rows.min()), int(rows.max())
         with h5py.File(self.path, "r") as file:
             column = file[self.group]["data"].fields("data")[first : last + 1]

@@ -123,8 +123,12 @@ def reference(table: np.ndarray) -> np.ndarray:
 class SampleSource(Interface):
     """Hands out the samples of readouts that share one channel count and length."""
 
-    def read(self, rows: np.ndarray) -> np.ndarray:
-        """complex64 (len(rows), channels, samples) for the table rows ``rows``."""
+    def read(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """complex64 (len(rows), channels, samples) for the table rows ``rows``.
+
+        With ``out`` (a view of that shape, any strides) the samples are written there and
+        ``out`` is returned: the sorter copies readouts straight into the dense k-space.
+        """
         ...
 
 

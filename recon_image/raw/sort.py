@@ -16,10 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from recon_image.errors import RawDataError
+from recon_image.raw import large_arrays
 from recon_image.raw.kspace import KSpace, Reference, SliceGeometry, VolumeLabel
 from recon_image.raw.readouts import Flag, RawMeasurement, has_flag, imaging, reference
 
 _CHUNK = 2048  # readouts copied per step: bounds the temporary copy of raw samples
+_MIN_RUN = 8  # readouts per run, on average, for copying runs straight into the k-space
 _DEFAULT_AXES = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 
 
@@ -137,7 +139,9 @@ def plan_layout(measurement: RawMeasurement) -> Layout:
 def assemble(measurement: RawMeasurement, layout: Layout) -> KSpace:
     """Allocate the dense k-space of ``layout`` and fill it from the readouts' samples."""
     table = measurement.readouts
-    data = np.zeros(layout.shape, dtype=np.complex64)
+    # aligned, so FFTW's plans run on it in place (numpy's own allocations start 16 bytes past
+    # a page: every transform went through a copy), and in huge pages
+    data = large_arrays.zeros(layout.shape)
     counts = np.zeros((layout.shape[0], *layout.shape[2:4]), dtype=np.int32)
     np.add.at(counts, (layout.volume, layout.z, layout.line), 1)
     # a readout alone at its place is copied there; repeats are summed, then averaged
@@ -150,6 +154,8 @@ def assemble(measurement: RawMeasurement, layout: Layout) -> KSpace:
     group = group.reshape(-1)
     for index, (length, start) in enumerate(kinds):
         members = np.flatnonzero(group == index)
+        if alone[members].all() and _copy_runs(measurement, layout, members, data, start, length):
+            continue
         for begin in range(0, members.size, _CHUNK):
             chosen = members[begin : begin + _CHUNK]
             block = measurement.samples.read(layout.rows[chosen])
@@ -187,6 +193,35 @@ def assemble(measurement: RawMeasurement, layout: Layout) -> KSpace:
         volumes=layout.labels,
         reference=_reference(measurement, layout),
     )
+
+
+def _copy_runs(
+    measurement: RawMeasurement,
+    layout: Layout,
+    members: np.ndarray,
+    data: np.ndarray,
+    start: int,
+    length: int,
+) -> bool:
+    """Copy readouts each alone at its place straight into ``data``, run by run; False if unfit.
+
+    A run is readouts of one volume and slice/partition on consecutive lines, as scanners
+    acquire them: its place in ``data`` is one strided view, so its samples are copied once,
+    from the file into the k-space, with no temporary block. Measurements whose readouts
+    come in short runs (under :data:`_MIN_RUN` on average) are left to the block-wise copy.
+    """
+    v, z, line = layout.volume[members], layout.z[members], layout.line[members]
+    breaks = np.flatnonzero((np.diff(v) != 0) | (np.diff(z) != 0) | (np.diff(line) != 1)) + 1
+    if members.size < _MIN_RUN * (breaks.size + 1):
+        return False
+    reflect = has_flag(measurement.readouts[layout.rows[members]], Flag.REFLECT)
+    for first, stop in zip([0, *breaks.tolist()], [*breaks.tolist(), members.size], strict=True):
+        lines = slice(int(line[first]), int(line[first]) + stop - first)
+        place = data[v[first], :, z[first], lines, start : start + length].transpose(1, 0, 2)
+        measurement.samples.read(layout.rows[members[first:stop]], out=place)
+        for at in np.flatnonzero(reflect[first:stop]):
+            place[at] = place[at, :, ::-1].copy()
+    return True
 
 
 def sort_readouts(measurement: RawMeasurement) -> KSpace:

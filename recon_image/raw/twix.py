@@ -149,13 +149,14 @@ class StridedSamples:
         self.table = table
         self.channel_header = channel_header
 
-    def read(self, rows: np.ndarray) -> np.ndarray:
+    def read(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         rows = np.asarray(rows)
         if rows.size == 0:
             return np.zeros((0, 0, 0), dtype=np.complex64)
         channels = int(self.table["channels"][rows[0]])
         samples = int(self.table["samples"][rows[0]])
-        out = np.empty((rows.size, channels, samples), dtype=np.complex64)
+        if out is None:
+            out = np.empty((rows.size, channels, samples), dtype=np.complex64)
         offsets = self.table["offset"][rows].astype(np.int64)
         channel_stride = self.channel_header + 8 * samples
         # runs of equally spaced readouts are read through one strided view each

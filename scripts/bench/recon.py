@@ -13,7 +13,9 @@ what a job pays (FFTW planning included) and its peak memory is its own:
 - ``pipeline``: ``recon_image.pipeline.cartesian`` ``prepare`` and
   ``reconstruct``, prewhitening through coil combination (RSS), with FFTW
   wisdom loaded as the worker loads it (``YC_FFTW_WISDOM``, by default the
-  image's file, when it exists here);
+  image's file). Where neither is here, the bench first plans the cases'
+  shapes as the image build plans its protocols (``recon_image.pipeline.wisdom
+  --slab/--slices``), off the clock: a job never pays for planning;
 - ``pipeline-cc12``: the same with coil compression to 12 virtual coils, and
   its image difference (NRMSE) from the uncompressed result, in the object
   (pixels where the phantom has signal) and over the whole image. The goal is
@@ -57,8 +59,8 @@ under 3x the k-space size (the worker's program, from the file, included).
     python -m scripts.bench.recon [--scale 0.25] [--threads N] [--cases 3d,2d,twix] [--rounds 2]
         [--full]
 
-The default run takes two to three minutes, most of it FFTW planning where
-there is no wisdom; ``--full`` runs the full sizes (2 GiB of 3D k-space).
+The default run takes about two minutes; ``--full`` runs the full sizes (2 GiB
+of 3D k-space).
 """
 
 from __future__ import annotations
@@ -381,17 +383,24 @@ def report(case: Case, runs: dict[str, list[dict]], *, whole: float, inside: flo
     """Print the table and the goals; ``whole``/``inside``: 12-coil image difference (NRMSE)."""
     figures = {name: summary(rows) for name, rows in runs.items()}
     table(case, runs, "fftw", "planning s")
-    base = runs["fftw"]
-    pipe, cc = (ratio_of(runs[n], base) for n in ("pipeline", "pipeline-cc12"))
+    # against the bare transform's work alone: the pipeline's plans come from wisdom, so the
+    # bare one's planning is left out of the goals as the image build leaves out the job's
+    bare_work = [r["seconds"] - r["plan_seconds"] for r in runs["fftw"]]
+    pipe, cc = (
+        ratio_spread([r["seconds"] for r in runs[n]], bare_work)
+        for n in ("pipeline", "pipeline-cc12")
+    )
     pipe_over_bart = ratio_of(runs["bart"], runs["pipeline"])
     worst = max(figures[n]["peak_bytes"] for n in ("pipeline", "pipeline-cc12")) / case.nbytes
     print(
         "(planning: FFTW plans made inside the clock, as every job makes them; bart: its"
-        " reading and writing of the .cfl files, timed apart, inside its total)"
+        " reading and writing of the .cfl files, timed apart, inside its total. The goals"
+        " below set the pipeline against the bare FFT + RSS without its planning, made off"
+        " the clock as the image build makes the pipeline's)"
     )
     goals = (
-        ("pipeline <= 2x bare FFT+RSS", pipe.text(2, "x"), pipe.median <= 2),
-        ("12 virtual coils faster than bare", cc.text(2, "x"), cc.median < 1),
+        ("pipeline <= 2x bare FFT+RSS (planned)", pipe.text(2, "x"), pipe.median <= 2),
+        ("12 virtual coils faster than bare (planned)", cc.text(2, "x"), cc.median < 1),
         (
             "12 virtual coils < 2% image difference (in the object)",
             f"{100 * inside:.2f}% (whole image {100 * whole:.2f}%)",
@@ -488,15 +497,36 @@ def main() -> None:
         return
     if shutil.which("bart") is None:
         raise SystemExit("the bart command is missing: apt-get install bart")
-    wisdom = wisdom_path()
-    if wisdom.is_file():
-        planning = f"FFTW wisdom loaded from {wisdom}"
-    else:
-        planning = (
-            f"no FFTW wisdom ({wisdom} is missing): every plan is made from scratch, as for a"
-            " shape outside the image's wisdom list"
-        )
-    print(f"threads {args.threads}; scale {args.scale}; {args.rounds} rounds; {planning}")
+    chosen = [known[name] for name in args.cases.split(",")]
+    with tempfile.TemporaryDirectory(prefix="bench-recon-wisdom-") as made:
+        wisdom = wisdom_path()
+        if wisdom.is_file():
+            planning = f"FFTW wisdom loaded from {wisdom}"
+        else:
+            wisdom = Path(made) / "fftw.wisdom"
+            seconds = make_wisdom(chosen, wisdom)
+            # the children (pipeline and program) load it as the worker loads the image's
+            os.environ["YC_FFTW_WISDOM"] = str(wisdom)
+            planning = (
+                f"no image wisdom here: the cases' shapes planned as the image build plans its"
+                f" protocols, in {seconds:.0f} s off the clock"
+            )
+        print(f"threads {args.threads}; scale {args.scale}; {args.rounds} rounds; {planning}")
+        run_cases(chosen, args)
+
+
+def make_wisdom(chosen: list[Case], path: Path) -> float:
+    """Wisdom for the cases' protocols, made as the image build makes it; its seconds."""
+    command = [sys.executable, "-m", "recon_image.pipeline.wisdom", str(path), "--only"]
+    for case in chosen:
+        flag = "--slab" if case.dimension == 3 else "--slices"
+        command += [flag, f"{case.z},{case.lines},{case.columns}"]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def run_cases(chosen: list[Case], args: argparse.Namespace) -> None:
     pinned = {k: v for k, v in os.environ.items() if k in OPENBLAS_OVERRIDES}
     if pinned:
         print(
@@ -505,8 +535,8 @@ def main() -> None:
             f" production's: env {' '.join('-u ' + k for k in pinned)}"
             " python -m scripts.bench.recon"
         )
-    for name in args.cases.split(","):
-        run_case(known[name], args.threads, args.scale, args.rounds)
+    for case in chosen:
+        run_case(case, args.threads, args.scale, args.rounds)
 
 
 def run_case(case: Case, threads: int, scale: float, rounds: int) -> None:

@@ -21,10 +21,11 @@ memory. The Python contenders' times start once the client is made and has
 connected (a process start-up a long-running agent or worker pays once); the
 Go peer is timed from outside, its process start included.
 
-moto answers a ranged GET by copying the whole object under one lock, so a
-download from it measures the emulator as much as the client:
-``download transfer / http-ranges`` says how far the local S3 is from the
-bytes' floor; against S3 that cost is not there.
+The local cloud serves a ranged GET from its range alone
+(``scripts/local_cloud/s3_ranges.py``; moto by itself copies the whole object
+for every range), but still through one Python process that parses, signs and
+copies every request: ``download transfer / http-ranges`` says how far the
+local S3 is from the bytes' floor; against S3 that cost is not there.
 
     python -m scripts.bench.transfer [--size-mib 128] [--rounds 3] [--full]
 

@@ -61,13 +61,22 @@ def test_coil_compression_32_to_12_stays_within_two_percent(dimension):
     assert difference < 0.02
 
 
-def test_two_threads_give_the_same_image_as_one():
-    one, _ = phantom_kspace(3, CASES[3], 8, oversampling=2)
-    two, _ = phantom_kspace(3, CASES[3], 8, oversampling=2)
+@pytest.mark.parametrize(
+    ("dimension", "threads", "slices"),
+    [(3, 2, CASES[3][0]), (2, 3, 11)],  # 2D: a slice group of 8 and one of 3; 8 coils over 3
+)
+def test_coils_transformed_side_by_side_give_the_same_image_as_one_thread(
+    dimension, threads, slices
+):
+    shape = (slices, *CASES[dimension][1:])
+    one, _ = phantom_kspace(dimension, shape, 8, oversampling=2)
+    many, _ = phantom_kspace(dimension, shape, 8, oversampling=2)
     single = reconstruct(one, CartesianOptions(), threads=1)
-    double = reconstruct(two, CartesianOptions(), threads=2)
-    difference = np.abs(single - double).max() / single.max()
-    print(f"threads 1 vs 2: largest difference {difference:.1e} of the maximum")
+    side_by_side = reconstruct(many, CartesianOptions(), threads=threads)
+    difference = np.abs(single - side_by_side).max() / single.max()
+    print(
+        f"{dimension}D threads 1 vs {threads}: largest difference {difference:.1e} of the maximum"
+    )
     assert difference < 1e-5
 
 

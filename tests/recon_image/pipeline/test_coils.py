@@ -29,6 +29,14 @@ def test_rss_with_a_mixing_matrix_is_the_rss_of_the_mixed_coils():
     assert np.allclose(rss(images), np.sqrt((np.abs(images) ** 2).sum(0)), rtol=1e-5)
 
 
+def test_rss_split_between_threads_is_the_rss_on_one():
+    images = random_coils((64, 4, 25_001), seed=5)  # 64 coils: chunks of 32,768 pixels, four
+    matrix = random_coils((64, 64), seed=6)
+    one = rss(images, mixing=matrix)
+    assert np.allclose(rss(images, mixing=matrix, threads=3), one, rtol=1e-5)
+    assert np.allclose(rss(images, threads=3), rss(images), rtol=1e-6)
+
+
 def test_compression_keeps_a_low_rank_signal_whole():
     rng = np.random.default_rng(5)
     signal = random_coils((3, 1000), seed=6)

@@ -43,7 +43,7 @@ def test_bench_runs_jobs_interleaved_with_planning_and_the_worker_program_on_a_3
     assert "planning: FFTW plans made inside the clock" in out
     assert "bart: its reading and writing of the .cfl files, timed apart" in out
     assert re.search(
-        r"^goal pipeline <= 2x bare FFT\+RSS: [\d.]+x \([\d.]+-[\d.]+ over 2", out, re.M
+        r"^goal pipeline <= 2x bare FFT\+RSS \(planned\): [\d.]+x \([\d.]+-[\d.]+ over 2", out, re.M
     )
     assert re.search(r"^twix: a 3D TWIX VE file of \d+ MiB written", out, re.M)
     assert re.search(r"^program\s+[\d.]+ \([\d.]+-[\d.]+\)\s+[\d.]+", out, re.M)
