@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import scripts.deploy as deploy
-from functions.administration.deployment import DESCRIPTION_FILE
+from administration.deployment import DESCRIPTION_FILE
 from recon_image.modes.catalog import client_configs
 from recon_image.settings import BUILTIN_MODES_DIR
 
@@ -204,7 +204,15 @@ def copied_paths() -> set[str]:
 
 
 def first_party_imports(package: Path) -> set[str]:
-    packages = {"functions", "portal_flask", "recon_image", "transfer", "agent", "scripts"}
+    packages = {
+        "functions",
+        "administration",
+        "portal_flask",
+        "recon_image",
+        "transfer",
+        "agent",
+        "scripts",
+    }
     found: set[str] = set()
     for source in package.rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
@@ -219,8 +227,12 @@ def first_party_imports(package: Path) -> set[str]:
 
 def test_the_portal_image_carries_everything_the_portal_imports_and_reads():
     copied = copied_paths()
-    needed = first_party_imports(deploy.REPO_ROOT / "portal_flask")
-    needed |= first_party_imports(deploy.REPO_ROOT / "functions")
+    needed, unread = set(), {"portal_flask"}
+    while unread:
+        package = unread.pop()
+        needed.add(package)
+        unread |= first_party_imports(deploy.REPO_ROOT / package) - needed
+    assert {"functions", "administration"} <= needed
     assert needed <= copied, f"the portal image lacks {sorted(needed - copied)}"
     assert str(DESCRIPTION_FILE.relative_to(deploy.REPO_ROOT)) in copied
     assert "pyproject.toml" in copied
@@ -267,7 +279,7 @@ def test_the_portal_images_files_migrate_and_serve_without_writing_to_them(tmp_p
     assert migrated.returncode == 0, migrated.stderr
     reads = python(
         "-c",
-        "import functions.administration.deployment as d, portal_flask as p;"
+        "import administration.deployment as d, portal_flask as p;"
         "d.description(); print(d.__file__); print(p.__file__)",
         timeout=60,
     )
