@@ -2,8 +2,9 @@
 
 Steps, in order:
 
-1. the Lambda package ``build/functions.zip``: ``functions/`` with the ``functions``
-   extra's pinned dependencies, built for Lambda's Linux and Python 3.11;
+1. the Lambda package ``build/functions.zip``: the modules of ``functions/`` the handlers
+   import (``scripts/lambda_package.py``) with the ``functions`` extra's pinned
+   dependencies, built for Lambda's Linux and Python 3.11;
 2. ``terraform init`` with the root's ``backend.hcl`` (S3 state, DynamoDB lock), and an
    apply of the images' ECR repositories alone, so the images have somewhere to go;
 3. the worker image (``recon_image/Dockerfile``) and, in the region that hosts the portal
@@ -34,6 +35,8 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from scripts.lambda_package import package_files
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = REPO_ROOT / "build"
@@ -86,9 +89,13 @@ def build_lambda_zip(
     out: Path,
     requirements: Sequence[str],
     run: Callable[[Sequence[str]], None],
-    source: Path = REPO_ROOT / "functions",
+    root: Path = REPO_ROOT,
 ) -> Path:
-    """Install ``requirements`` for Lambda's platform and zip them with ``source``."""
+    """Install ``requirements`` for Lambda's platform and zip them with the handlers' modules.
+
+    Of ``root``'s source, only what the handlers import goes in
+    (:func:`scripts.lambda_package.package_files`).
+    """
     deps = out.parent / "lambda-deps"
     shutil.rmtree(deps, ignore_errors=True)
     if requirements:
@@ -108,11 +115,7 @@ def build_lambda_zip(
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     files = [(p, p.relative_to(deps)) for p in sorted(deps.rglob("*")) if p.is_file()]
-    files += [
-        (p, p.relative_to(source.parent))
-        for p in sorted(source.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
-    ]
+    files += [(path, Path(name)) for path, name in package_files(root)]
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for path, name in files:
             if path.suffix == ".pyc" or "__pycache__" in name.parts:
