@@ -90,6 +90,5 @@ def import_closure(modules: Iterable[str], root: Path) -> set[str]:
 
 def package_files(root: Path) -> list[tuple[Path, str]]:
     """``(source file, name in the zip)`` for every module the handlers need, sorted."""
-    modules = import_closure(handler_modules(root), root)
-    files = [module_file(name, root) for name in modules]
-    return sorted((path, path.relative_to(root).as_posix()) for path in files if path)
+    files = [module_file(name, root) for name in import_closure(handler_modules(root), root)]
+    return sorted((path, path.relative_to(root).as_posix()) for path in files)
