@@ -39,6 +39,7 @@ def test_the_service_layer_needs_the_domain_model_and_no_front_end():
     loaded = top_level_packages_loaded(*SERVICE_MODULES)
     assert {"administration", "functions"} <= loaded
     assert not loaded & {"portal_flask", "flask", "scripts", "agent", "recon_image"}
+    assert not loaded & {"pydicom", "pynetdicom"}, "the connection tests run on the agent"
 
 
 def test_the_operators_command_runs_without_the_portal():
