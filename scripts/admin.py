@@ -25,7 +25,7 @@
 
 It works against a running local cloud (``python -m scripts.local_cloud``): the
 ready file that command writes names the emulator, the tables and the credential
-store. The operations themselves are ``functions.administration``'s, which the
+store. The operations themselves are ``administration``'s, which the
 portal uses too; this command words their results and remedies for a shell.
 Mistakes a person can make (an unknown site, a missing AE title, a file that is
 already there) end with exit status 2 and a message saying what to do.
@@ -49,9 +49,8 @@ import stripe
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
-from contracts.yarra_ini import parse_yarra_ini
-from functions.administration import destinations, mode_settings, sites
-from functions.administration.agent_config import (
+from administration import destinations, mode_settings, sites
+from administration.agent_config import (
     AGENT_DEFAULTS,
     agent_config_text,
     secret_file_for,
@@ -59,8 +58,8 @@ from functions.administration.agent_config import (
     write_agent_config,
     write_secret_file,
 )
-from functions.administration.billing import BillingChange, set_billing_mode
-from functions.administration.errors import (
+from administration.billing import BillingChange, set_billing_mode
+from administration.errors import (
     AdministrationError,
     OutOfRange,
     TooManyKeys,
@@ -69,8 +68,8 @@ from functions.administration.errors import (
     UnknownSite,
     UserExists,
 )
-from functions.administration.site_users import NewKey, SiteUsers, check_user_name
-from functions.billing.outbox import Outbox
+from administration.site_users import NewKey, SiteUsers, check_user_name
+from contracts.yarra_ini import parse_yarra_ini
 from functions.billing.stripe_gateway import BillingContact, BillingNotConfigured, StripeGateway
 from functions.billing.stripe_secret import read_secret, with_stripe_secret
 from functions.billing.stripe_setup import StripeSetup
@@ -79,6 +78,7 @@ from functions.core.errors import ConfigurationError
 from functions.core.models import ModeCatalog, ModeSettings, Site, bind_models
 from functions.core.modes import CLIENT_CONFIG_KEYS, InvalidClientConfig
 from functions.core.settings import Settings
+from functions.work.billing_outbox import Outbox
 from recon_image.errors import ReconError
 from scripts.local_cloud.cloud import LOCAL_ACCOUNT, REPO_ROOT
 from scripts.local_cloud.credentials import Credential, CredentialStore

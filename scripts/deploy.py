@@ -2,7 +2,8 @@
 
 Steps, in order:
 
-1. the Lambda package ``build/functions.zip``: ``functions/`` and ``contracts/`` with the
+1. the Lambda package ``build/functions.zip``: the modules of ours the handlers import
+   (``functions/`` and ``contracts/``; ``scripts/lambda_package.py``) with the
    ``functions`` extra's pinned dependencies, built for Lambda's Linux and Python 3.11;
 2. ``terraform init`` of the region root ``terraform/region/`` with the region's
    ``REGION.backend.hcl`` (S3 state, DynamoDB lock), keeping the region's working data
@@ -51,14 +52,13 @@ from scripts.images import (
     find_engine,
     host_ca_bundle,
 )
+from scripts.lambda_package import package_files
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = REPO_ROOT / "build"
 REGION_ROOT = REPO_ROOT / "terraform" / "region"
 """The root every region applies, with its own ``REGION.tfvars`` and ``REGION.backend.hcl``."""
 LAMBDA_PLATFORM = ("--platform", "manylinux2014_x86_64", "--python-version", "3.11")
-LAMBDA_SOURCES = (REPO_ROOT / "functions", REPO_ROOT / "contracts")
-"""The packages the Lambda package carries: the handlers and the contracts they share."""
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 """Every entry's timestamp, so an unchanged source gives an identical package."""
 
@@ -107,9 +107,13 @@ def build_lambda_zip(
     out: Path,
     requirements: Sequence[str],
     run: Callable[[Sequence[str]], None],
-    sources: Sequence[Path] = LAMBDA_SOURCES,
+    root: Path = REPO_ROOT,
 ) -> Path:
-    """Install ``requirements`` for Lambda's platform and zip them with the ``sources`` packages."""
+    """Install ``requirements`` for Lambda's platform and zip them with the handlers' modules.
+
+    Of ``root``'s source, only what the handlers import goes in
+    (:func:`scripts.lambda_package.package_files`).
+    """
     deps = out.parent / "lambda-deps"
     shutil.rmtree(deps, ignore_errors=True)
     if requirements:
@@ -129,12 +133,7 @@ def build_lambda_zip(
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     files = [(p, p.relative_to(deps)) for p in sorted(deps.rglob("*")) if p.is_file()]
-    files += [
-        (p, p.relative_to(source.parent))
-        for source in sources
-        for p in sorted(source.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
-    ]
+    files += [(path, Path(name)) for path, name in package_files(root)]
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for path, name in files:
             if path.suffix == ".pyc" or "__pycache__" in name.parts:

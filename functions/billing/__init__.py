@@ -3,7 +3,7 @@
 - :mod:`~functions.billing.charges`: who pays what (pure).
 - :mod:`~functions.billing.metering`: a job's final status, usage record, monthly rollups
   and usage report, in one transaction, exactly once.
-- :mod:`~functions.billing.outbox`: usage reports sent to Stripe, retried until taken.
+- :mod:`~functions.work.billing_outbox`: usage reports sent to Stripe, retried until taken.
 - :mod:`~functions.billing.stripe_gateway`: the Stripe calls, with idempotency keys.
 - :mod:`~functions.billing.webhooks`: Stripe's events (cards, invoices, subscriptions),
   applied as Stripe holds them now.
@@ -16,7 +16,7 @@ Usage is reported as Billing Meter events in **micro-units** of the rates' curre
 rounded. :mod:`~functions.billing.stripe_setup` (``scripts/admin stripe setup``) makes
 the meter, the metered Price and the webhook endpoint, and keeps their ids with the
 restricted key in the Secrets Manager secret of :mod:`~functions.billing.stripe_secret`;
-:mod:`~functions.billing.reconcile` checks each site's month against the meter.
+:mod:`~functions.work.billing_reconcile` checks each site's month against the meter.
 
 What Stripe is told: a customer per site (the site's id and name, and the billing e-mail
 and postal address the operator gave: an organisation's), and

@@ -7,9 +7,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from functions.billing.outbox import Outbox
 from functions.billing.stripe_gateway import check_set_up, gateway_from_secret
 from functions.handlers.runtime import Dependencies, Handler, Powertools, lambda_entry, reported
+from functions.work.billing_outbox import Outbox
 
 
 def build(deps: Dependencies) -> Handler:

@@ -7,9 +7,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from functions.billing.reconcile import previous_month, reconcile
 from functions.billing.stripe_gateway import gateway_from_secret
 from functions.handlers.runtime import Dependencies, Handler, Powertools, lambda_entry, reported
+from functions.work.billing_reconcile import previous_month, reconcile
 
 
 def build(deps: Dependencies) -> Handler:

@@ -18,7 +18,7 @@ from functions.handlers.runtime import (
     lambda_entry,
     sqs_batch_handler,
 )
-from functions.job_updates import JobUpdater
+from functions.work.job_state import JobUpdater
 
 
 def build(deps: Dependencies) -> Handler:

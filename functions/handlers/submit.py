@@ -22,7 +22,7 @@ from functions.handlers.runtime import (
     lambda_entry,
     sqs_batch_handler,
 )
-from functions.submission import Hooks, Outcome, Submitter
+from functions.work.submit import Hooks, Outcome, Submitter
 
 
 def object_created(event: dict[str, Any]) -> dict[str, Any] | None:

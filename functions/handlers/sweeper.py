@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.handlers.runtime import Dependencies, Handler, Powertools, lambda_entry, reported
-from functions.sweeping import Sweeper
+from functions.work.sweeper import Sweeper
 
 
 def build(deps: Dependencies) -> Handler:

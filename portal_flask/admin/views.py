@@ -8,12 +8,12 @@ import stripe
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from functions.administration import sites
-from functions.administration.billing import MODES, set_billing_mode
-from functions.administration.deployment import description
-from functions.administration.errors import AdministrationError, UnknownSite
-from functions.administration.failures import failed_tasks
-from functions.administration.queues import dead_letter_depths, dead_letter_queues
+from administration import sites
+from administration.billing import MODES, set_billing_mode
+from administration.deployment import description
+from administration.errors import AdministrationError, UnknownSite
+from administration.failures import failed_tasks
+from administration.queues import dead_letter_depths, dead_letter_queues
 from functions.billing.stripe_gateway import BillingContact, BillingNotConfigured, StripeGateway
 from portal_flask import backend
 from portal_flask.admin import bp

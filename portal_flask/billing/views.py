@@ -8,8 +8,8 @@ import stripe
 from flask import current_app, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from functions.administration.display import money
-from functions.administration.sizes import price_list
+from administration.display import money
+from administration.sizes import price_list
 from functions.billing.access import billing_refusal
 from functions.billing.charges import RULES
 from functions.core.clock import month_of

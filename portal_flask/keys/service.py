@@ -2,7 +2,7 @@
 
 On AWS, IAM is the only record of a key. A deployment that keeps its own copy
 of each secret (the local cloud's API gateway verifies signatures from one)
-installs a :class:`~functions.administration.site_users.KeyHook` with
+installs a :class:`~administration.site_users.KeyHook` with
 :func:`install_key_hook`.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
-from functions.administration.deployment import description, site_user_group, site_user_path
-from functions.administration.site_users import KeyHook, NoKeyHook, SiteUsers
+from administration.deployment import description, site_user_group, site_user_path
+from administration.site_users import KeyHook, NoKeyHook, SiteUsers
 from portal_flask import backend
 
 KEY_HOOK = "portal_key_hook"

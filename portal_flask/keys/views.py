@@ -8,14 +8,14 @@ from urllib.parse import quote
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from functions.administration.agent_config import (
+from administration.agent_config import (
     DEFAULT_BASE,
     DEFAULT_SECRET_FILE,
     agent_config_text,
 )
-from functions.administration.destinations import list_destinations
-from functions.administration.errors import AdministrationError, UserExists
-from functions.administration.site_users import KeyInfo, NewKey, SiteUsers
+from administration.destinations import list_destinations
+from administration.errors import AdministrationError, UserExists
+from administration.site_users import KeyInfo, NewKey, SiteUsers
 from functions.core.models import User
 from portal_flask import backend
 from portal_flask.accounts import AccountError, create_account

@@ -12,9 +12,9 @@ from flask import abort, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from functions.administration import destinations, mode_settings
-from functions.administration.errors import AdministrationError, UnknownDestination
-from functions.administration.sites import get_site
+from administration import destinations, mode_settings
+from administration.errors import AdministrationError, UnknownDestination
+from administration.sites import get_site
 from functions.core import connection_tests
 from functions.core.clock import system_clock
 from functions.core.destinations import Destination

@@ -20,7 +20,7 @@ from wtforms.validators import (
     Regexp,
 )
 
-from functions.administration.sizes import SIZES
+from administration.sizes import SIZES
 
 MAX_TIMEOUT_MINUTES = 7 * 24 * 60
 _AE_TITLE = Regexp(

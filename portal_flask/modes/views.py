@@ -8,11 +8,11 @@ from flask import abort, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from functions.administration import mode_settings
-from functions.administration.display import duration, money
-from functions.administration.errors import AdministrationError
-from functions.administration.mode_settings import SiteMode
-from functions.administration.sizes import SIZES_BY_NAME, hourly_micros, price_list, size_of
+from administration import mode_settings
+from administration.display import duration, money
+from administration.errors import AdministrationError
+from administration.mode_settings import SiteMode
+from administration.sizes import SIZES_BY_NAME, hourly_micros, price_list, size_of
 from functions.core.pricing import Rates
 from portal_flask import backend
 from portal_flask.auth.access import audit, current_site_id, roles_required

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from flask import current_app, render_template, request
 from werkzeug.wrappers import Response
 
-from functions.administration.display import money
-from functions.administration.utilization import MonthlyUsage, monthly_usage, recent_months
+from administration.display import money
+from administration.utilization import MonthlyUsage, monthly_usage, recent_months
 from functions.core.models import User
 from portal_flask.auth.access import current_site_id, current_user_name, roles_required
 from portal_flask.models import SITE_ADMIN, SITE_USER

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from functions.core.models import Task
-from functions.submission import job_name
+from functions.work.submit import job_name
 from scripts.admin import Admin
 from scripts.bench.quiet import quiet_handlers
 from scripts.bench.rounds import ratio_spread, run_rounds, spread

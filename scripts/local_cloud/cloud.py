@@ -21,7 +21,7 @@ from functions.core.models import Task, bind_models
 from functions.core.settings import Settings
 from functions.handlers import api, billing_outbox, billing_reconcile, job_state, submit, sweeper
 from functions.handlers.runtime import Dependencies
-from functions.submission import Hooks
+from functions.work.submit import Hooks
 from scripts.images import find_engine
 from scripts.local_cloud.api_gateway import LocalApiGateway
 from scripts.local_cloud.batch_runner import LocalBatch, eventbridge_publisher

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from administration.destinations import put_destination
 from agent.config import AgentConfig
-from functions.administration.destinations import put_destination
 from functions.core.destinations import Destination
 from scripts.local_cloud.cloud import REPO_ROOT
 from tests.agent.site import MODE, SITE, USER

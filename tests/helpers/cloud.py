@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functions.core.models import UsageRecord
-from functions.submission import job_name
+from functions.work.submit import job_name
 from scripts.local_cloud.cloud import LocalCloud
 
 TASK_FILE = """[Task]

@@ -7,7 +7,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 OUR_PACKAGES = frozenset(
-    {"contracts", "functions", "portal_flask", "recon_image", "transfer", "agent", "scripts"}
+    {
+        "contracts",
+        "functions",
+        "administration",
+        "portal_flask",
+        "recon_image",
+        "transfer",
+        "agent",
+        "scripts",
+    }
 )
 
 

@@ -40,7 +40,7 @@ def site_b_task(portal) -> str:
 
 def site_b_destination(portal) -> str:
     """A destination on site-b's record."""
-    from functions.administration.destinations import put_destination
+    from administration.destinations import put_destination
     from functions.core.destinations import Destination
 
     put_destination("site-b", Destination("pacs-b", "PACS", ip="10.9.9.9", aet="B", aec="PB"))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from functions.administration.site_users import SiteUsers
+from administration.site_users import SiteUsers
 from functions.core.models import Site, Task
 from portal_flask.extensions import db
 from portal_flask.models import AuditLog

@@ -7,7 +7,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
-from functions.administration.utilization import month_bounds, recent_months
+from administration.utilization import month_bounds, recent_months
 from functions.core.clock import month_of
 from functions.core.models import ModeSettings, UsageRecord
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from functions.administration.display import money
+from administration.display import money
 from functions.billing.meter_errors import METRIC as METER_ERROR_METRIC
 from functions.billing.meter_errors import SERVICE as METER_ERROR_SERVICE
 from functions.core.errors import ConfigurationError

@@ -88,9 +88,9 @@ def test_the_agent_config_names_the_key_and_the_secret_file_but_holds_no_secret(
 
 
 def test_the_agent_config_lists_the_sites_destinations_which_the_agent_takes(portal, admin_client):
+    from administration.destinations import put_destination
     from agent.delivery.destination import destination_from_config
     from contracts.destination import Destination as AgentDestination
-    from functions.administration.destinations import put_destination
     from functions.core.destinations import Destination
 
     put_destination(

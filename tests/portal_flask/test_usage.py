@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from functions.administration.utilization import month_bounds, recent_months
+from administration.utilization import month_bounds, recent_months
 from functions.core.clock import month_of
 from functions.core.models import UsageRecord
 

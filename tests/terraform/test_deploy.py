@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import scripts.deploy as deploy
-from functions.administration.deployment import DESCRIPTION_FILE
+from administration.deployment import DESCRIPTION_FILE
 from recon_image.modes.catalog import client_configs
 from recon_image.settings import BUILTIN_MODES_DIR
 from scripts.images import IMAGES, SUITE, Base, Engine, find_engine
@@ -270,6 +270,7 @@ def copied_paths() -> set[str]:
 def test_the_portal_image_carries_everything_the_portal_imports_and_reads():
     copied = copied_paths()
     needed = import_closure("portal_flask")
+    assert {"functions", "administration", "contracts"} <= needed
     assert needed <= copied, f"the portal image lacks {sorted(needed - copied)}"
     assert str(DESCRIPTION_FILE.relative_to(deploy.REPO_ROOT)) in copied
     assert "pyproject.toml" in copied
@@ -316,7 +317,7 @@ def test_the_portal_images_files_migrate_and_serve_without_writing_to_them(tmp_p
     assert migrated.returncode == 0, migrated.stderr
     reads = python(
         "-c",
-        "import functions.administration.deployment as d, portal_flask as p;"
+        "import administration.deployment as d, portal_flask as p;"
         "d.description(); print(d.__file__); print(p.__file__)",
         timeout=60,
     )

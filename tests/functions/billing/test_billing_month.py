@@ -11,11 +11,11 @@ import uuid
 import pytest
 
 from functions.billing.access import PAYMENT_FAILED, billing_refusal
-from functions.billing.reconcile import month_bounds
 from functions.billing.stripe_gateway import StripeGateway
 from functions.billing.webhooks import InvoiceRecord, handle
 from functions.core.models import Site, UsageRollup
-from functions.job_updates import JobUpdater
+from functions.work.billing_reconcile import month_bounds
+from functions.work.job_state import JobUpdater
 from tests.functions.billing.helpers import deliver, finished_job, running_task, save_card
 from tests.helpers.stripe_server import WEBHOOK_SECRET
 

@@ -12,7 +12,7 @@ from functions.billing.access import PAYMENT_FAILED
 from functions.billing.stripe_gateway import StripeGateway
 from functions.core.models import BillingOutboxItem, Task, UsageRollup
 from functions.core.pricing import micros_to_amount
-from functions.job_updates import JobUpdater
+from functions.work.job_state import JobUpdater
 from scripts.local_cloud.seed import DEMO_MODE, publish_mode, seed_site
 from scripts.phantoms.header import Patient, identity_strings
 from scripts.phantoms.header import Site as ScannerSite

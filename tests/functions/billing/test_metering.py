@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from contracts.task_status import Status
 from functions.billing.metering import MeterEvent, TaskWrite, record_usage
-from functions.billing.outbox import Outbox
 from functions.billing.stripe_gateway import StripeGateway
 from functions.core.models import BillingOutboxItem, Task, UsageRecord, UsageRollup
 from functions.core.task_store import advance, open_task, transition
-from functions.job_updates import JobUpdater
+from functions.work.billing_outbox import Outbox
+from functions.work.job_state import JobUpdater
 from tests.functions.billing import helpers
 from tests.functions.billing.helpers import save_card
 from tests.helpers.cloud import usage_of

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from functions.billing.metering import MeterEvent, TaskWrite, record_usage
-from functions.billing.outbox import Outbox, backoff_seconds
 from functions.billing.stripe_gateway import StripeGateway
 from functions.core.models import BillingOutboxItem, Site, Task, UsageRecord, UsageRollup
 from functions.core.task_store import open_task
+from functions.work.billing_outbox import Outbox, backoff_seconds
 from tests.functions.billing.helpers import save_card
 
 TASK = "6fa459ea-ee8a-3ca4-894e-db77e160355e"

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from functions.api.openapi import DOCUMENT
 from functions.core.destinations import Destination
 from functions.core.models import Site, Task
+from functions.work.api.openapi import DOCUMENT
 from scripts.local_cloud.api_client import send
 from tests.helpers.cloud import drain, jobs_of, usage_of
 

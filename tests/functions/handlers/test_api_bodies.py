@@ -19,8 +19,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from functions.api.body import MAX_BODY_BYTES, MAX_DEPTH
 from functions.core.models import Task
+from functions.work.api.body import MAX_BODY_BYTES, MAX_DEPTH
 from scripts.local_cloud.api_client import Answer, ApiClient, send
 from tests.helpers.cloud import jobs_of
 from tests.helpers.unavailable import require

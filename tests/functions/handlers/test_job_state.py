@@ -6,7 +6,7 @@ import json
 import sys
 
 from functions.core.models import Task
-from functions.submission import job_name
+from functions.work.submit import job_name
 from tests.helpers.cloud import usage_of
 
 TASK = "9e107d9d-372b-4f06-a1c3-3b4d5e6f7a8b"

@@ -8,7 +8,7 @@ import sentry_sdk
 
 from functions.core.models import Task
 from functions.core.observability import init_sentry
-from functions.submission import Hooks
+from functions.work.submit import Hooks
 
 # The patient's values live here, far from the line that raises, so that they can
 # reach an event only through the exception and never through the source lines

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from functions.core.models import Task
-from functions.submission import Hooks
+from functions.work.submit import Hooks
 from tests.helpers.cloud import drain
 
 TASK = "3c9d2b7e-5f4a-4e1b-8d6c-7a9b0c1d2e3f"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.administration.errors import UnknownDestination
-from functions.administration.mode_settings import catalog_entry
-from functions.administration.sites import get_site
+from administration.errors import UnknownDestination
+from administration.mode_settings import catalog_entry
+from administration.sites import get_site
 from functions.core.destinations import Destination, site_destinations
 from functions.core.models import Site
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions.administration.utilization import (
+from administration.utilization import (
     month_bounds,
     monthly_usage,
     recent_months,

@@ -16,8 +16,8 @@ from functions.core.keys import task_prefix
 from functions.core.models import Task
 from functions.core.settings import Settings
 from functions.core.task_store import advance, fail
-from functions.job_updates import JobUpdater
-from functions.submission import Submitter, find_job
+from functions.work.job_state import JobUpdater
+from functions.work.submit import Submitter, find_job
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from contracts.task_status import FINAL, Status
-from functions.api.body import excerpt
-from functions.api.caller import Caller
 from functions.billing.access import billing_refusal
 from functions.core import connection_tests
 from functions.core.aws import AwsClients
@@ -23,7 +21,9 @@ from functions.core.modes import CLIENT_CONFIG_KEYS
 from functions.core.pricing import micros_to_amount
 from functions.core.settings import Settings
 from functions.core.task_store import advance
-from functions.submission import Hooks, Submitter, TaskFileMissing
+from functions.work.api.body import excerpt
+from functions.work.api.caller import Caller
+from functions.work.submit import Hooks, Submitter, TaskFileMissing
 
 MAX_JOBS_PER_REQUEST = 1000
 MAX_MODE_NAME = 255

@@ -10,13 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from functions.administration.errors import (
+from administration.errors import (
     AdministrationError,
     OutOfRange,
     RetiredMode,
     UnknownMode,
 )
-from functions.administration.sites import check_id, get_site
+from administration.sites import check_id, get_site
 from functions.core.models import ModeCatalog, ModeSettings
 from functions.core.modes import InvalidClientConfig, validate_client_config
 

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist
 
-from functions.billing.outbox import PENDING
 from functions.billing.stripe_gateway import StripeGateway
 from functions.core.clock import month_of
 from functions.core.models import BillingOutboxItem, Site, UsageRollup
+from functions.work.billing_outbox import PENDING
 
 logger = logging.getLogger(__name__)
 

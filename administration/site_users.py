@@ -17,13 +17,13 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError
 
-from functions.administration.errors import (
+from administration.errors import (
     AdministrationError,
     TooManyKeys,
     UnknownKey,
     UserExists,
 )
-from functions.administration.sites import get_site
+from administration.sites import get_site
 from functions.core.models import User
 from functions.core.task_store import condition_failed
 

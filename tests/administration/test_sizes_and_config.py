@@ -6,9 +6,9 @@ import tomllib
 
 import pytest
 
-from functions.administration.agent_config import agent_config_text
-from functions.administration.errors import AdministrationError
-from functions.administration.sizes import SIZES, price, price_list, size_named, size_of
+from administration.agent_config import agent_config_text
+from administration.errors import AdministrationError
+from administration.sizes import SIZES, price, price_list, size_named, size_of
 from functions.core.pricing import Rates, job_cost_micros
 
 RATES = Rates("USD", 40_000, 4_000, 12_000, 1_200)

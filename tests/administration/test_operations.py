@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from functions.administration.deployment import load_description, site_user_group
-from functions.administration.failures import failed_tasks
-from functions.administration.queues import dead_letter_depths, dead_letter_queues
+from administration.deployment import load_description, site_user_group
+from administration.failures import failed_tasks
+from administration.queues import dead_letter_depths, dead_letter_queues
 from functions.core.models import Task
 
 

@@ -6,7 +6,7 @@ import re
 
 from pynamodb.exceptions import PutError, UpdateError
 
-from functions.administration.errors import AdministrationError, UnknownSite
+from administration.errors import AdministrationError, UnknownSite
 from functions.core.models import Site
 from functions.core.task_store import condition_failed
 

@@ -16,7 +16,7 @@ import pytest
 from contracts.task_status import Status
 from functions.core.models import Task
 from functions.core.task_store import status_actions
-from functions.sweeping import Sweeper, SweepReport
+from functions.work.sweeper import Sweeper, SweepReport
 from tests.helpers.cloud import drain, jobs_of, usage_of
 
 OLD_UPLOAD = "0b6e1c2d-3f4a-4b5c-8d6e-7f8091a2b3c4"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from functions.administration import destinations, mode_settings, sites
-from functions.administration.errors import (
+from administration import destinations, mode_settings, sites
+from administration.errors import (
     AdministrationError,
     OutOfRange,
     RetiredMode,

@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from functions.core.models import Task
-from functions.submission import Hooks
+from functions.work.submit import Hooks
 from scripts.local_cloud.lambda_runtime import LambdaContext, sqs_record
 from tests.helpers.cloud import drain, jobs_of
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
-from functions.administration.errors import AdministrationError
+from administration.errors import AdministrationError
 from functions.core.destinations import Destination
 
 AGENT_DEFAULTS = {"concurrency": 1, "poll_seconds": 10, "bandwidth_mbps": 0, "keep_days": 30}

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
 
-from functions.administration.errors import AdministrationError, UnknownSite
-from functions.administration.sites import get_site
+from administration.errors import AdministrationError, UnknownSite
+from administration.sites import get_site
 from functions.billing.stripe_gateway import BillingContact, StripeGateway
 from functions.core.models import Site
 from functions.core.task_store import condition_failed

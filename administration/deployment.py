@@ -15,7 +15,7 @@ from typing import Any
 
 from functions.core.settings import Settings
 
-DESCRIPTION_FILE = Path(__file__).resolve().parents[2] / "terraform" / "resources.json"
+DESCRIPTION_FILE = Path(__file__).resolve().parents[1] / "terraform" / "resources.json"
 
 
 def load_description(path: Path = DESCRIPTION_FILE) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from functions.administration.deployment import resolve
+from administration.deployment import resolve
 from functions.core.settings import Settings
 
 

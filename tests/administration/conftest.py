@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions.administration.site_users import NewKey, SiteUsers
+from administration.site_users import NewKey, SiteUsers
 from scripts.local_cloud.cloud import LocalCloud
 from scripts.local_cloud.seed import DEMO_MODE, publish_mode
 

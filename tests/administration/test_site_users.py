@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from functions.administration import sites
-from functions.administration.errors import (
+from administration import sites
+from administration.errors import (
     AdministrationError,
     TooManyKeys,
     UnknownKey,

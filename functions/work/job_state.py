@@ -24,7 +24,7 @@ from functions.core.models import Site, Task, UsageRecord
 from functions.core.pricing import job_cost_micros
 from functions.core.settings import Settings
 from functions.core.task_store import advance, transition
-from functions.submission import TAG_TASK
+from functions.work.submit import TAG_TASK
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
-"""The API's OpenAPI document, generated from the handler's routes.
+"""The API's OpenAPI document, generated from the routes the handler serves.
 
-python -m functions.api.openapi      rewrites functions/api/openapi.json
+python -m functions.work.api.openapi      rewrites functions/work/api/openapi.json
 """
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from functions.work.api.routes import build_resolver, openapi_document
+
 DOCUMENT = Path(__file__).with_name("openapi.json")
 
 
 def generate() -> str:
     """The document as the handler serves it at ``v1/openapi.json``, pretty-printed."""
-    from functions.handlers.api import build_resolver, openapi_document
-
     return json.dumps(json.loads(openapi_document(build_resolver(None))), indent=2) + "\n"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.administration.errors import AdministrationError
+from administration.errors import AdministrationError
 from functions.core.pricing import Rates
 
 

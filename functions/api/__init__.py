@@ -1,1 +1,0 @@
-"""The v1 API the Yarra clients speak, and our own extensions to it."""
