@@ -1,0 +1,131 @@
+"""``SetDCMTags``: the example BART mode run by the worker's runner, with Debian's ``bart``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from recon_image.errors import BadInput
+from recon_image.modes.modefile import load_mode
+from recon_image.modes.runner import ModeJob, run_mode
+from recon_image.programs.cartesian import reconstruct_file
+from recon_image.programs.setdcmtags import group_series, main, to_protocol_matrix
+from tests.helpers.unavailable import require_command, require_file
+
+ROOT = Path(__file__).resolve().parents[3]
+REAL_TWIX = ROOT / "tests" / "data" / "siemens-e11-gre.dat"
+EXAMPLE_MODE = ROOT / "tests" / "recon_image" / "modes" / "bart_example.mode"
+MODULES = ROOT / "recon_image" / "modules"
+DCIODVFY = Path("/usr/bin/dciodvfy")
+TASK = "4b1d7e3a-0c55-4f3e-9a61-1b2c3d4e5f60"
+
+
+def dciodvfy_errors(path: Path) -> list[str]:
+    check = subprocess.run([str(DCIODVFY), str(path)], capture_output=True, text=True, timeout=60)
+    return [line for line in (check.stdout + check.stderr).splitlines() if line.startswith("Error")]
+
+
+def nrmse(image: np.ndarray, reference: np.ndarray) -> float:
+    """Root-mean-square error relative to the reference's, after the best common scale."""
+    a, b = image.astype(np.float64).ravel(), reference.astype(np.float64).ravel()
+    scale = float(a @ b) / float(a @ a)
+    return float(np.linalg.norm(scale * a - b) / np.linalg.norm(b))
+
+
+def run_example(scan: Path, work: Path) -> list[Path]:
+    """The example mode, unchanged, through the worker's runner; Debian's bart on PATH."""
+    job = ModeJob(
+        task_id=TASK,
+        work_dir=work,
+        scan_file=scan,
+        task_file=scan.with_suffix(".task"),
+        param="",
+        modules_dir=MODULES,
+        user_modules_dir=work / "user-modules",
+        modes_dir=EXAMPLE_MODE.parent,
+        env={
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.defpath]),
+            "YC_TASK_UUID": TASK,
+        },
+    )
+    return list(run_mode(load_mode(EXAMPLE_MODE), job).files)
+
+
+@pytest.fixture
+def bart() -> str:
+    return require_command("bart", "bart")
+
+
+def test_the_example_bart_mode_writes_dicom_that_passes_dciodvfy_and_matches_our_recon(
+    bart: str, tmp_path: Path
+) -> None:
+    require_file(DCIODVFY, "dicom3tools")
+    scan = tmp_path / "input" / f"{TASK}.dat"
+    scan.parent.mkdir()
+    shutil.copy(REAL_TWIX, scan)
+    files = run_example(scan, tmp_path / "work")
+
+    assert [f.name for f in files] == ["S001_I00001.dcm"]
+    assert dciodvfy_errors(files[0]) == []
+    ours = reconstruct_file(REAL_TWIX, tmp_path / "ours", task_id=TASK)
+    bart_ds, our_ds = pydicom.dcmread(files[0]), pydicom.dcmread(ours[0])
+    # the readout oversampling is gone and the geometry is the protocol's, as in our own recon
+    assert bart_ds.pixel_array.shape == our_ds.pixel_array.shape == (160, 160)
+    for keyword in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"):
+        assert bart_ds[keyword].value == our_ds[keyword].value
+    assert bart_ds.SeriesDescription == "BART FFT (root-sum-of-squares)"
+    assert bart_ds.PatientComments == our_ds.PatientComments
+    error = nrmse(bart_ds.pixel_array, our_ds.pixel_array)
+    print(f"NRMSE of the BART mode against yc-cartesian on the real E11 file: {error:.4f}")
+    assert error < 0.02
+
+
+def test_series_and_images_are_taken_from_yarras_file_names_and_barts() -> None:
+    names = ["series2.slice1.dcm", "series1.slice10.dcm", "series1.slice2.dcm", "img-0001.dcm"]
+    assert {k: [p.name for p in v] for k, v in group_series([Path(n) for n in names]).items()} == {
+        1: ["img-0001.dcm", "series1.slice2.dcm", "series1.slice10.dcm"],
+        2: ["series2.slice1.dcm"],
+    }
+
+
+def test_the_oversampled_readout_is_cropped_to_its_centre_and_other_sizes_refused() -> None:
+    image = np.arange(8 * 3).reshape(8, 3)  # readout 8 (2x oversampled 4), 3 lines
+    assert to_protocol_matrix(image, (4, 3), 2.0, "a.dcm").tolist() == image[2:6].T.tolist()
+    assert to_protocol_matrix(image[2:6], (4, 3), 2.0, "a.dcm").shape == (3, 4)
+    with pytest.raises(BadInput, match=r"a.dcm is 8 x 3 pixels .* protocol has 4 x 4"):
+        to_protocol_matrix(image, (4, 4), 2.0, "a.dcm")
+
+
+def test_an_empty_input_folder_is_refused_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    error_file = tmp_path / "error.json"
+    code = main(
+        [str(tmp_path / "in"), str(tmp_path / "out"), str(REAL_TWIX)],
+        {"YC_ERROR_FILE": str(error_file)},
+    )
+    assert code == 65
+    assert "found no DICOM file in in" in error_file.read_text()
+    assert not (tmp_path / "out").exists()
+
+
+def test_images_that_do_not_fit_the_raw_files_protocol_are_refused(
+    bart: str, tmp_path: Path
+) -> None:
+    (tmp_path / "in").mkdir()
+    subprocess.run([bart, "ones", "2", "64", "64", str(tmp_path / "ones")], check=True)
+    subprocess.run([bart, "toimg", str(tmp_path / "ones"), str(tmp_path / "in" / "x.dcm")])
+    error_file = tmp_path / "error.json"
+    code = main(
+        [str(tmp_path / "in"), str(tmp_path / "out"), str(REAL_TWIX)],
+        {"YC_ERROR_FILE": str(error_file)},
+    )
+    assert code == 65
+    assert "x.dcm is 64 x 64 pixels" in error_file.read_text()
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
