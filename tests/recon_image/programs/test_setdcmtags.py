@@ -17,6 +17,7 @@ from recon_image.modes.modefile import load_mode
 from recon_image.modes.runner import ModeJob, run_mode
 from recon_image.programs.cartesian import reconstruct_file
 from recon_image.programs.setdcmtags import group_series, main, to_protocol_matrix
+from scripts.phantoms.numeric import nrmse
 from tests.helpers.unavailable import require_command, require_file
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -30,13 +31,6 @@ TASK = "4b1d7e3a-0c55-4f3e-9a61-1b2c3d4e5f60"
 def dciodvfy_errors(path: Path) -> list[str]:
     check = subprocess.run([str(DCIODVFY), str(path)], capture_output=True, text=True, timeout=60)
     return [line for line in (check.stdout + check.stderr).splitlines() if line.startswith("Error")]
-
-
-def nrmse(image: np.ndarray, reference: np.ndarray) -> float:
-    """Root-mean-square error relative to the reference's, after the best common scale."""
-    a, b = image.astype(np.float64).ravel(), reference.astype(np.float64).ravel()
-    scale = float(a @ b) / float(a @ a)
-    return float(np.linalg.norm(scale * a - b) / np.linalg.norm(b))
 
 
 def run_example(scan: Path, work: Path) -> list[Path]:
