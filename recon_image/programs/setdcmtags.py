@@ -20,10 +20,11 @@ Files are grouped into series by their names as Yarra's are:
 belongs to series 1 and without ``slice`` is ordered by its last number
 (``bart toimg`` writes ``prefix-0000.dcm``, ``prefix-0001.dcm`` … over its
 loop dimensions). Each series holds one image per slice (2D) or partition
-(3D), volume after volume. An image is BART's orientation (rows the readout,
-columns the phase-encoding lines); readout oversampling still in it is
-removed by keeping the centre, as the scanner does. Images of any other size
-are refused with the reason, never written with a wrong geometry.
+(3D) and volume, in the order :func:`arrange` describes. An image is in
+BART's orientation (rows the readout, columns the phase-encoding lines);
+readout oversampling still in it is removed by keeping the centre, as the
+scanner does. Images of any other size are refused with the reason, never
+written with a wrong geometry.
 
 ``-a`` is taken as Yarra's module takes it, but its value is never written:
 the cloud holds no accession number, and the site puts it back when the
@@ -124,6 +125,19 @@ def to_protocol_matrix(
     return np.ascontiguousarray(image[start : start + readout].T)
 
 
+def arrange(stack: np.ndarray, nz: int, dimension: int, by_name: bool) -> np.ndarray:
+    """The images of one series, in file order, as (volumes, z, rows, cols).
+
+    Images numbered by ``slice<M>`` run volume after volume. ``bart toimg``
+    loops its dimensions lowest first: partitions (dimension 2) vary fastest,
+    a 2D scan's slices (dimension 13) slowest, after echoes and repetitions.
+    """
+    volumes = len(stack) // nz
+    if dimension == 2 and not by_name:
+        return stack.reshape(nz, volumes, *stack.shape[1:]).swapaxes(0, 1)
+    return stack.reshape(volumes, nz, *stack.shape[1:])
+
+
 def mode_name(mode_file: Path | None) -> str:
     """The ``[ClientConfig]`` Name of the mode file, or "" without one."""
     if mode_file is None:
@@ -192,9 +206,11 @@ def set_tags(
                     path.name,
                 )
             )
-        stack = np.stack(images).astype(np.uint16, copy=False)
+        by_name = any(_SLICE.search(path.name) for path in paths)
         written += write_series(
-            stack.reshape(len(paths) // nz, nz, *stack.shape[1:]),
+            arrange(
+                np.stack(images).astype(np.uint16, copy=False), nz, protocol.dimension, by_name
+            ),
             protocol,
             output_dir,
             task_id=task_id,

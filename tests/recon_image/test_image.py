@@ -126,7 +126,7 @@ def test_the_example_bart_mode_runs_unchanged_in_the_image_and_writes_valid_dico
     if source == "real E11 file":
         scan = REAL_TWIX
     else:
-        phantom = simulate(ScanSettings(matrix=(64, 64, 4), coils=4, seed=5))
+        phantom = simulate(ScanSettings(matrix=(64, 64, 4), coils=4, seed=5, marker=True))
         scan = write_ve(phantom, tmp_path / "phantom.dat")
     files = run_example_mode(images, worker_image, scan, tmp_path / "work")
 

@@ -16,7 +16,7 @@ from recon_image.errors import BadInput
 from recon_image.modes.modefile import load_mode
 from recon_image.modes.runner import ModeJob, run_mode
 from recon_image.programs.cartesian import reconstruct_file
-from recon_image.programs.setdcmtags import group_series, main, to_protocol_matrix
+from recon_image.programs.setdcmtags import arrange, group_series, main, to_protocol_matrix
 from scripts.phantoms.numeric import nrmse
 from tests.helpers.unavailable import require_command, require_file
 
@@ -87,6 +87,14 @@ def test_series_and_images_are_taken_from_yarras_file_names_and_barts() -> None:
         1: ["img-0001.dcm", "series1.slice2.dcm", "series1.slice10.dcm"],
         2: ["series2.slice1.dcm"],
     }
+
+
+def test_barts_slices_loop_outermost_in_2d_and_named_slices_run_volume_after_volume() -> None:
+    # file i holds the value i; 3 slices (or partitions) x 2 volumes
+    stack = np.arange(6).reshape(6, 1, 1)
+    assert arrange(stack, 3, 2, by_name=False)[:, :, 0, 0].tolist() == [[0, 2, 4], [1, 3, 5]]
+    assert arrange(stack, 3, 3, by_name=False)[:, :, 0, 0].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert arrange(stack, 3, 2, by_name=True)[:, :, 0, 0].tolist() == [[0, 1, 2], [3, 4, 5]]
 
 
 def test_the_oversampled_readout_is_cropped_to_its_centre_and_other_sizes_refused() -> None:
