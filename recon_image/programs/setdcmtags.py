@@ -125,17 +125,43 @@ def to_protocol_matrix(
     return np.ascontiguousarray(image[start : start + readout].T)
 
 
-def arrange(stack: np.ndarray, nz: int, dimension: int, by_name: bool) -> np.ndarray:
+def place_of_counters(counters: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """For each slice counter 0 … n-1 of a 2D scan's readouts, its slice's place in space.
+
+    Raises
+    ------
+    BadInput
+        When the counters do not number the slices from 0, so images indexed by
+        them (as BART's) cannot be placed.
+    """
+    slices = int(z.max()) + 1
+    pairs = set(zip(counters.tolist(), z.tolist(), strict=True))
+    place = dict(pairs)
+    if len(pairs) != slices or sorted(place) != list(range(slices)):
+        raise BadInput(
+            f"the raw file's slice counters {sorted(place)} do not number its {slices} slices"
+            " from 0, so images indexed by them cannot be placed"
+        )
+    return np.asarray([place[counter] for counter in range(slices)])
+
+
+def arrange(stack: np.ndarray, spatial: np.ndarray, dimension: int, by_name: bool) -> np.ndarray:
     """The images of one series, in file order, as (volumes, z, rows, cols).
 
-    Images numbered by ``slice<M>`` run volume after volume. ``bart toimg``
-    loops its dimensions lowest first: partitions (dimension 2) vary fastest,
-    a 2D scan's slices (dimension 13) slowest, after echoes and repetitions.
+    Images numbered by ``slice<M>`` run volume after volume, slices in space
+    order. ``bart toimg`` loops its dimensions lowest first: a 3D scan's
+    partitions (dimension 2) vary fastest, a 2D scan's slices (dimension 13,
+    by slice counter; ``spatial`` gives each one's place) slowest, after echoes
+    and repetitions.
     """
+    nz = spatial.size
     volumes = len(stack) // nz
-    if dimension == 2 and not by_name:
-        return stack.reshape(nz, volumes, *stack.shape[1:]).swapaxes(0, 1)
-    return stack.reshape(volumes, nz, *stack.shape[1:])
+    if by_name or dimension == 3:
+        return stack.reshape(volumes, nz, *stack.shape[1:])
+    by_counter = stack.reshape(nz, volumes, *stack.shape[1:]).swapaxes(0, 1)
+    ordered = np.empty_like(by_counter)
+    ordered[:, spatial] = by_counter
+    return ordered
 
 
 def mode_name(mode_file: Path | None) -> str:
@@ -170,7 +196,8 @@ def set_tags(
 
     from recon_image.dicom import write_series
     from recon_image.modes.runner import is_dicom
-    from recon_image.raw.read import read_raw
+    from recon_image.raw.read import read_measurement
+    from recon_image.raw.sort import assemble, plan_layout
 
     files = sorted(p for p in input_dir.iterdir() if p.is_file() and is_dicom(p))
     if not files:
@@ -179,11 +206,18 @@ def set_tags(
             " its images there (bart toimg IMAGE %pod/series1.dcm)"
         )
     try:
-        kspace = read_raw(raw_file)
+        measurement = read_measurement(raw_file)
+        layout = plan_layout(measurement)
+        protocol = assemble(measurement, layout).protocol
     except RawDataError as error:
         raise RawDataError(Path(error.path).name, error.offset, error.problem) from None
-    protocol = kspace.protocol
     nz = len(protocol.slices) if protocol.dimension == 2 else protocol.matrix[2]
+    # BART's twixread indexes a 2D scan's slices by the readouts' slice counter
+    spatial = (
+        place_of_counters(measurement.readouts["sli"][layout.rows], layout.z)
+        if protocol.dimension == 2
+        else np.arange(nz)
+    )
     written: list[Path] = []
     for series, paths in group_series(files).items():
         if len(paths) % nz:
@@ -209,7 +243,7 @@ def set_tags(
         by_name = any(_SLICE.search(path.name) for path in paths)
         written += write_series(
             arrange(
-                np.stack(images).astype(np.uint16, copy=False), nz, protocol.dimension, by_name
+                np.stack(images).astype(np.uint16, copy=False), spatial, protocol.dimension, by_name
             ),
             protocol,
             output_dir,
