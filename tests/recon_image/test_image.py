@@ -15,8 +15,7 @@ from recon_image.programs.cartesian import reconstruct_file
 from scripts.phantoms.numeric import nrmse
 from scripts.phantoms.scan import ScanSettings, simulate
 from scripts.phantoms.twix_ve import write_ve
-from tests.helpers.unavailable import require_file
-from tests.recon_image.programs.test_setdcmtags import DCIODVFY, dciodvfy_errors
+from tests.helpers.dciodvfy import dciodvfy_errors
 
 pytestmark = pytest.mark.slow
 
@@ -122,7 +121,6 @@ def run_example_mode(images, worker_image, scan: Path, work: Path) -> list[Path]
 def test_the_example_bart_mode_runs_unchanged_in_the_image_and_writes_valid_dicom(
     images, worker_image, tmp_path, source
 ):
-    require_file(DCIODVFY, "dicom3tools")
     if source == "real E11 file":
         scan = REAL_TWIX
     else:

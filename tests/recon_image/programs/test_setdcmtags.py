@@ -26,19 +26,14 @@ from recon_image.programs.setdcmtags import (
 from scripts.phantoms.numeric import nrmse
 from scripts.phantoms.scan import ScanSettings, simulate
 from scripts.phantoms.twix_ve import write_ve
-from tests.helpers.unavailable import require_command, require_file
+from tests.helpers.dciodvfy import dciodvfy_errors
+from tests.helpers.unavailable import require_command
 
 ROOT = Path(__file__).resolve().parents[3]
 REAL_TWIX = ROOT / "tests" / "data" / "siemens-e11-gre.dat"
 EXAMPLE_MODE = ROOT / "tests" / "recon_image" / "modes" / "bart_example.mode"
 MODULES = ROOT / "recon_image" / "modules"
-DCIODVFY = Path("/usr/bin/dciodvfy")
 TASK = "4b1d7e3a-0c55-4f3e-9a61-1b2c3d4e5f60"
-
-
-def dciodvfy_errors(path: Path) -> list[str]:
-    check = subprocess.run([str(DCIODVFY), str(path)], capture_output=True, text=True, timeout=60)
-    return [line for line in (check.stdout + check.stderr).splitlines() if line.startswith("Error")]
 
 
 def run_example(scan: Path, work: Path) -> list[Path]:
@@ -69,7 +64,6 @@ def bart() -> str:
 def test_the_example_bart_mode_writes_dicom_that_passes_dciodvfy_and_matches_our_recon(
     bart: str, tmp_path: Path, source: str
 ) -> None:
-    require_file(DCIODVFY, "dicom3tools")
     scan = tmp_path / "input" / f"{TASK}.dat"
     scan.parent.mkdir()
     if source == "real E11 file":
