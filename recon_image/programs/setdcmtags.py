@@ -35,7 +35,6 @@ the series description. ``-d`` and ``-l`` are accepted for compatibility.
 from __future__ import annotations
 
 import argparse
-import configparser
 import logging
 import os
 import re
@@ -49,7 +48,6 @@ import numpy as np
 from recon_image.errors import BadInput, RawDataError
 from recon_image.programs import run_guarded
 from recon_image.settings import ProgramSettings
-from recon_image.yarra_ini import parse_yarra_ini
 
 logger = logging.getLogger("yarracloud.setdcmtags")
 
@@ -168,11 +166,9 @@ def mode_name(mode_file: Path | None) -> str:
     """The ``[ClientConfig]`` Name of the mode file, or "" without one."""
     if mode_file is None:
         return ""
-    try:
-        config = parse_yarra_ini(mode_file.read_bytes(), str(mode_file))
-    except (OSError, configparser.Error) as exc:
-        raise BadInput(f"cannot read the mode file {mode_file.name}: {exc}") from None
-    return config.get("ClientConfig", "Name", fallback="").strip()
+    from recon_image.modes.modefile import load_mode
+
+    return load_mode(mode_file).client_config.get("Name", "").strip()
 
 
 def set_tags(
