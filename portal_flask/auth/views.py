@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from portal_flask import mail
 from portal_flask.accounts import normalise_email
-from portal_flask.auth import bp, resets, sessions, throttle
+from portal_flask.auth import bp, notices, resets, sessions, throttle, two_step
 from portal_flask.auth.access import audit
 from portal_flask.auth.forms import (
     ChangePasswordForm,
@@ -27,7 +27,9 @@ from portal_flask.passwords import hash_password, needs_rehash, verify_password
 
 log = logging.getLogger(__name__)
 
-BAD_CREDENTIALS = "That email and password do not match an account."
+BAD_CREDENTIALS = (
+    "That email and password (and code, where the account asks for one) do not match an account."
+)
 TOO_MANY = (
     "Too many failed sign-ins from your address: wait {minutes} minutes, then try again, "
     "or reset your password."
@@ -40,12 +42,12 @@ RESET_SENT = (
 RESET_DEAD = "That password reset link has expired or has been used. Ask for a new one below."
 
 
-def _config() -> PortalConfig:
+def portal_config() -> PortalConfig:
     return current_app.config["PORTAL"]
 
 
-def _now() -> datetime:
-    return datetime.fromtimestamp(_config().clock(), UTC)
+def now_utc() -> datetime:
+    return datetime.fromtimestamp(portal_config().clock(), UTC)
 
 
 def _address() -> str:
@@ -53,11 +55,11 @@ def _address() -> str:
 
 
 def _start_session(account: Account, remember: bool) -> None:
-    config = _config()
+    config = portal_config()
     sessions.start(
         account,
         remember=remember,
-        now=_now(),
+        now=now_utc(),
         config=config,
         user_agent=request.user_agent.string,
         address=_address(),
@@ -75,26 +77,34 @@ def sign_in() -> str | Response:
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
         target = safe_next(form.next.data, home)
-        error = _check(normalise_email(form.email.data), form.password.data, form.remember.data)
+        error = _check(
+            normalise_email(form.email.data),
+            form.password.data,
+            form.code.data or "",
+            form.remember.data,
+        )
         if error is None:
             return redirect(target)
         flash(error, "error")
     return render_template("auth/sign_in.html", form=form)
 
 
-def _check(email: str, password: str, remember: bool) -> str | None:
+def _check(email: str, password: str, code: str, remember: bool) -> str | None:
     """Sign the account in, or say why not.
 
     Every attempt runs exactly one password-hash verification, and a wrong
     password and an unknown email get the same words and the same throttling.
+    An account with two-step sign-in also needs its code (or a recovery code):
+    a wrong one gets those words too, and counts as a failure.
     """
-    config, now, address = _config(), _now(), _address()
+    config, now, address = portal_config(), now_utc(), _address()
     account = db.session.scalar(db.select(Account).filter_by(email=email))
     matched = verify_password(account.password_hash if account else None, password)
     if throttle.refused(email, address, now, config):
         log.warning("sign-in refused: too many failures from one address")
         return TOO_MANY.format(minutes=max(1, config.sign_in_window_seconds // 60))
-    if not matched or account is None:
+    used = two_step.accept_code(account, code, now) if matched and account.totp_secret else None
+    if not matched or account is None or (account.totp_secret and used is None):
         throttle.record_failure(email, address, now, config)
         return BAD_CREDENTIALS
     if account.disabled:
@@ -105,13 +115,16 @@ def _check(email: str, password: str, remember: bool) -> str | None:
         db.session.commit()
     _start_session(account, remember)
     log.info("signed in", extra={"account_id": account.id, "role": account.role})
+    if used == "recovery":
+        left = two_step.recovery_codes_left(account.id)
+        notices.send(config, account, f"A recovery code was used to sign in; {left} are left.", now)
     return None
 
 
 @bp.route("/sign-out", methods=["POST"])
 def sign_out() -> Response:
     if current_user.is_authenticated and current_user.current_session is not None:
-        sessions.revoke(current_user.current_session, _now())
+        sessions.revoke(current_user.current_session, now_utc())
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.sign_in"))
@@ -127,7 +140,7 @@ def _account_page(form: ChangePasswordForm) -> str:
     return render_template(
         "auth/account.html",
         form=form,
-        sessions=sessions.live_sessions(current_user.id, _now(), _config()),
+        sessions=sessions.live_sessions(current_user.id, now_utc(), portal_config()),
         current_session_id=current_user.current_session.id,
     )
 
@@ -144,9 +157,12 @@ def change_password() -> str | Response:
         return _account_page(form)
     remember = account.current_session.remember
     account.password_hash = hash_password(form.new_password.data)
-    sessions.revoke_all(account.id, _now())
+    sessions.revoke_all(account.id, now_utc())
     audit("account.password", account.email, site_id=account.site_id)
     _start_session(account, remember)
+    notices.send(
+        portal_config(), account, "The password of your YarraCloud account was changed.", now_utc()
+    )
     flash("Password changed. Every other session of your account is signed out.", "success")
     return redirect(url_for("auth.account"))
 
@@ -157,7 +173,7 @@ def revoke_session(session_id: int) -> Response:
     row = db.session.get(AccountSession, session_id)
     if row is None or row.account_id != current_user.id:
         abort(404)
-    sessions.revoke(row, _now())
+    sessions.revoke(row, now_utc())
     if row.id == current_user.current_session.id:
         logout_user()
         flash("You are signed out.", "info")
@@ -171,7 +187,7 @@ def forgot_password() -> str | Response:
     form = ForgotPasswordForm()
     if not form.validate_on_submit():
         return render_template("auth/forgot.html", form=form)
-    config, email, now = _config(), normalise_email(form.email.data), _now()
+    config, email, now = portal_config(), normalise_email(form.email.data), now_utc()
     account = db.session.scalar(db.select(Account).filter_by(email=email))
     if (
         account is not None
@@ -195,7 +211,7 @@ def forgot_password() -> str | Response:
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str) -> str | Response:
-    now = _now()
+    now = now_utc()
     row = resets.find(token, now)
     if row is None:
         flash(RESET_DEAD, "error")
@@ -208,6 +224,12 @@ def reset_password(token: str) -> str | Response:
     resets.use_up(account.id, now)
     sessions.revoke_all(account.id, now)
     log.info("password reset", extra={"account_id": account.id})
+    notices.send(
+        portal_config(),
+        account,
+        "The password of your YarraCloud account was reset by a link.",
+        now,
+    )
     if current_user.is_authenticated:
         logout_user()
     flash("Your new password is set, and every session is signed out: sign in with it.", "success")

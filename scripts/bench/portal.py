@@ -216,7 +216,6 @@ def main() -> None:
                 secret_key="bench",
                 backend=cloud.settings,
                 secure_cookies=False,
-                rate_limiting=False,
                 auto_migrate=True,
                 # The operator's page shows the last week's failures: the seeded period's.
                 clock=lambda: END,

@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.portal_flask.test_browser import browser_sign_in
+from tests.portal_flask.test_browser import browser_sign_in, fill_sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -37,9 +37,7 @@ def shows_flash(browser, text: str) -> bool:
 
 
 def sign_in_remembered(browser, url: str, account, password: str | None = None) -> None:
-    browser.get(url + "/auth/sign-in")
-    browser.find_element(By.ID, "email").send_keys(account.email)
-    browser.find_element(By.ID, "password").send_keys(password or account.password)
+    fill_sign_in(browser, url, account, password)
     browser.find_element(By.ID, "remember").click()
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_for(browser, "#tasks")
