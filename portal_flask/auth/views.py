@@ -5,7 +5,16 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -23,7 +32,15 @@ from portal_flask.auth.redirects import safe_next
 from portal_flask.config import PortalConfig
 from portal_flask.extensions import db
 from portal_flask.models import Account, AccountSession
-from portal_flask.passwords import hash_password, needs_rehash, verify_password
+from portal_flask.passwords import (
+    MAX_LENGTH,
+    account_words,
+    hash_password,
+    needs_rehash,
+    password_problem,
+    strength,
+    verify_password,
+)
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +172,8 @@ def change_password() -> str | Response:
     if not verify_password(account.password_hash, form.current_password.data):
         form.current_password.errors.append("That is not your current password.")
         return _account_page(form)
+    if _refused(form.new_password, account):
+        return _account_page(form)
     remember = account.current_session.remember
     account.password_hash = hash_password(form.new_password.data)
     sessions.revoke_all(account.id, now_utc())
@@ -165,6 +184,30 @@ def change_password() -> str | Response:
     )
     flash("Password changed. Every other session of your account is signed out.", "success")
     return redirect(url_for("auth.account"))
+
+
+@bp.route("/password-strength", methods=["POST"])
+def password_strength() -> Response:
+    """The strength meter's answer for a password being typed: zxcvbn's score and any refusal.
+
+    JSON in (``{"password": "..."}``) and out (``{"score": 0-4, "problem": str | null}``);
+    the forms check the same again when submitted. The password is never logged.
+    """
+    body = request.get_json(silent=True)
+    password = body.get("password") if isinstance(body, dict) else None
+    if not isinstance(password, str) or len(password) > MAX_LENGTH:
+        return jsonify(error=f"Send {{'password': text of at most {MAX_LENGTH} characters}}."), 400
+    words = account_words(current_user.email) if current_user.is_authenticated else []
+    judged = strength(password, words)
+    return jsonify(score=judged.score, problem=judged.problem)
+
+
+def _refused(field, account: Account) -> bool:
+    """Whether the new password in ``field`` is leaked or easy to guess (then it says why)."""
+    problem = password_problem(field.data, account_words(account.email))
+    if problem:
+        field.errors.append(problem[0].upper() + problem[1:] + ".")
+    return problem is not None
 
 
 @bp.route("/sessions/<int:session_id>/revoke", methods=["POST"])
@@ -220,6 +263,8 @@ def reset_password(token: str) -> str | Response:
     if not form.validate_on_submit():
         return render_template("auth/reset.html", form=form)
     account = db.session.get(Account, row.account_id)
+    if _refused(form.new_password, account):
+        return render_template("auth/reset.html", form=form)
     account.password_hash = hash_password(form.new_password.data)
     resets.use_up(account.id, now)
     sessions.revoke_all(account.id, now)

@@ -186,6 +186,7 @@ def test_sign_in_never_redirects_off_the_portal(portal, make_account):
                 "csrf_token": csrf_token(client, "/auth/sign-in?next=" + target),
                 "email": admin.email,
                 "password": admin.password,
+                "code": admin.next_code(),
                 "next": target,
             },
         )
@@ -206,6 +207,7 @@ def test_sign_in_returns_to_the_page_asked_for(portal, client, make_account):
             "csrf_token": csrf_token(client),
             "email": admin.email,
             "password": admin.password,
+            "code": admin.next_code(),
             "next": "/tasks/?status=FAILED",
         },
     )
