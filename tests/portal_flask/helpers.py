@@ -12,6 +12,8 @@ PASSWORD = "correct horse battery staple"
 """The password :meth:`Portal.account` gives an account unless told otherwise."""
 
 _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+TWO_STEP_KEY = re.compile(r'id="two-step-key">([A-Z2-7]+)<')
+"""The authenticator key the two-step set-up page shows."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,21 @@ def sign_in(
     if remember:
         data["remember"] = "y"
     return client.post("/auth/sign-in", data=data)
+
+
+def set_up_two_step(client: FlaskClient, now: float) -> tuple[str, str]:
+    """Set two-step sign-in up on its page as a person would, at time ``now``.
+
+    Returns the key the page showed and the page that confirms it (with the recovery codes).
+    """
+    import pyotp
+
+    page = client.get("/auth/two-step").get_data(as_text=True)
+    key = TWO_STEP_KEY.search(page).group(1)
+    done = post_form(client, "/auth/two-step", {"code": pyotp.TOTP(key).at(now)})
+    confirmed = done.get_data(as_text=True)
+    assert "Two-step sign-in is on" in confirmed, confirmed
+    return key, confirmed
 
 
 def authenticator(app, account_id: int, secret: str, clock: Clock) -> Callable[[], str]:

@@ -13,9 +13,8 @@ from portal_flask.auth import two_step
 from portal_flask.auth.views import BAD_CREDENTIALS
 from portal_flask.extensions import db
 from portal_flask.models import Account
-from tests.portal_flask.helpers import post_form, sign_in
+from tests.portal_flask.helpers import post_form, set_up_two_step, sign_in
 
-KEY = re.compile(r'id="two-step-key">([A-Z2-7]+)<')
 RECOVERY = re.compile(r"<code>([a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4})</code>")
 
 
@@ -35,14 +34,10 @@ def stored(portal, account_id: int) -> Account:
 
 
 def set_up(portal, client) -> tuple[str, list[str]]:
-    """Set two-step sign-in up on the page as a person would; returns the key and recovery codes."""
-    page = client.get("/auth/two-step").get_data(as_text=True)
-    assert "<svg" in page  # the QR code, inline
-    key = KEY.search(page).group(1)
-    code = pyotp.TOTP(key).at(portal.clock())
-    done = post_form(client, "/auth/two-step", {"code": code}).get_data(as_text=True)
-    assert "Two-step sign-in is on" in done
-    return key, RECOVERY.findall(done)
+    """Set two-step sign-in up on the page; returns the key and the recovery codes shown."""
+    assert "<svg" in client.get("/auth/two-step").get_data(as_text=True)  # the QR code, inline
+    key, page = set_up_two_step(client, portal.clock())
+    return key, RECOVERY.findall(page)
 
 
 def test_an_administrator_sets_up_two_step_before_any_page_opens(
