@@ -16,7 +16,8 @@ from portal_flask.auth.forms import TwoStepCodeForm
 from portal_flask.auth.views import now_utc, portal_config
 from portal_flask.extensions import db
 
-#: The Flask session key of the key being set up (confirmed by a code before it is kept).
+#: The Flask session key of the key being set up (confirmed by a code before it is kept),
+#: with the account it is for, so another account signed in later in that browser gets its own.
 _PENDING = "two_step_pending"
 #: What an administrator without two-step sign-in may still open.
 _OPEN_BEFORE_SET_UP = frozenset({"auth.two_step", "auth.sign_out", "static", "portal.health"})
@@ -43,8 +44,8 @@ def _page(form: TwoStepCodeForm, **shown) -> str:
     if account.totp_secret:
         context["codes_left"] = two_step.recovery_codes_left(account.id)
     else:
-        secret = session.get(_PENDING) or two_step.new_secret()
-        session[_PENDING] = secret
+        secret = _pending_key() or two_step.new_secret()
+        session[_PENDING] = {"account": account.id, "key": secret}
         uri = two_step.setup_uri(secret, account.email)
         context.update(secret=secret, qr=two_step.qr_svg(uri))
     return render_template("auth/two_step.html", **context)
@@ -60,7 +61,7 @@ def two_step_page() -> str | Response:
         return _page(form)
     if not form.validate_on_submit():
         return _page(form)
-    secret = session.get(_PENDING)
+    secret = _pending_key()
     step = two_step.matching_step(secret, form.code.data, now_utc().timestamp()) if secret else None
     if step is None:
         form.code.errors.append(
@@ -76,6 +77,13 @@ def two_step_page() -> str | Response:
     )
     flash("Two-step sign-in is on. Keep the recovery codes below somewhere safe.", "success")
     return _page(TwoStepCodeForm(formdata=None), recovery_codes=codes)
+
+
+def _pending_key() -> str | None:
+    pending = session.get(_PENDING)
+    if isinstance(pending, dict) and pending.get("account") == current_user.id:
+        return pending.get("key")
+    return None
 
 
 def _checked_code(form: TwoStepCodeForm) -> bool:

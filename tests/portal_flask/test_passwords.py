@@ -5,6 +5,10 @@ from __future__ import annotations
 import logging
 import re
 
+import pytest
+
+from portal_flask.accounts import AccountError, create_account
+from portal_flask.passwords import account_words, password_problem
 from tests.portal_flask.helpers import (
     captured_cookies,
     client_with,
@@ -154,3 +158,50 @@ def test_asking_again_and_again_sends_at_most_three_working_links(portal, make_a
     assert all(tokens[:3]) and tokens[3] is None
     portal.clock.advance(portal.config.reset_minutes * 60 + 1)
     assert ask_for_reset(portal, user.email, caplog)[1]
+
+
+def test_leaked_and_guessable_passwords_are_refused_everywhere_a_password_is_set(
+    portal, client, make_account, sign_in, caplog
+):
+    user = make_account("site_user", "site-a")
+    refused = {
+        "1qaz2wsx3edc": "leaked password lists",  # 12 characters, in the breach corpus
+        "qwerty123456": "leaked password lists",
+        "aaaaaaaaaaaaaaaa": "easy to guess",
+        user.email: "easy to guess",
+    }
+    sign_in(client, user)
+    for password, message in refused.items():
+        response = change(client, user.password, password)
+        assert response.status_code == 200 and message in response.get_data(as_text=True)
+
+    _, token = ask_for_reset(portal, user.email, caplog)
+    for password, message in refused.items():
+        page = set_new_password(portal, token, password).get_data(as_text=True)
+        assert message in page, password
+    assert set_new_password(portal, token).status_code == 302  # the link still works
+    assert sign_in(portal.client(), user, password=NEW).status_code == 302
+
+    with portal.app.app_context():
+        for password, message in refused.items():
+            with pytest.raises(AccountError, match=message):
+                create_account("new@site-a.example.org", password, "site_user", "site-a", "alice")
+
+
+def test_the_strength_meter_says_what_the_form_will(portal, client, make_account, sign_in):
+    user = make_account("site_user", "site-a")
+    sign_in(client, user)
+    token = csrf_token(client, "/auth/account")
+
+    def meter(body):
+        return client.post("/auth/password-strength", json=body, headers={"X-CSRFToken": token})
+
+    for password in ("qwerty123456", "aaaaaaaaaaaaaaaa", user.email, "short", NEW):
+        answer = meter({"password": password}).get_json()
+        assert answer["problem"] == password_problem(password, account_words(user.email))
+        assert 0 <= answer["score"] <= 4
+    assert meter({"password": NEW}).get_json() == {"score": 4, "problem": None}
+    assert meter({"password": 12}).status_code == 400
+    assert meter(["not", "an", "object"]).status_code == 400
+    no_token = client.post("/auth/password-strength", json={"password": NEW})
+    assert no_token.status_code == 400
