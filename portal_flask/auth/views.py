@@ -120,8 +120,11 @@ def _check(email: str, password: str, code: str, remember: bool) -> str | None:
     if throttle.refused(email, address, now, config):
         log.warning("sign-in refused: too many failures from one address")
         return TOO_MANY.format(minutes=max(1, config.sign_in_window_seconds // 60))
-    used = two_step.accept_code(account, code, now) if matched and account.totp_secret else None
-    if not matched or account is None or (account.totp_secret and used is None):
+    used = None  # which second step was used up: "code", "recovery", or none
+    if matched and account.totp_secret:
+        used = two_step.accept_code(account, code, now)
+        matched = used is not None
+    if not matched or account is None:
         throttle.record_failure(email, address, now, config)
         return BAD_CREDENTIALS
     if account.disabled:
@@ -196,7 +199,8 @@ def password_strength() -> Response:
     body = request.get_json(silent=True)
     password = body.get("password") if isinstance(body, dict) else None
     if not isinstance(password, str) or len(password) > MAX_LENGTH:
-        return jsonify(error=f"Send {{'password': text of at most {MAX_LENGTH} characters}}."), 400
+        message = f'Send JSON {{"password": "..."}}, of at most {MAX_LENGTH} characters.'
+        return jsonify(error=message), 400
     words = account_words(current_user.email) if current_user.is_authenticated else []
     judged = strength(password, words)
     return jsonify(score=judged.score, problem=judged.problem)
