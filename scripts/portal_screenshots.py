@@ -19,12 +19,14 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyotp
+
 from functions.core.models import Task, UsageRecord
 from portal_flask import create_app
 from portal_flask.accounts import create_account
 from portal_flask.auth import two_step
-from portal_flask.extensions import db
 from portal_flask.config import PortalConfig
+from portal_flask.extensions import db
 from scripts.admin import Admin
 from scripts.local_cloud.cloud import LocalCloud
 from scripts.local_cloud.emulator import Emulator
