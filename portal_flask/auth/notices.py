@@ -11,7 +11,7 @@ import logging
 import smtplib
 from datetime import datetime
 
-from flask import url_for
+from flask import has_request_context, url_for
 
 from portal_flask import mail
 from portal_flask.config import PortalConfig
@@ -24,11 +24,15 @@ SUBJECT = "Your YarraCloud sign-in changed"
 
 def send(config: PortalConfig, account: Account, what: str, now: datetime) -> None:
     """Tell ``account``'s owner that ``what`` (a sentence) happened at ``now``."""
+    where = (  # a command on the server has no request, so no address of the portal
+        url_for("auth.forgot_password", _external=True)
+        if has_request_context()
+        else '"Forgot your password?" on the portal\'s sign-in page'
+    )
     body = (
         f"{what}\n\nAccount: {account.email}\nWhen: {now:%Y-%m-%d %H:%M} UTC\n\n"
-        "If it was you, there is nothing to do. If it was not, set a new password at\n"
-        f"{url_for('auth.forgot_password', _external=True)}\n"
-        "and tell your site administrator.\n"
+        "If it was you, there is nothing to do. If it was not, set a new password with\n"
+        f"{where}\nand tell your site administrator.\n"
     )
     try:
         mail.send(config, account.email, SUBJECT, body)
