@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import smtplib
 from datetime import UTC, datetime, timedelta
 
 from flask import (
@@ -29,6 +30,7 @@ from portal_flask.auth.forms import (
     SignInForm,
 )
 from portal_flask.auth.redirects import safe_next
+from portal_flask.auth.tokens import new_token
 from portal_flask.config import PortalConfig
 from portal_flask.extensions import db
 from portal_flask.models import Account, AccountSession
@@ -234,26 +236,46 @@ def forgot_password() -> str | Response:
     form = ForgotPasswordForm()
     if not form.validate_on_submit():
         return render_template("auth/forgot.html", form=form)
-    config, email, now = portal_config(), normalise_email(form.email.data), now_utc()
-    account = db.session.scalar(db.select(Account).filter_by(email=email))
-    if (
-        account is not None
-        and not account.disabled
-        and resets.outstanding(account.id, now) < resets.MAX_OUTSTANDING
-    ):
-        token = resets.issue(account, now, config)
-        link = url_for("auth.reset_password", token=token, _external=True)
-        mail.send(
-            config,
-            account.email,
-            "Set a new YarraCloud password",
-            f"Someone asked to set a new password for {account.email} on YarraCloud.\n"
-            f"Open this link within {config.reset_minutes} minutes to set it (it works once):\n\n"
-            f"{link}\n\nIf it was not you, ignore this message: your password is unchanged.\n",
-        )
-        log.info("password reset link issued", extra={"account_id": account.id})
+    config, email = portal_config(), normalise_email(form.email.data)
+    # The same work for every address until the answer has gone: whether the
+    # account exists is looked up, and the link mailed, only after it is sent,
+    # so neither the answer nor its timing tells known addresses from unknown.
+    token = new_token()
+    link = url_for("auth.reset_password", token=token, _external=True)
     flash(RESET_SENT.format(email=email, minutes=config.reset_minutes), "info")
-    return redirect(url_for("auth.sign_in"))
+    response = redirect(url_for("auth.sign_in"))
+    app = current_app._get_current_object()
+    response.call_on_close(lambda: _mail_reset_link(app, email, token, link))
+    return response
+
+
+def _mail_reset_link(app, email: str, token: str, link: str) -> None:
+    """After the answer is sent: issue ``token`` to ``email``'s account, if any may, and mail it."""
+    with app.app_context():
+        config = app.config["PORTAL"]
+        now = datetime.fromtimestamp(config.clock(), UTC)
+        account = db.session.scalar(db.select(Account).filter_by(email=email))
+        if (
+            account is None
+            or account.disabled
+            or resets.outstanding(account.id, now) >= resets.MAX_OUTSTANDING
+        ):
+            return
+        resets.issue(account, token, now, config)
+        try:
+            mail.send(
+                config,
+                account.email,
+                "Set a new YarraCloud password",
+                f"Someone asked to set a new password for {account.email} on YarraCloud.\n"
+                f"Open this link within {config.reset_minutes} minutes to set it (it works once):"
+                f"\n\n{link}\n\n"
+                "If it was not you, ignore this message: your password is unchanged.\n",
+            )
+        except (smtplib.SMTPException, OSError):
+            log.exception("password reset link not sent", extra={"account_id": account.id})
+            return
+        log.info("password reset link issued", extra={"account_id": account.id})
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])

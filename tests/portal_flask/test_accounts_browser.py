@@ -113,7 +113,11 @@ def test_a_forgotten_password_is_reset_by_the_link_in_the_log(
     with caplog.at_level(logging.WARNING, logger="portal_flask.mail"):
         submit(browser, "form.form", {"email": user.email})
         assert shows_flash(browser, "a link to set a new password is on its way")
-    link = re.search(r"http://\S+/auth/reset/\S+", caplog.text).group(0)
+        # The server mails the link once the answer has gone: wait for it in the log.
+        mailed = WebDriverWait(browser, 30).until(
+            lambda _: re.search(r"http://\S+/auth/reset/\S+", caplog.text)
+        )
+    link = mailed.group(0)
     browser.get(link)
     submit(browser, "form.form", {"new_password": NEW, "confirm_password": NEW})
     assert shows_flash(browser, "Your new password is set")
