@@ -24,12 +24,16 @@ def create_app(config: PortalConfig | None = None) -> Flask:
     from portal_flask import errors, observability, views
     from portal_flask.auth import sessions
     from portal_flask.blueprints import BLUEPRINT_MODULES
-    from portal_flask.extensions import csrf, db, limiter, login_manager
+    from portal_flask.extensions import csrf, db, login_manager
     from portal_flask.migrate import upgrade
     from portal_flask.models import Account
 
     config = config or PortalConfig.from_env()
     observability.init(config)
+    # The __Host- prefix makes browsers keep a cookie only when it is Secure, for the
+    # whole host and no domain, so a sibling subdomain cannot plant or overwrite it.
+    # Browsers refuse the prefix on plain HTTP, so a loopback run keeps plain names.
+    cookie_prefix = "__Host-" if config.secure_cookies else ""
     app = Flask(__name__)
     app.config.update(
         PORTAL=config,
@@ -37,20 +41,20 @@ def create_app(config: PortalConfig | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=config.database_url,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         PREFERRED_URL_SCHEME="https" if config.secure_cookies else "http",
-        SESSION_COOKIE_NAME="yc_session",
+        SESSION_COOKIE_NAME=f"{cookie_prefix}yc_session",
+        SESSION_COOKIE_PATH="/",
         SESSION_COOKIE_SECURE=config.secure_cookies,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=config.session_hours),
-        REMEMBER_COOKIE_NAME="yc_remember",
+        REMEMBER_COOKIE_NAME=f"{cookie_prefix}yc_remember",
+        REMEMBER_COOKIE_PATH="/",
         REMEMBER_COOKIE_SECURE=config.secure_cookies,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_DURATION=timedelta(days=config.remember_days),
         WTF_CSRF_TIME_LIMIT=config.session_hours * 3600,
         WTF_CSRF_SSL_STRICT=config.secure_cookies,
-        RATELIMIT_ENABLED=config.rate_limiting,
-        RATELIMIT_HEADERS_ENABLED=True,
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     if config.proxy_hops:
@@ -68,7 +72,6 @@ def create_app(config: PortalConfig | None = None) -> Flask:
 
     db.init_app(app)
     csrf.init_app(app)
-    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.sign_in"
     login_manager.login_message = "Sign in to see that page."

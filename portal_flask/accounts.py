@@ -6,7 +6,7 @@ import re
 
 from portal_flask.extensions import db
 from portal_flask.models import OPERATOR, ROLES, SITE_USER, Account
-from portal_flask.passwords import hash_password, password_problem
+from portal_flask.passwords import account_words, hash_password, password_problem
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -50,7 +50,7 @@ def create_account(
         raise AccountError(f"a {role} belongs to a site: give its site id")
     if role == SITE_USER and not user_name:
         raise AccountError("a site user's account names the site user (its IAM user name)")
-    problem = password_problem(password)
+    problem = password_problem(password, account_words(email))
     if problem:
         raise AccountError(problem)
     if db.session.scalar(db.select(Account).filter_by(email=email)) is not None:

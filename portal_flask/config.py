@@ -114,7 +114,6 @@ class PortalConfig:
     max_failed_sign_ins: int = 5
     max_failed_sign_ins_per_address: int = 50
     sign_in_window_seconds: int = 15 * 60
-    rate_limiting: bool = True
     session_hours: int = 12
     idle_minutes: int = 30
     remember_days: int = 30

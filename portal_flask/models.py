@@ -45,6 +45,10 @@ class Account(UserMixin, db.Model):
         DateTime(timezone=True), nullable=False, default=utcnow
     )
     disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The base32 key of two-step sign-in's codes (RFC 6238); ``None`` until set up."""
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The time step of the last code accepted: that code and earlier ones are refused."""
 
     # The session this account was loaded through and its token: set for each
     # request by portal_flask.auth.sessions, never stored in this table.
@@ -102,6 +106,19 @@ class PasswordReset(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class RecoveryCode(db.Model):
+    """A one-time stand-in for two-step sign-in's code: its digest, and when it was used."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 

@@ -674,6 +674,7 @@ def say_portal(portal: Portal, keep: bool) -> None:
     until = "" if keep else " (scripts/demo --keep leaves it running)"
     say(f"  portal: {portal.url}/tasks/ - open it to see the task, its cost, the settings{until}")
     say(f"    sign in as {portal.email} with the password {portal.password}")
+    say("    then set up two-step sign-in with an authenticator app, as the portal asks")
 
 
 def keep_running(stack: Stack) -> None:

@@ -19,10 +19,14 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyotp
+
 from functions.core.models import Task, UsageRecord
 from portal_flask import create_app
 from portal_flask.accounts import create_account
+from portal_flask.auth import two_step
 from portal_flask.config import PortalConfig
+from portal_flask.extensions import db
 from scripts.admin import Admin
 from scripts.local_cloud.cloud import LocalCloud
 from scripts.local_cloud.emulator import Emulator
@@ -120,21 +124,28 @@ def main() -> None:
                 tasks_poll_seconds=3600,
             )
             app = create_app(config)
+            keys = {}
             with app.app_context():
-                create_account("admin@harbour.example.org", PASSWORD, "site_admin", "harbour")
-                create_account("operator@yarracloud.example.org", PASSWORD, "operator")
+                for email, role, site in (
+                    ("admin@harbour.example.org", "site_admin", "harbour"),
+                    ("operator@yarracloud.example.org", "operator", None),
+                ):
+                    # Administrators sign in in two steps: give each an authenticator key.
+                    keys[email] = two_step.new_secret()
+                    two_step.turn_on(create_account(email, PASSWORD, role, site), keys[email], 0)
+                db.session.commit()
             server = create_server(app, host="127.0.0.1", port=0, threads=4)
             threading.Thread(target=server.run, daemon=True).start()
             url = f"http://127.0.0.1:{server.socket.getsockname()[1]}"
             browser = start_chromium(Path(tmp) / "chromium")
             try:
-                shoot(browser, url, app, args.out)
+                shoot(browser, url, app, args.out, keys)
             finally:
                 browser.quit()
                 server.close()
 
 
-def shoot(browser, url: str, app, out: Path) -> None:
+def shoot(browser, url: str, app, out: Path, keys: dict[str, str]) -> None:
     from selenium.webdriver.common.by import By
 
     def save(name: str) -> None:
@@ -146,6 +157,7 @@ def shoot(browser, url: str, app, out: Path) -> None:
         browser.get(url + "/auth/sign-in")
         browser.find_element(By.ID, "email").send_keys(email)
         browser.find_element(By.ID, "password").send_keys(PASSWORD)
+        browser.find_element(By.ID, "code").send_keys(pyotp.TOTP(keys[email]).now())
         browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
     browser.get(url + "/auth/sign-in")

@@ -14,7 +14,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal_flask.account_admin import bp
-from portal_flask.auth import sessions
+from portal_flask.auth import notices, sessions, two_step
 from portal_flask.auth.access import audit, is_operator, roles_required, site_scoped_or_404
 from portal_flask.extensions import db
 from portal_flask.models import OPERATOR, SITE_ADMIN, Account, AccountSession
@@ -77,6 +77,25 @@ def enable(account_id: int) -> Response:
     db.session.commit()
     audit("account.enable", account.email, site_id=account.site_id)
     flash(f"Enabled {account.email}: it can sign in again.", "success")
+    return redirect(url_for("accounts.detail", account_id=account.id))
+
+
+@bp.route("/<int:account_id>/two-step/off", methods=["POST"])
+@roles_required(*ADMINS)
+def turn_off_two_step(account_id: int) -> Response:
+    """For someone who lost their authenticator: they sign in with their password alone
+    (an administrator then sets two-step sign-in up again before anything else)."""
+    account = _account_or_404(account_id)
+    two_step.turn_off(account)
+    ended = sessions.revoke_all(account.id, _now())
+    audit("account.two_step.off", account.email, {"sessions_ended": ended}, site_id=account.site_id)
+    notices.send(
+        current_app.config["PORTAL"],
+        account,
+        f"Two-step sign-in was turned off for your account by {current_user.email}.",
+        _now(),
+    )
+    flash(f"Two-step sign-in is off for {account.email}; it is signed out everywhere.", "success")
     return redirect(url_for("accounts.detail", account_id=account.id))
 
 

@@ -7,4 +7,4 @@ from flask import Blueprint
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 NAV: tuple = ()
 
-from portal_flask.auth import views  # noqa: E402, F401  (registers the routes)
+from portal_flask.auth import two_step_views, views  # noqa: E402, F401  (registers the routes)

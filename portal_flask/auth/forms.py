@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from portal_flask.passwords import MAX_LENGTH, MIN_LENGTH
 
@@ -12,8 +12,19 @@ from portal_flask.passwords import MAX_LENGTH, MIN_LENGTH
 class SignInForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_LENGTH)])
+    code = StringField(
+        "Code from your authenticator app, or a recovery code",
+        validators=[Optional(), Length(max=64)],
+    )
     remember = BooleanField("Keep me signed in on this computer")
     next = HiddenField()
+
+
+class TwoStepCodeForm(FlaskForm):
+    code = StringField(
+        "Code from your authenticator app",
+        validators=[DataRequired(message="Give the code your app shows."), Length(max=64)],
+    )
 
 
 def _new_password_fields():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from portal_flask.auth.sessions import aware
-from portal_flask.auth.tokens import digest, new_token
+from portal_flask.auth.tokens import digest
 from portal_flask.config import PortalConfig
 from portal_flask.extensions import db
 from portal_flask.models import Account, PasswordReset
@@ -25,8 +25,8 @@ def outstanding(account_id: int, now: datetime) -> int:
     return db.session.scalar(query)
 
 
-def issue(account: Account, now: datetime, config: PortalConfig) -> str:
-    """Record a reset link for ``account`` and commit; returns its token (stored nowhere).
+def issue(account: Account, token: str, now: datetime, config: PortalConfig) -> None:
+    """Record the reset link of ``token`` (kept as its digest only) for ``account``, and commit.
 
     The account's used and expired links are deleted.
     """
@@ -36,7 +36,6 @@ def issue(account: Account, now: datetime, config: PortalConfig) -> str:
             db.or_(PasswordReset.used_at.is_not(None), PasswordReset.expires_at <= now),
         )
     )
-    token = new_token()
     db.session.add(
         PasswordReset(
             account_id=account.id,
@@ -46,7 +45,6 @@ def issue(account: Account, now: datetime, config: PortalConfig) -> str:
         )
     )
     db.session.commit()
-    return token
 
 
 def find(token: str, now: datetime) -> PasswordReset | None:

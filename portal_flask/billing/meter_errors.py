@@ -11,14 +11,13 @@ from werkzeug.wrappers import Response
 
 from functions.billing.meter_errors import NotificationRejected, receive, record
 from portal_flask.billing import bp
-from portal_flask.extensions import csrf, limiter
+from portal_flask.extensions import csrf
 
 MAX_BODY_BYTES = 64 * 1024
 
 
 @bp.route("/stripe/meter-errors", methods=["POST"])
 @csrf.exempt
-@limiter.exempt
 def stripe_meter_errors() -> tuple[Response, int]:
     config = current_app.config["PORTAL"]
     if config.stripe is None or not config.stripe.event_destination_secret:

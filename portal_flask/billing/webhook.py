@@ -8,14 +8,13 @@ from werkzeug.wrappers import Response
 from functions.billing.webhooks import WebhookRejected, handle
 from portal_flask.billing import bp
 from portal_flask.billing.invoices import store_invoice
-from portal_flask.extensions import csrf, limiter
+from portal_flask.extensions import csrf
 
 MAX_BODY_BYTES = 512 * 1024
 
 
 @bp.route("/stripe/webhook", methods=["POST"])
 @csrf.exempt
-@limiter.exempt
 def stripe_webhook() -> tuple[Response, int]:
     config = current_app.config["PORTAL"]
     if config.stripe is None or not config.stripe.webhook_secret:

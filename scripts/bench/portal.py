@@ -39,11 +39,15 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import pyotp
+
 from contracts.task_status import Status
 from functions.core.models import Site, Task, User
 from portal_flask import create_app
 from portal_flask.accounts import create_account
+from portal_flask.auth import two_step
 from portal_flask.config import PortalConfig
+from portal_flask.extensions import db
 from scripts.bench.rounds import ratio_spread, run_rounds
 from scripts.local_cloud.cloud import LocalCloud
 from scripts.local_cloud.emulator import Emulator
@@ -101,16 +105,32 @@ def write_tasks(count: int, rng: random.Random) -> dict[str, int]:
     return per_site
 
 
-def signed_in(app, email: str):
+def with_two_step(account) -> str:
+    """Set up two-step sign-in for ``account`` (as administrators must); returns its key."""
+    key = two_step.new_secret()
+    two_step.turn_on(account, key, step=0)
+    return key
+
+
+def signed_in(app, email: str, key: str | None = None):
+    """A client signed in as ``email`` (with a code of ``key`` when it has two-step sign-in)."""
     client = app.test_client()
     client.environ_base["HTTP_REFERER"] = "http://localhost/"
     page = client.get("/auth/sign-in").get_data(as_text=True)
-    token = _TOKEN.search(page).group(1)
-    answer = client.post(
-        "/auth/sign-in", data={"csrf_token": token, "email": email, "password": PASSWORD}
-    )
+    form = {"csrf_token": _TOKEN.search(page).group(1), "email": email, "password": PASSWORD}
+    if key:
+        form["code"] = pyotp.TOTP(key).at(app.config["PORTAL"].clock())
+    answer = client.post("/auth/sign-in", data=form)
     assert answer.status_code == 302, answer.status_code
     return client
+
+
+def same_session(app, client):
+    """Another client holding ``client``'s sign-in cookie (one more browser tab of it)."""
+    copy = app.test_client()
+    name = app.config["SESSION_COOKIE_NAME"]
+    copy.set_cookie(name, client.get_cookie(name).value)
+    return copy
 
 
 def timed(call: Callable[[], object], samples: int) -> list[float]:
@@ -143,8 +163,8 @@ def deep_pages(client, depth: int) -> tuple[list[float], int]:
     return times, rows
 
 
-def throughput(app, email: str, url: str, requests: int, threads: int) -> float:
-    clients = [signed_in(app, email) for _ in range(threads)]
+def throughput(app, signed: object, url: str, requests: int, threads: int) -> float:
+    clients = [same_session(app, signed) for _ in range(threads)]
     per_thread = requests // threads
 
     def work(client) -> None:
@@ -216,21 +236,25 @@ def main() -> None:
                 secret_key="bench",
                 backend=cloud.settings,
                 secure_cookies=False,
-                rate_limiting=False,
                 auto_migrate=True,
                 # The operator's page shows the last week's failures: the seeded period's.
                 clock=lambda: END,
             )
             app = create_app(config)
             with app.app_context():
-                create_account("admin@a.example.org", PASSWORD, "site_admin", "bench-a")
+                admin_key = with_two_step(
+                    create_account("admin@a.example.org", PASSWORD, "site_admin", "bench-a")
+                )
                 create_account(
                     "user@a.example.org", PASSWORD, "site_user", "bench-a", "bench-a-user3"
                 )
-                create_account("operator@example.org", PASSWORD, "operator")
-            admin = signed_in(app, "admin@a.example.org")
+                operator_key = with_two_step(
+                    create_account("operator@example.org", PASSWORD, "operator")
+                )
+                db.session.commit()
+            admin = signed_in(app, "admin@a.example.org", admin_key)
             user = signed_in(app, "user@a.example.org")
-            operator = signed_in(app, "operator@example.org")
+            operator = signed_in(app, "operator@example.org", operator_key)
             size = config.tasks_page_size
 
             def bare_query() -> None:
@@ -284,7 +308,7 @@ def main() -> None:
                 bare,
                 args.rounds,
             )
-            rps = throughput(app, "admin@a.example.org", "/tasks/", args.requests, args.threads)
+            rps = throughput(app, admin, "/tasks/", args.requests, args.threads)
             print(f"\nsite admin first page, {args.threads} threads: {rps:.1f} requests/s")
 
 

@@ -27,7 +27,7 @@ from portal_flask.migrate import upgrade
 from scripts.local_cloud.cloud import LocalCloud
 from tests.helpers.cloud import Uploader
 from tests.helpers.unavailable import unavailable
-from tests.portal_flask.helpers import PASSWORD, Clock, TestAccount
+from tests.portal_flask.helpers import PASSWORD, Clock, TestAccount, authenticator
 from tests.portal_flask.helpers import sign_in as _sign_in
 
 DATABASES = ("sqlite", "postgresql")
@@ -104,8 +104,16 @@ class Portal:
         user_name: str | None = None,
         email: str | None = None,
         password: str = PASSWORD,
+        two_step: bool | None = None,
     ) -> TestAccount:
-        """Create an account (an operator gets no site; a site_user defaults to alice/carol)."""
+        """Create an account (an operator gets no site; a site_user defaults to alice/carol).
+
+        Administrators have two-step sign-in set up (as the portal requires) unless
+        ``two_step`` is false; a site user has it when ``two_step`` is true.
+        """
+        from portal_flask.auth import two_step as totp
+        from portal_flask.extensions import db
+
         if role == "operator":
             site_id = None
         if role == "site_user" and user_name is None:
@@ -113,7 +121,23 @@ class Portal:
         email = email or f"{role}.{len(self.accounts)}@{site_id or 'operator'}.example.org"
         with self.app.app_context():
             made = create_account(email, password, role, site_id, user_name)
-            account = TestAccount(made.id, made.email, password, role, site_id, user_name)
+            if two_step is None:
+                two_step = totp.required(made)
+            secret = None
+            if two_step:
+                secret = totp.new_secret()
+                made.totp_secret = secret
+                db.session.commit()
+            account = TestAccount(
+                made.id,
+                made.email,
+                password,
+                role,
+                site_id,
+                user_name,
+                secret,
+                authenticator(self.app, made.id, secret, self.clock) if secret else None,
+            )
         self.accounts.append(account)
         return account
 

@@ -89,6 +89,7 @@ OTHER_SITE: dict[str, Callable[[Any], dict[str, Any]]] = {
     "accounts.disable": lambda portal: {"account_id": site_b_account(portal)},
     "accounts.enable": lambda portal: {"account_id": site_b_account(portal)},
     "accounts.revoke_all": lambda portal: {"account_id": site_b_account(portal)},
+    "accounts.turn_off_two_step": lambda portal: {"account_id": site_b_account(portal)},
     "accounts.revoke_session": site_b_session,
     "auth.revoke_session": lambda portal: {"session_id": site_b_session(portal)["session_id"]},
     "admin.suspend": lambda portal: {"site_id": "site-b"},

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from flask.testing import FlaskClient
 
@@ -11,6 +12,8 @@ PASSWORD = "correct horse battery staple"
 """The password :meth:`Portal.account` gives an account unless told otherwise."""
 
 _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+TWO_STEP_KEY = re.compile(r'id="two-step-key">([A-Z2-7]+)<')
+"""The authenticator key the two-step set-up page shows."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,9 @@ class TestAccount:
     role: str
     site_id: str | None
     user_name: str | None
+    totp_secret: str | None = None
+    next_code: Callable[[], str] | None = field(default=None, compare=False, repr=False)
+    """A code of the account's authenticator the portal has not accepted yet (with two-step)."""
 
 
 class Clock:
@@ -58,17 +64,69 @@ def csrf_token(client: FlaskClient, path: str = "/auth/sign-in") -> str:
     return csrf_token_in(response.get_data(as_text=True))
 
 
-def sign_in(client: FlaskClient, account: TestAccount, password: str | None = None):
-    """Sign ``client`` in as ``account`` through the sign-in form; returns the response."""
-    token = csrf_token(client, "/auth/sign-in")
-    return client.post(
-        "/auth/sign-in",
-        data={
-            "csrf_token": token,
-            "email": account.email,
-            "password": account.password if password is None else password,
-        },
-    )
+def sign_in(
+    client: FlaskClient,
+    account: TestAccount,
+    password: str | None = None,
+    *,
+    remember: bool = False,
+    code: str | None = None,
+):
+    """Sign ``client`` in as ``account`` through the sign-in form; returns the response.
+
+    An account with two-step sign-in gives its authenticator's next code unless
+    ``code`` says what to give.
+    """
+    data = {
+        "csrf_token": csrf_token(client, "/auth/sign-in"),
+        "email": account.email,
+        "password": account.password if password is None else password,
+    }
+    if code is None and account.next_code is not None:
+        code = account.next_code()
+    if code:
+        data["code"] = code
+    if remember:
+        data["remember"] = "y"
+    return client.post("/auth/sign-in", data=data)
+
+
+def set_up_two_step(client: FlaskClient, now: float) -> tuple[str, str]:
+    """Set two-step sign-in up on its page as a person would, at time ``now``.
+
+    Returns the key the page showed and the page that confirms it (with the recovery codes).
+    """
+    import pyotp
+
+    page = client.get("/auth/two-step").get_data(as_text=True)
+    key = TWO_STEP_KEY.search(page).group(1)
+    done = post_form(client, "/auth/two-step", {"code": pyotp.TOTP(key).at(now)})
+    confirmed = done.get_data(as_text=True)
+    assert "Two-step sign-in is on" in confirmed, confirmed
+    return key, confirmed
+
+
+def authenticator(app, account_id: int, secret: str, clock: Clock) -> Callable[[], str]:
+    """What an authenticator app set up with ``secret`` shows when next asked.
+
+    The portal accepts each code once, and codes of one step either side of now:
+    a code for the step after the last one accepted is given, and the test clock
+    moves on only when that step is further ahead than the portal looks.
+    """
+    from portal_flask.auth import two_step
+    from portal_flask.extensions import db
+    from portal_flask.models import Account
+
+    def next_code() -> str:
+        with app.app_context():
+            last = db.session.get(Account, account_id).totp_last_step
+        step = int(clock() // two_step.STEP_SECONDS)
+        target = step if last is None or last < step else last + 1
+        if target > step + 1:
+            clock.advance((target - 1 - step) * two_step.STEP_SECONDS)
+        return two_step.code_at(secret, target)
+
+    return next_code
 
 
 def post_form(client: FlaskClient, path: str, data: dict, token_from: str | None = None):
@@ -77,8 +135,10 @@ def post_form(client: FlaskClient, path: str, data: dict, token_from: str | None
     return client.post(path, data={"csrf_token": token, **data})
 
 
-COOKIES = ("yc_session", "yc_remember")
-"""The cookies that carry a sign-in."""
+SESSION_COOKIE = "__Host-yc_session"
+REMEMBER_COOKIE = "__Host-yc_remember"
+COOKIES = (SESSION_COOKIE, REMEMBER_COOKIE)
+"""The cookies that carry a sign-in to the test portal (on HTTPS: with the ``__Host-`` prefix)."""
 
 
 def captured_cookies(client: FlaskClient) -> dict[str, str]:

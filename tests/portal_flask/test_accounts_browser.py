@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 import re
 
+import pyotp
 import pytest
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.portal_flask.test_browser import browser_sign_in
+from tests.portal_flask.test_browser import browser_sign_in, fill_sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -37,9 +38,7 @@ def shows_flash(browser, text: str) -> bool:
 
 
 def sign_in_remembered(browser, url: str, account, password: str | None = None) -> None:
-    browser.get(url + "/auth/sign-in")
-    browser.find_element(By.ID, "email").send_keys(account.email)
-    browser.find_element(By.ID, "password").send_keys(password or account.password)
+    fill_sign_in(browser, url, account, password)
     browser.find_element(By.ID, "remember").click()
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_for(browser, "#tasks")
@@ -114,7 +113,11 @@ def test_a_forgotten_password_is_reset_by_the_link_in_the_log(
     with caplog.at_level(logging.WARNING, logger="portal_flask.mail"):
         submit(browser, "form.form", {"email": user.email})
         assert shows_flash(browser, "a link to set a new password is on its way")
-    link = re.search(r"http://\S+/auth/reset/\S+", caplog.text).group(0)
+        # The server mails the link once the answer has gone: wait for it in the log.
+        mailed = WebDriverWait(browser, 30).until(
+            lambda _: re.search(r"http://\S+/auth/reset/\S+", caplog.text)
+        )
+    link = mailed.group(0)
     browser.get(link)
     submit(browser, "form.form", {"new_password": NEW, "confirm_password": NEW})
     assert shows_flash(browser, "Your new password is set")
@@ -153,3 +156,65 @@ def test_an_administrator_disables_and_enables_an_account(live_portal, browser, 
     assert shows_flash(browser, f"Enabled {user.email}")
     browser.delete_all_cookies()
     browser_sign_in(browser, url, user)
+
+
+def test_an_administrator_sets_up_two_step_and_signs_in_with_a_code(
+    live_portal, browser, make_account
+):
+    url, portal = live_portal.url, live_portal.portal
+    admin = make_account("site_admin", "site-a", two_step=False)
+    browser_sign_in_to(browser, url, admin, "#two-step-form")
+    assert shows_flash(browser, "Administrators sign in in two steps")
+    assert browser.find_element(By.CSS_SELECTOR, ".qr svg").is_displayed()
+    key = browser.find_element(By.ID, "two-step-key").text
+    submit(browser, "#two-step-form", {"code": pyotp.TOTP(key).at(portal.clock())})
+    assert shows_flash(browser, "Two-step sign-in is on")
+    codes = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#recovery-codes code")]
+    assert len(codes) == 10
+    browser.find_element(By.CSS_SELECTOR, ".account button[type=submit]").click()
+    assert shows_flash(browser, "You are signed out")
+
+    browser_sign_in_to(browser, url, admin, ".flash-error")  # the password alone
+    assert shows_flash(browser, "do not match")
+    portal.clock.advance(30)
+    with_code = type(admin)(
+        **{**admin.__dict__, "next_code": lambda: pyotp.TOTP(key).at(portal.clock())}
+    )
+    browser_sign_in(browser, url, with_code)
+    assert browser.current_url.endswith("/tasks/")
+
+
+def browser_sign_in_to(browser, url: str, account, arrives: str) -> None:
+    """Sign in with what ``account`` has, and wait for the page holding ``arrives``."""
+    fill_sign_in(browser, url, account)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(browser, arrives)
+
+
+def test_a_new_password_shows_its_strength_and_can_be_shown_as_typed(
+    live_portal, browser, make_account
+):
+    url, user = live_portal.url, make_account("site_user", "site-a")
+    browser_sign_in(browser, url, user)
+    browser.get(url + "/auth/account")
+    new = browser.find_element(By.ID, "new_password")
+    verdict = (By.ID, "new_password-strength")
+    new.send_keys("qwerty123456")
+    WebDriverWait(browser, 30).until(ec.text_to_be_present_in_element(verdict, "Not accepted"))
+    assert "leaked password lists" in browser.find_element(*verdict).text
+    new.send_keys(" and a few more words")
+    WebDriverWait(browser, 30).until(
+        ec.text_to_be_present_in_element(verdict, "Strength: Very strong")
+    )
+    assert new.get_attribute("type") == "password"
+    show = browser.find_element(By.CSS_SELECTOR, "#new_password + .show-password")
+    show.click()
+    assert new.get_attribute("type") == "text" and show.text == "Hide"
+    show.click()
+    assert new.get_attribute("type") == "password"
+
+    fields = {"current_password": user.password, "confirm_password": "qwerty123456"}
+    new.clear()
+    new.send_keys("qwerty123456")
+    submit(browser, "#password-form", fields)
+    assert "leaked password lists" in wait_for(browser, ".field-error").text

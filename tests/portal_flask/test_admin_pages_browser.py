@@ -10,6 +10,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from administration.utilization import month_bounds, recent_months
 from functions.core.clock import month_of
 from functions.core.models import ModeSettings, UsageRecord
+from tests.portal_flask.test_browser import fill_sign_in
 
 pytestmark = [
     pytest.mark.slow,
@@ -18,9 +19,7 @@ pytestmark = [
 
 
 def signed_in(browser, live, account) -> None:
-    browser.get(live.url + "/auth/sign-in")
-    browser.find_element(By.ID, "email").send_keys(account.email)
-    browser.find_element(By.ID, "password").send_keys(account.password)
+    fill_sign_in(browser, live.url, account)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     WebDriverWait(browser, 20).until(ready.url_contains("/tasks/"))
 

@@ -13,10 +13,17 @@ from selenium.webdriver.support.ui import WebDriverWait
 pytestmark = pytest.mark.slow
 
 
-def browser_sign_in(browser, url: str, account) -> None:
+def fill_sign_in(browser, url: str, account, password: str | None = None) -> None:
+    """Open the sign-in page and type the account's email, password and (with two-step) code."""
     browser.get(url + "/auth/sign-in")
     browser.find_element(By.ID, "email").send_keys(account.email)
-    browser.find_element(By.ID, "password").send_keys(account.password)
+    browser.find_element(By.ID, "password").send_keys(password or account.password)
+    if account.next_code is not None:
+        browser.find_element(By.ID, "code").send_keys(account.next_code())
+
+
+def browser_sign_in(browser, url: str, account) -> None:
+    fill_sign_in(browser, url, account)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     WebDriverWait(browser, 30).until(ec.presence_of_element_located((By.ID, "tasks")))
 

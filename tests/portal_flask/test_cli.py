@@ -160,3 +160,23 @@ def test_plain_http_is_refused_off_loopback(env):
     answer = run(env, "serve", "--host", "0.0.0.0", "--port", "0", "--plain-http")
     assert answer.returncode == 2
     assert "only on a loopback address" in answer.stderr
+
+
+def test_turn_off_two_step_lets_an_operator_who_lost_the_authenticator_set_it_up_again(env):
+    run(env, "migrate")
+    email = "ops@yarracloud.example.org"
+    assert run(env, "create-account", "--email", email, "--role", "operator").returncode == 0
+    refused = run(env, "turn-off-two-step", "--email", email)
+    assert refused.returncode == 2 and "has no account with two-step sign-in" in refused.stderr
+    engine = create_engine(env["YC_PORTAL_DATABASE_URL"])
+    with engine.begin() as connection:
+        connection.execute(text("update account set totp_secret = 'JBSWY3DPEHPK3PXP'"))
+    done = run(env, "turn-off-two-step", "--email", email.upper())
+    assert done.returncode == 0, done.stderr
+    assert f"two-step sign-in is off for {email}" in done.stdout
+    assert "Two-step sign-in was turned off for your account." in done.stderr  # the mail, logged
+    with engine.connect() as connection:
+        assert connection.execute(text("select totp_secret from account")).scalar_one() is None
+        action = connection.execute(text("select action from audit_log")).scalar_one()
+    engine.dispose()
+    assert action == "account.two_step.off"

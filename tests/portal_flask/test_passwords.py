@@ -5,6 +5,12 @@ from __future__ import annotations
 import logging
 import re
 
+import pytest
+
+from portal_flask.accounts import AccountError, create_account
+from portal_flask.extensions import db
+from portal_flask.models import PasswordReset
+from portal_flask.passwords import account_words, password_problem
 from tests.portal_flask.helpers import (
     captured_cookies,
     client_with,
@@ -76,6 +82,7 @@ def ask_for_reset(portal, email: str, caplog) -> tuple[str, str | None]:
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="portal_flask.mail"):
         response = post_form(client, "/auth/forgot-password", {"email": email})
+        response.close()  # as the server does once the answer is sent: then the link is mailed
     assert response.status_code == 302
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     found = _LINK.search(caplog.text)
@@ -134,6 +141,25 @@ def test_asking_for_a_reset_answers_the_same_for_unknown_emails_and_sends_nothin
     assert strip.sub("", known_page) == strip.sub("", unknown_page)
 
 
+def test_asking_for_a_reset_is_answered_before_the_address_is_looked_up(
+    portal, make_account, caplog
+):
+    """The answer does the same work for every address, so its timing cannot tell them apart."""
+    user = make_account("site_user", "site-a")
+    client = portal.client()
+    with caplog.at_level(logging.DEBUG):
+        response = post_form(client, "/auth/forgot-password", {"email": user.email})
+        assert response.status_code == 302
+        assert not _LINK.search(caplog.text) and reset_rows(portal) == 0  # nothing yet
+        response.close()
+    assert _LINK.search(caplog.text) and reset_rows(portal) == 1
+
+
+def reset_rows(portal) -> int:
+    with portal.app.app_context():
+        return db.session.scalar(db.select(db.func.count()).select_from(PasswordReset))
+
+
 def test_a_wrong_reset_token_is_refused(portal, client):
     response = client.get("/auth/reset/not-a-token")
     assert response.headers["Location"] == "/auth/forgot-password"
@@ -154,3 +180,52 @@ def test_asking_again_and_again_sends_at_most_three_working_links(portal, make_a
     assert all(tokens[:3]) and tokens[3] is None
     portal.clock.advance(portal.config.reset_minutes * 60 + 1)
     assert ask_for_reset(portal, user.email, caplog)[1]
+
+
+def test_leaked_and_guessable_passwords_are_refused_everywhere_a_password_is_set(
+    portal, client, make_account, sign_in, caplog
+):
+    user = make_account("site_user", "site-a")
+    refused = {
+        "1qaz2wsx3edc": "leaked password lists",  # 12 characters, in the breach corpus
+        "qwerty123456": "leaked password lists",
+        "aaaaaaaaaaaaaaaa": "easy to guess",
+        user.email: "easy to guess",
+    }
+    sign_in(client, user)
+    for password, message in refused.items():
+        response = change(client, user.password, password)
+        assert response.status_code == 200 and message in response.get_data(as_text=True)
+
+    _, token = ask_for_reset(portal, user.email, caplog)
+    for password, message in refused.items():
+        page = set_new_password(portal, token, password).get_data(as_text=True)
+        assert message in page, password
+    assert set_new_password(portal, token).status_code == 302  # the link still works
+    assert sign_in(portal.client(), user, password=NEW).status_code == 302
+
+    new_email = "new.person@site-a.example.org"
+    refused[new_email] = refused.pop(user.email)  # the new account's own email
+    with portal.app.app_context():
+        for password, message in refused.items():
+            with pytest.raises(AccountError, match=message):
+                create_account(new_email, password, "site_user", "site-a", "alice")
+
+
+def test_the_strength_meter_says_what_the_form_will(portal, client, make_account, sign_in):
+    user = make_account("site_user", "site-a")
+    sign_in(client, user)
+    token = csrf_token(client, "/auth/account")
+
+    def meter(body):
+        return client.post("/auth/password-strength", json=body, headers={"X-CSRFToken": token})
+
+    for password in ("qwerty123456", "aaaaaaaaaaaaaaaa", user.email, "short", NEW):
+        answer = meter({"password": password}).get_json()
+        assert answer["problem"] == password_problem(password, account_words(user.email))
+        assert 0 <= answer["score"] <= 4
+    assert meter({"password": NEW}).get_json() == {"score": 4, "problem": None}
+    assert meter({"password": 12}).status_code == 400
+    assert meter(["not", "an", "object"]).status_code == 400
+    no_token = client.post("/auth/password-strength", json={"password": NEW})
+    assert no_token.status_code == 400

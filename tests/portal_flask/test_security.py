@@ -11,11 +11,12 @@ import re
 
 from werkzeug.routing import Rule
 
+from portal_flask import create_app
 from portal_flask.extensions import db
 from portal_flask.models import Account
 from portal_flask.passwords import verify_password
 from tests.portal_flask.cross_site import CSRF_EXEMPT, NOT_SITE_OBJECTS, OTHER_SITE
-from tests.portal_flask.helpers import csrf_token
+from tests.portal_flask.helpers import COOKIES, csrf_token, sign_in
 
 CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -113,23 +114,36 @@ def test_session_and_remember_cookies_are_secure_httponly_samesite_lax(
     portal, client, make_account
 ):
     admin = make_account()
-    response = client.post(
-        "/auth/sign-in",
-        data={
-            "csrf_token": csrf_token(client),
-            "email": admin.email,
-            "password": admin.password,
-            "remember": "y",
-        },
-    )
+    response = sign_in(client, admin, remember=True)
     assert response.status_code == 302
     cookies = {header.split("=", 1)[0]: header for header in response.headers.getlist("Set-Cookie")}
-    assert {"yc_session", "yc_remember"} <= set(cookies)
-    for name in ("yc_session", "yc_remember"):
+    assert set(COOKIES) <= set(cookies)
+    for name in COOKIES:
         flags = {part.strip().lower() for part in cookies[name].split(";")}
         assert "secure" in flags, cookies[name]
         assert "httponly" in flags, cookies[name]
         assert "samesite=lax" in flags, cookies[name]
+
+
+def test_sign_in_cookies_carry_the_host_prefix_on_https_and_plain_names_on_loopback_http(
+    portal, make_account
+):
+    admin = make_account()
+    for secure, prefix in ((True, "__Host-"), (False, "")):
+        app = create_app(portal.config.with_(secure_cookies=secure))
+        client = app.test_client()
+        client.environ_base["HTTP_REFERER"] = f"{'https' if secure else 'http'}://localhost/"
+        response = sign_in(client, admin, remember=True)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        headers = response.headers.getlist("Set-Cookie")
+        names = {header.split("=", 1)[0] for header in headers}
+        assert {f"{prefix}yc_session", f"{prefix}yc_remember"} <= names
+        for header in headers:
+            parts = {part.strip().lower() for part in header.split(";")}
+            # What a browser demands of a __Host- cookie: Secure, Path=/, no Domain.
+            assert "path=/" in parts, header
+            assert not any(part.startswith("domain=") for part in parts), header
+        assert client.get("/tasks/").status_code == 200
 
 
 def test_pages_carry_a_strict_content_security_policy(portal, client):
@@ -172,6 +186,7 @@ def test_sign_in_never_redirects_off_the_portal(portal, make_account):
                 "csrf_token": csrf_token(client, "/auth/sign-in?next=" + target),
                 "email": admin.email,
                 "password": admin.password,
+                "code": admin.next_code(),
                 "next": target,
             },
         )
@@ -192,6 +207,7 @@ def test_sign_in_returns_to_the_page_asked_for(portal, client, make_account):
             "csrf_token": csrf_token(client),
             "email": admin.email,
             "password": admin.password,
+            "code": admin.next_code(),
             "next": "/tasks/?status=FAILED",
         },
     )

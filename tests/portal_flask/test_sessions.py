@@ -7,26 +7,21 @@ import hashlib
 from portal_flask.extensions import db
 from portal_flask.models import AccountSession
 from tests.portal_flask.helpers import (
+    REMEMBER_COOKIE,
+    SESSION_COOKIE,
     captured_cookies,
     client_with,
     csrf_token,
     pages_opened,
     post_form,
+    sign_in,
 )
 
 DAY = 86400
 
 
 def sign_in_remembered(client, account):
-    return client.post(
-        "/auth/sign-in",
-        data={
-            "csrf_token": csrf_token(client),
-            "email": account.email,
-            "password": account.password,
-            "remember": "y",
-        },
-    )
+    return sign_in(client, account, remember=True)
 
 
 def session_rows(portal, account_id: int) -> list[AccountSession]:
@@ -44,7 +39,7 @@ def test_each_sign_in_gets_its_own_token_and_the_database_keeps_only_its_digest(
     for _ in range(2):
         client = portal.client()
         sign_in_remembered(client, admin)
-        tokens.append(client.get_cookie("yc_remember").value.split("|")[0])
+        tokens.append(client.get_cookie(REMEMBER_COOKIE).value.split("|")[0])
     assert tokens[0] != tokens[1]
     rows = session_rows(portal, admin.id)
     assert len(rows) == 2
@@ -58,10 +53,10 @@ def test_cookies_captured_before_sign_out_open_no_page_in_any_browser(portal, cl
     admin = make_account()
     sign_in_remembered(client, admin)
     captured = captured_cookies(client)
-    assert set(captured) == {"yc_session", "yc_remember"}
+    assert set(captured) == {SESSION_COOKIE, REMEMBER_COOKIE}
     assert pages_opened(portal, client_with(portal, captured))  # the copy works while signed in
     client.post("/auth/sign-out", data={"csrf_token": csrf_token(client, "/tasks/")})
-    for cookies in (captured, {"yc_remember": captured["yc_remember"]}):
+    for cookies in (captured, {REMEMBER_COOKIE: captured[REMEMBER_COOKIE]}):
         replayed = client_with(portal, cookies)
         assert pages_opened(portal, replayed) == []
         assert replayed.get("/tasks/").headers["Location"].startswith("/auth/sign-in")
@@ -71,7 +66,7 @@ def test_keep_me_signed_in_lasts_thirty_days_and_no_longer(portal, make_account)
     admin = make_account()
     client = portal.client()
     sign_in_remembered(client, admin)
-    remember = {"yc_remember": client.get_cookie("yc_remember").value}
+    remember = {REMEMBER_COOKIE: client.get_cookie(REMEMBER_COOKIE).value}
     (row,) = session_rows(portal, admin.id)
     assert (row.expires_at - row.created_at).total_seconds() == 30 * DAY
     portal.clock.advance(29 * DAY)

@@ -90,48 +90,48 @@ def test_a_known_and_an_unknown_email_get_the_same_answers_throughout(portal, ma
 
 
 def test_a_stranger_guessing_cannot_lock_the_owner_out(portal, make_account):
-    admin = make_account()
+    user = make_account("site_user", "site-a")
     stranger = client_from(portal, ATTACKER)
     for _ in range(portal.config.max_failed_sign_ins):
-        assert "do not match" in attempt(stranger, admin.email, "guess guess guess")[1]
+        assert "do not match" in attempt(stranger, user.email, "guess guess guess")[1]
     # The stranger's address is refused even with the right password ...
-    assert "Too many failed sign-ins" in attempt(stranger, admin.email, admin.password)[1]
+    assert "Too many failed sign-ins" in attempt(stranger, user.email, user.password)[1]
     # ... while the owner, from their own address, signs in at once.
     owner = client_from(portal, OWNER)
-    assert attempt(owner, admin.email, admin.password)[0] == 302
+    assert attempt(owner, user.email, user.password)[0] == 302
     assert owner.get("/tasks/").status_code == 200
     portal.clock.advance(portal.config.sign_in_window_seconds + 1)
-    assert attempt(stranger, admin.email, admin.password)[0] == 302
+    assert attempt(stranger, user.email, user.password)[0] == 302
 
 
 def test_one_address_guessing_many_emails_is_refused_for_all_of_them(portal, make_account):
     app = create_app(portal.config.with_(max_failed_sign_ins_per_address=6))
-    admin = make_account()
+    user = make_account("site_user", "site-a")
     client = client_from(portal, ATTACKER, app)
     for n in range(6):
         assert "do not match" in attempt(client, f"guess{n}@site-a.example.org", "guess!")[1]
-    assert "Too many failed sign-ins" in attempt(client, admin.email, admin.password)[1]
-    assert attempt(client_from(portal, OWNER, app), admin.email, admin.password)[0] == 302
+    assert "Too many failed sign-ins" in attempt(client, user.email, user.password)[1]
+    assert attempt(client_from(portal, OWNER, app), user.email, user.password)[0] == 302
 
 
 def test_every_portal_process_counts_the_same_failures(portal, make_account):
     """Two apps over one database stand for two portal processes behind the load balancer."""
-    admin = make_account()
+    user = make_account("site_user", "site-a")
     first, second = portal.app, create_app(portal.config)
     for n in range(portal.config.max_failed_sign_ins):
         app = (first, second)[n % 2]
-        attempt(client_from(portal, ATTACKER, app), admin.email, "guess guess guess")
+        attempt(client_from(portal, ATTACKER, app), user.email, "guess guess guess")
     for app in (first, second):
-        _, message = attempt(client_from(portal, ATTACKER, app), admin.email, admin.password)
+        _, message = attempt(client_from(portal, ATTACKER, app), user.email, user.password)
         assert "Too many failed sign-ins" in message
 
 
 def test_a_disabled_account_with_the_right_password_is_told_so(portal, make_account):
-    admin: TestAccount = make_account()
+    user: TestAccount = make_account("site_user", "site-a")
     with portal.app.app_context():
-        db.session.get(Account, admin.id).disabled = True
+        db.session.get(Account, user.id).disabled = True
         db.session.commit()
-    status, message = attempt(client_from(portal, OWNER), admin.email, admin.password)
+    status, message = attempt(client_from(portal, OWNER), user.email, user.password)
     assert status == 200 and "disabled" in message
-    _, wrong = attempt(client_from(portal, OWNER), admin.email, "a wrong password")
+    _, wrong = attempt(client_from(portal, OWNER), user.email, "a wrong password")
     assert "do not match" in wrong

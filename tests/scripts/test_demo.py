@@ -15,13 +15,14 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from scripts.orthanc import ORTHANC_BINARY
 from scripts.phantoms.__main__ import main as write_phantom
 from scripts.phantoms.header import Patient
 from tests.helpers.unavailable import require_file
-from tests.portal_flask.helpers import csrf_token_in
+from tests.portal_flask.helpers import TWO_STEP_KEY, csrf_token_in
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = 7
@@ -103,6 +104,13 @@ def portal_tasks_page(out: str) -> str:
         url.group(1) + "/auth/sign-in", urllib.parse.urlencode(form).encode(), timeout=30
     ) as signed_in:
         assert "/auth/sign-in" not in signed_in.url, "the printed sign-in was refused"
+    with browser.open(url.group(1) + "/auth/two-step", timeout=30) as page:
+        html = page.read().decode()  # a site administrator sets up two-step sign-in first
+    key = TWO_STEP_KEY.search(html).group(1)
+    form = {"csrf_token": csrf_token_in(html), "code": pyotp.TOTP(key).now()}
+    data = urllib.parse.urlencode(form).encode()
+    with browser.open(url.group(1) + "/auth/two-step", data, timeout=30) as confirmed:
+        assert "Two-step sign-in is on" in confirmed.read().decode()
     with browser.open(url.group(1) + "/tasks/", timeout=30) as page:
         return page.read().decode()
 

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import tomllib
 import urllib.request
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from portal_flask.models import SITE_ADMIN
 from scripts.local_cloud.api_client import ApiClient
 from scripts.local_cloud.portal import add_account, build_app, portal_config
-from tests.portal_flask.helpers import post_form
+from tests.portal_flask.helpers import post_form, set_up_two_step
 
 REPO = Path(__file__).resolve().parents[3]
 EMAIL = "admin@site-a.example.org"
@@ -44,6 +45,7 @@ def test_a_key_created_in_the_local_portal_signs_calls_to_the_local_api(seeded_c
     client = app.test_client()
     signed_in = post_form(client, "/auth/sign-in", {"email": EMAIL, "password": password})
     assert signed_in.status_code == 302
+    set_up_two_step(client, time.time())  # as a site administrator must, before any page
 
     page = post_form(client, "/keys/users", {"user_name": "scanner1"}, token_from="/keys/")
     key_id, secret = shown_key(page.get_data(as_text=True))
