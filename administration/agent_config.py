@@ -1,4 +1,4 @@
-"""The site agent's TOML config (the format in DESIGN.md) and its secret file.
+"""The site agent's TOML config (the format ``agent/config.py`` reads) and its secret file.
 
 The config names the access key; the secret lives in a separate file that only
 its owner can read, so the config can be shown, copied and kept in version

@@ -1,6 +1,7 @@
 """The agent's TOML configuration, read once into a typed object and passed in.
 
-The format is the one ``scripts/admin`` writes (DESIGN.md):
+The format is the one ``scripts/admin`` and the portal write
+(``administration/agent_config.py``):
 
 .. code-block:: toml
 

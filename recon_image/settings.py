@@ -1,4 +1,4 @@
-"""The worker's settings, read once from the environment (the worker contract in DESIGN.md).
+"""The worker's settings, read once from the environment (the contract in ``recon_image/__init__``).
 
 Batch, or the local runner, starts ``python -m recon_image`` with
 ``YC_TASK_UUID``, ``YC_USER``, ``YC_INPUT`` and ``YC_OUTPUT``
