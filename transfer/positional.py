@@ -13,7 +13,10 @@ import os
 import threading
 from typing import Literal
 
-_POSITIONAL = hasattr(os, "pread") and hasattr(os, "pwrite")
+_PREAD = getattr(os, "pread", None)
+_PWRITE = getattr(os, "pwrite", None)
+"""``os.pread`` and ``os.pwrite`` where the OS has them (not on Windows), else None."""
+_POSITIONAL = _PREAD is not None and _PWRITE is not None
 
 
 class RandomAccessFile:
@@ -62,7 +65,7 @@ class RandomAccessFile:
     def _pread(self, offset: int, length: int) -> bytes:
         fd, parts, left = self._file.fileno(), [], length
         while left > 0:
-            chunk = os.pread(fd, left, offset)
+            chunk = _PREAD(fd, left, offset)
             if not chunk:
                 break
             parts.append(chunk)
@@ -76,7 +79,7 @@ class RandomAccessFile:
         if _POSITIONAL:
             fd = self._file.fileno()
             while view:
-                written = os.pwrite(fd, view, offset)
+                written = _PWRITE(fd, view, offset)
                 view, offset = view[written:], offset + written
             return
         with self._lock:
