@@ -37,6 +37,16 @@ def shows_flash(browser, text: str) -> bool:
         raise AssertionError(f"no flash with {text!r}; the page shows {shown}") from None
 
 
+def follow(browser, by: str, value: str, *, confirm: bool = False) -> None:
+    """Click the element and wait until the next page replaced this one (accepting the
+    confirmation dialog first where ``confirm``), so nothing is read from the old page."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(by, value).click()
+    if confirm:
+        WebDriverWait(browser, 10).until(ec.alert_is_present()).accept()
+    WebDriverWait(browser, 30).until(ec.staleness_of(page))
+
+
 def sign_in_remembered(browser, url: str, account, password: str | None = None) -> None:
     fill_sign_in(browser, url, account, password)
     browser.find_element(By.ID, "remember").click()
@@ -134,11 +144,10 @@ def test_an_administrator_disables_and_enables_an_account(live_portal, browser, 
     browser.delete_all_cookies()
 
     browser_sign_in(browser, url, admin)
-    browser.find_element(By.LINK_TEXT, "Accounts").click()
-    browser.find_element(By.LINK_TEXT, user.email).click()
+    follow(browser, By.LINK_TEXT, "Accounts")
+    follow(browser, By.LINK_TEXT, user.email)
     assert len(browser.find_elements(By.CSS_SELECTOR, "table.sessions tbody tr")) == 1
-    browser.find_element(By.ID, "disable").click()
-    WebDriverWait(browser, 10).until(ec.alert_is_present()).accept()
+    follow(browser, By.ID, "disable", confirm=True)
     assert shows_flash(browser, f"Disabled {user.email}")
     admin_cookies = browser.get_cookies()
 
@@ -146,13 +155,13 @@ def test_an_administrator_disables_and_enables_an_account(live_portal, browser, 
     assert opens_no_page(browser, url)
     browser.find_element(By.ID, "email").send_keys(user.email)
     browser.find_element(By.ID, "password").send_keys(user.password)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    follow(browser, By.CSS_SELECTOR, "button[type=submit]")
     assert shows_flash(browser, "disabled")
 
     as_another_browser_with(browser, url, admin_cookies)
     browser.get(url + "/accounts/")
-    browser.find_element(By.LINK_TEXT, user.email).click()
-    browser.find_element(By.ID, "enable").click()
+    follow(browser, By.LINK_TEXT, user.email)
+    follow(browser, By.ID, "enable")
     assert shows_flash(browser, f"Enabled {user.email}")
     browser.delete_all_cookies()
     browser_sign_in(browser, url, user)
