@@ -15,7 +15,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.portal_flask.test_browser import browser_sign_in, fill_sign_in
 
-pytestmark = pytest.mark.slow
+# The browser drives pages whose database work the client tests cover on both databases;
+# here it runs on PostgreSQL, what production runs.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
+]
 
 NEW = "a brand new passphrase"
 PAGES = ("/tasks/", "/usage/", "/auth/account")

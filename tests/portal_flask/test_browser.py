@@ -10,7 +10,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-pytestmark = pytest.mark.slow
+# The browser drives pages whose database work the client tests cover on both databases;
+# here it runs on PostgreSQL, what production runs.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
+]
 
 
 def fill_sign_in(browser, url: str, account, password: str | None = None) -> None:

@@ -19,7 +19,12 @@ import pytest
 from portal_flask.tasks.queries import encode_cursor
 from tests.portal_flask.helpers import csrf_token
 
-pytestmark = pytest.mark.slow
+# Request parsing does not depend on the database: the fuzz runs on PostgreSQL, what
+# production runs; every route's behaviour is tested on both databases elsewhere.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
+]
 
 HOSTILE = (
     "",
