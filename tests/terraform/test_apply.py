@@ -145,17 +145,18 @@ def test_the_local_cloud_and_terraform_make_the_same_resources(
 def test_a_second_plan_changes_nothing(deployed: Deployed):
     def plan(root: str) -> tuple[int, dict[str, Any]]:
         terraform = deployed.roots[root]
+        plan_file = f"second-{root}.plan"  # the regions plan side by side in one root folder
         result = terraform.run(
             "plan",
             "-detailed-exitcode",
             "-no-color",
             "-parallelism=20",
-            "-out=second.plan",
+            f"-out={plan_file}",
             *deployed.variables[root],
             check=False,
         )
         assert result.returncode in (0, 2), result.stdout[-3000:] + result.stderr[-3000:]
-        return result.returncode, terraform.show_json("second.plan")
+        return result.returncode, terraform.show_json(plan_file)
 
     plans = in_parallel(plan, ROOTS)
     changes = []
